@@ -1,0 +1,67 @@
+"""Command line: ``python -m codegen generate --spec PATH --out DIR [--check]``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from codegen.errors import SpecError
+from codegen.generate import generate, load_bundle, stale_files, write
+
+
+def _generate(args: argparse.Namespace) -> int:
+    started = time.perf_counter()
+    result = generate(Path(args.spec))
+    for warning in result.warnings:
+        print(warning, file=sys.stderr)
+    out = Path(args.out)
+    if args.check:
+        stale = stale_files(result.files, out)
+        if stale:
+            print(f"{out} is stale; run the generator. Stale files:", file=sys.stderr)
+            for rel in stale:
+                print(f"  {out / rel}", file=sys.stderr)
+            return 1
+        print(f"{out} is up to date ({len(result.files)} files)")
+        return 0
+    changed = write(result.files, out)
+    elapsed = time.perf_counter() - started
+    print(f"generated {out}: {len(changed)} of {len(result.files)} files changed in {elapsed:.2f}s")
+    return 0
+
+
+def _bundle(args: argparse.Namespace) -> int:
+    document = load_bundle(Path(args.spec)).document
+    text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point; returns the exit status."""
+    parser = argparse.ArgumentParser(prog="codegen", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    gen = commands.add_parser("generate", help="generate a server package from an OpenAPI document")
+    gen.add_argument("--spec", required=True, help="root OpenAPI file (YAML or JSON)")
+    gen.add_argument("--out", required=True, help="folder of the generated package")
+    gen.add_argument("--check", action="store_true", help="write nothing; exit 1 naming stale files")
+    gen.set_defaults(run=_generate)
+    bun = commands.add_parser("bundle", help="print (or write) the bundled, validated document")
+    bun.add_argument("--spec", required=True)
+    bun.add_argument("--out")
+    bun.set_defaults(run=_bundle)
+    args = parser.parse_args(argv)
+    try:
+        status: int = args.run(args)
+    except SpecError as exc:
+        for diagnostic in exc.diagnostics:
+            print(diagnostic, file=sys.stderr)
+        return 2
+    return status

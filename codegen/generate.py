@@ -1,0 +1,80 @@
+"""The pipeline: bundle -> validate -> parse (with models) -> render -> write or check."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from codegen.bundle import Bundle, bundle
+from codegen.errors import Diagnostic
+from codegen.models import generate_models
+from codegen.parser import parse
+from codegen.render import HEADER_MARK, render_package
+from codegen.validate import validate_bundle
+
+
+@dataclass
+class Result:
+    files: dict[str, str]
+    warnings: list[Diagnostic] = field(default_factory=list)
+
+
+def _source_name(spec: Path) -> str:
+    try:
+        return spec.resolve().relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return spec.name
+
+
+def load_bundle(spec: Path) -> Bundle:
+    """Bundle and validate ``spec``; raises :class:`codegen.errors.SpecError`."""
+    result = bundle(spec)
+    validate_bundle(result)
+    return result
+
+
+def generate(spec: Path) -> Result:
+    """Every file of the generated package for ``spec``."""
+    loaded = load_bundle(spec)
+    models: dict[str, str] = {}
+
+    def emit(document: dict[str, object], class_names: dict[str, str]) -> set[str]:
+        source, classes = generate_models(document, class_names)
+        models["source"] = source
+        return classes
+
+    parsed = parse(loaded, emit)
+    files = render_package(parsed.api, models["source"], loaded.document, _source_name(spec))
+    return Result(files, parsed.warnings)
+
+
+def _existing(out: Path) -> dict[str, str]:
+    found: dict[str, str] = {}
+    if not out.is_dir():
+        return found
+    for path in sorted(out.rglob("*.py")):
+        text = path.read_text(encoding="utf-8")
+        if text.startswith(HEADER_MARK):
+            found[path.relative_to(out).as_posix()] = text
+    return found
+
+
+def stale_files(files: dict[str, str], out: Path) -> list[str]:
+    """Files under ``out`` that differ from, are missing from, or are not in ``files``."""
+    existing = _existing(out)
+    stale = [rel for rel, text in files.items() if existing.get(rel) != text]
+    stale += [rel for rel in existing if rel not in files]
+    return sorted(stale)
+
+
+def write(files: dict[str, str], out: Path) -> list[str]:
+    """Write what changed (unchanged files keep their timestamps); remove obsolete generated files."""
+    changed = stale_files(files, out)
+    for rel in changed:
+        path = out / rel
+        if rel in files:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(files[rel], encoding="utf-8")
+        elif path.exists():
+            path.unlink()
+    return changed

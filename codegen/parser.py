@@ -1,0 +1,393 @@
+"""Read a bundled OpenAPI document into the intermediate representation (:mod:`codegen.ir`)."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from codegen import ir
+from codegen.bundle import Bundle, dereference
+from codegen.errors import Diagnostic, SpecError, join_pointer
+from codegen.naming import NameTable, pascal, safe_identifier, snake
+from codegen.types import Mapped, TypeMapper, is_class_like
+
+ModelEmitter = Callable[[dict[str, Any], dict[str, str]], set[str]]
+
+METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+_PARAM_LOCATIONS = ("path", "query", "header", "cookie")
+
+
+def media_kind(media_type: str) -> str:
+    """How a body of this media type is read and written."""
+    mt = media_type.lower().split(";", 1)[0].strip()
+    if mt == "application/json" or mt.endswith("+json") or mt == "*/*":
+        return "json"
+    if mt == "application/x-www-form-urlencoded":
+        return "form"
+    if mt.startswith("multipart/"):
+        return "multipart"
+    if mt.startswith("text/"):
+        return "text"
+    return "binary"
+
+
+@dataclass
+class Parsed:
+    """The IR plus what the model generator needs: the schemas to emit and their class names."""
+
+    api: ir.Api
+    model_document: dict[str, Any]
+    class_names: dict[str, str]
+    warnings: list[Diagnostic] = field(default_factory=list)
+
+
+class _Parser:
+    def __init__(self, bundle: Bundle) -> None:
+        self.bundle = bundle
+        self.document = bundle.document
+        self.warnings: list[Diagnostic] = []
+        components = self.document.get("components") or {}
+        schemas = components.get("schemas") or {}
+        self.schemas: dict[str, Any] = dict(schemas) if isinstance(schemas, dict) else {}
+        self.class_table = NameTable({"Any", "BaseModel", "Field", "RootModel"})
+        self.class_names = {name: self.class_table.claim(pascal(name)) for name in self.schemas}
+        self.hoisted: dict[str, Any] = {}
+        self.hoisted_by_hint: dict[str, list[str]] = {}
+
+    # -- references -------------------------------------------------------------------
+
+    def deref(self, node: Any, pointer: str) -> tuple[Any, str]:
+        seen: set[str] = set()
+        while isinstance(node, dict) and isinstance(node.get("$ref"), str):
+            ref = node["$ref"]
+            if ref in seen or not ref.startswith("#"):
+                raise SpecError([self.bundle.diagnostic(f"unresolvable $ref {ref!r}", pointer)])
+            seen.add(ref)
+            try:
+                node = dereference(self.document, ref)
+            except KeyError:
+                raise SpecError(
+                    [self.bundle.diagnostic(f"$ref {ref!r} points nowhere", join_pointer(pointer, "$ref"))]
+                ) from None
+            pointer = ref[1:]
+        return node, pointer
+
+    def hoist(self, schema: dict[str, Any], hint: str) -> str:
+        for name in self.hoisted_by_hint.get(hint, []):
+            if self.hoisted[name] == schema:
+                return name
+        name = self.class_table.claim(pascal(hint))
+        self.hoisted[name] = copy.deepcopy(schema)
+        self.hoisted_by_hint.setdefault(hint, []).append(name)
+        self.class_names[name] = name
+        return name
+
+    # -- the walk ---------------------------------------------------------------------
+
+    def parse(self, emit_models: ModelEmitter) -> Parsed:
+        paths = self.document.get("paths") or {}
+        webhooks = self.document.get("webhooks")
+        if webhooks:
+            self.warnings.append(
+                self.bundle.diagnostic(
+                    "webhooks are not generated (no server routes belong to them)", "/webhooks", "warning"
+                )
+            )
+        op_ids = NameTable()
+        method_names = NameTable(frozenset())
+        response_classes = NameTable()
+        raw_ops: list[tuple[str, str, dict[str, Any], list[Any], str]] = []
+        for path, item in paths.items():
+            item_pointer = join_pointer("/paths", path)
+            item, _ = self.deref(item, item_pointer)
+            if not isinstance(item, dict):
+                continue
+            for method in METHODS:
+                operation = item.get(method)
+                if isinstance(operation, dict):
+                    raw_ops.append(
+                        (path, method, operation, item.get("parameters") or [], join_pointer(item_pointer, method))
+                    )
+        # Pass 1 hoists inline schemas so they get models; pass 2 maps with the final classes.
+        hoisting = TypeMapper(self.document, self.class_names, self.hoist)
+        for path, method, operation, shared, pointer in raw_ops:
+            self.operation(hoisting, path, method, operation, shared, pointer, NameTable(), NameTable(), NameTable())
+        model_document = {
+            "openapi": self.document.get("openapi", "3.1.0"),
+            "info": {"title": "models", "version": "0"},
+            "paths": {},
+            "components": {"schemas": {**self.schemas, **self.hoisted}},
+        }
+        existing = emit_models(model_document, dict(self.class_names))
+        classes = {name: cls for name, cls in self.class_names.items() if cls in existing}
+        view = {
+            **self.document,
+            "components": {
+                **(self.document.get("components") or {}),
+                "schemas": model_document["components"]["schemas"],
+            },
+        }
+        mapper = TypeMapper(view, classes, self.hoist)
+        operations: list[ir.Operation] = []
+        for path, method, operation, shared, pointer in raw_ops:
+            operations.append(
+                self.operation(mapper, path, method, operation, shared, pointer, op_ids, method_names, response_classes)
+            )
+        return Parsed(self.api(operations), model_document, self.class_names, self.warnings)
+
+    def api(self, operations: list[ir.Operation]) -> ir.Api:
+        info = self.document.get("info") or {}
+        declared = {t.get("name"): t for t in self.document.get("tags") or [] if isinstance(t, dict)}
+        order = [name for name in declared if any(op.tag == name for op in operations)]
+        order += sorted({op.tag for op in operations} - set(order))
+        modules = NameTable({"models", "runtime", "spec", "app", "interfaces", "responses", "routes"})
+        tags = []
+        for name in order:
+            module = modules.claim(safe_identifier(name))
+            tags.append(
+                ir.Tag(
+                    name=name,
+                    module=module,
+                    attribute=module,
+                    protocol=pascal(name) + "Api",
+                    description=str((declared.get(name) or {}).get("description", "")),
+                    operations=tuple(op for op in operations if op.tag == name),
+                )
+            )
+        schemes = []
+        raw_schemes = (self.document.get("components") or {}).get("securitySchemes") or {}
+        for name, raw in raw_schemes.items():
+            scheme, _ = self.deref(raw, join_pointer("/components/securitySchemes", name))
+            schemes.append(
+                ir.SecurityScheme(
+                    name=name,
+                    type=str(scheme.get("type", "")),
+                    scheme=str(scheme.get("scheme", "")).lower(),
+                    location=str(scheme.get("in", "")),
+                    parameter=str(scheme.get("name", "")),
+                )
+            )
+        return ir.Api(
+            title=str(info.get("title", "API")),
+            version=str(info.get("version", "")),
+            tags=tuple(tags),
+            schemes=tuple(schemes),
+        )
+
+    def operation(
+        self,
+        mapper: TypeMapper,
+        path: str,
+        method: str,
+        op: dict[str, Any],
+        shared: list[Any],
+        pointer: str,
+        op_ids: NameTable,
+        method_names: NameTable,
+        response_classes: NameTable,
+    ) -> ir.Operation:
+        raw_id = op.get("operationId")
+        if not isinstance(raw_id, str) or not raw_id:
+            raw_id = snake(f"{method} {path}")
+            self.warnings.append(
+                self.bundle.diagnostic(f"operation has no operationId; using {raw_id!r}", pointer, "warning")
+            )
+        if raw_id in op_ids:
+            self.warnings.append(
+                self.bundle.diagnostic(f"duplicate operationId {raw_id!r}", join_pointer(pointer, "operationId"), "warning")
+            )
+        operation_id = op_ids.claim(raw_id)
+        method_name = method_names.claim(safe_identifier(operation_id))
+        base = pascal(operation_id)
+        tags = op.get("tags") or ["default"]
+        tag = str(tags[0])
+        parameters = self.parameters(mapper, base, shared, op.get("parameters") or [], pointer)
+        body = self.request_body(mapper, base, op.get("requestBody"), join_pointer(pointer, "requestBody"))
+        responses = self.responses(mapper, base, op.get("responses") or {}, join_pointer(pointer, "responses"), response_classes)
+        security_raw = op.get("security", self.document.get("security", []))
+        security: tuple[tuple[tuple[str, tuple[str, ...]], ...], ...]
+        if not security_raw:
+            security = ((),)
+        else:
+            security = tuple(
+                tuple((name, tuple(scopes or ())) for name, scopes in alt.items()) for alt in security_raw
+            )
+            known = (self.document.get("components") or {}).get("securitySchemes") or {}
+            for alt in security:
+                for name, _ in alt:
+                    if name not in known:
+                        raise SpecError(
+                            [self.bundle.diagnostic(f"unknown security scheme {name!r}", join_pointer(pointer, "security"))]
+                        )
+        return ir.Operation(
+            operation_id=operation_id,
+            method_name=method_name,
+            class_base=base,
+            constant=safe_identifier(operation_id).upper(),
+            method=method.upper(),
+            path=path,
+            tag=tag,
+            summary=str(op.get("summary", "")),
+            description=str(op.get("description", "")),
+            deprecated=bool(op.get("deprecated", False)),
+            parameters=parameters,
+            body=body,
+            responses=responses,
+            security=security,
+            pointer=pointer,
+        )
+
+    def parameters(
+        self, mapper: TypeMapper, base: str, shared: list[Any], own: list[Any], pointer: str
+    ) -> tuple[ir.Parameter, ...]:
+        merged: dict[tuple[str, str], tuple[dict[str, Any], str]] = {}
+        for source, items in (("parameters", shared), ("parameters", own)):
+            for index, raw in enumerate(items):
+                p_pointer = join_pointer(pointer if items is own else pointer.rsplit("/", 1)[0], source, index)
+                param, p_pointer = self.deref(raw, p_pointer)
+                if not isinstance(param, dict) or param.get("in") not in _PARAM_LOCATIONS:
+                    raise SpecError([self.bundle.diagnostic("invalid parameter", p_pointer)])
+                name = str(param.get("name"))
+                location = str(param["in"])
+                if location == "header" and name.lower() in ("accept", "content-type", "authorization"):
+                    continue  # OpenAPI says these header parameters are ignored
+                key = (name.lower() if location == "header" else name, location)
+                merged[key] = (param, p_pointer)
+        names = NameTable({"self", "ctx", "body"})
+        result = []
+        for (_, location), (param, p_pointer) in merged.items():
+            name = str(param["name"])
+            schema: Any = param.get("schema")
+            content_json = False
+            if schema is None and isinstance(param.get("content"), dict) and param["content"]:
+                media, media_obj = next(iter(param["content"].items()))
+                schema = (media_obj or {}).get("schema", {})
+                content_json = media_kind(media) == "json"
+            hint = f"{base}{pascal(name)}Param"
+            mapped = mapper.map(schema or {}, hint)
+            python_name = names.claim(safe_identifier(name.lower() if location == "header" else name))
+            required = bool(param.get("required", False)) or location == "path"
+            resolved = mapper.resolve(schema or {})
+            has_default = isinstance(resolved, dict) and "default" in resolved
+            default = resolved.get("default") if has_default else None
+            style = str(param.get("style", "form" if location in ("query", "cookie") else "simple"))
+            explode = bool(param.get("explode", style == "form"))
+            annotation, validator = mapped.plain, mapped.validator
+            if not required and not has_default and not annotation.endswith("| None"):
+                annotation, validator = f"{annotation} | None", f"{validator} | None"
+            shape = mapped.shape
+            if mapper.is_array(schema):
+                shape = "array"
+            elif mapper.object_properties(schema) or shape == "object":
+                shape = "object"
+            result.append(
+                ir.Parameter(
+                    name=name,
+                    location=location,
+                    python_name=python_name,
+                    required=required,
+                    annotation=annotation,
+                    validator=validator,
+                    default=default,
+                    has_default=has_default,
+                    shape=shape,
+                    style=style,
+                    explode=explode,
+                    content_json=content_json,
+                    description=str(param.get("description", "")),
+                )
+            )
+        order = {loc: i for i, loc in enumerate(_PARAM_LOCATIONS)}
+        result.sort(key=lambda p: (order[p.location], not p.required))
+        return tuple(result)
+
+    def content(self, mapper: TypeMapper, media_type: str, media: Any, hint: str) -> ir.MediaContent:
+        kind = media_kind(media_type)
+        schema = (media or {}).get("schema") if isinstance(media, dict) else None
+        if kind in ("text",) and not schema:
+            return ir.MediaContent(media_type, kind, "str", "str")
+        if kind == "binary":
+            return ir.MediaContent(media_type, kind, "bytes", "bytes")
+        mapped: Mapped = mapper.map(schema or {}, hint)
+        array_fields: tuple[str, ...] = ()
+        if kind in ("form", "multipart"):
+            array_fields = tuple(
+                name for name, prop in mapper.object_properties(schema).items() if mapper.is_array(prop)
+            )
+        if kind == "text" and mapped.plain not in ("str",):
+            return ir.MediaContent(media_type, kind, "str", "str")
+        return ir.MediaContent(media_type, kind, mapped.plain, mapped.validator, array_fields)
+
+    def request_body(self, mapper: TypeMapper, base: str, raw: Any, pointer: str) -> ir.RequestBody | None:
+        if raw is None:
+            return None
+        body, pointer = self.deref(raw, pointer)
+        content = body.get("content") or {}
+        if not content:
+            return None
+        contents = tuple(
+            self.content(mapper, media_type, media, f"{base}Request")
+            for media_type, media in content.items()
+        )
+        annotation = " | ".join(dict.fromkeys(c.annotation for c in contents))
+        required = bool(body.get("required", False))
+        if not required:
+            annotation += " | None"
+        return ir.RequestBody(required=required, annotation=annotation, contents=contents)
+
+    def responses(
+        self, mapper: TypeMapper, base: str, raw: dict[str, Any], pointer: str, classes: NameTable
+    ) -> tuple[ir.Response, ...]:
+        result = []
+        for status, value in raw.items():
+            status = str(status).upper() if str(status).lower() != "default" else "default"
+            response, r_pointer = self.deref(value, join_pointer(pointer, status))
+            suffix = "Default" if status == "default" else status
+            class_name = classes.claim(f"{base}{suffix}")
+            content_map = response.get("content") or {}
+            content = None
+            media_types = tuple(content_map)
+            if content_map:
+                chosen = next((m for m in content_map if media_kind(m) == "json"), next(iter(content_map)))
+                content = self.content(mapper, chosen, content_map[chosen], f"{base}{suffix}Response")
+            headers = []
+            header_names = NameTable({"body", "status", "media_type"})
+            for h_name, h_raw in (response.get("headers") or {}).items():
+                if h_name.lower() == "content-type":
+                    continue
+                header, _ = self.deref(h_raw, join_pointer(r_pointer, "headers", h_name))
+                mapped = mapper.map(header.get("schema") or {"type": "string"}, f"{base}{pascal(h_name)}Header")
+                headers.append(
+                    ir.ResponseHeader(
+                        name=h_name,
+                        attribute=header_names.claim(safe_identifier(h_name.lower())),
+                        annotation=mapped.plain,
+                        required=bool(header.get("required", False)),
+                        description=str(header.get("description", "")),
+                    )
+                )
+            result.append(
+                ir.Response(
+                    status=status,
+                    class_name=class_name,
+                    description=str(response.get("description", "")),
+                    content=content,
+                    media_types=media_types,
+                    headers=tuple(headers),
+                )
+            )
+        return tuple(result)
+
+
+def parse(bundle: Bundle, emit_models: ModelEmitter) -> Parsed:
+    """Build the IR of a validated bundle.
+
+    ``emit_models(document, class_names)`` generates the models of ``document``'s schemas
+    and returns the class names that exist afterwards (some schemas collapse into plain types).
+    """
+    return _Parser(bundle).parse(emit_models)
+
+
+__all__ = ["Parsed", "is_class_like", "media_kind", "parse"]

@@ -1,0 +1,849 @@
+"""Runtime for the generated routes: parsing, validation, security, responses, problems.
+
+It is copied as-is into every generated package, so the package needs only Starlette and
+Pydantic. Operations are described by data (:class:`Operation`); one endpoint function per
+operation parses and validates with precompiled Pydantic adapters, resolves credentials, calls
+the implementation inside the context it supplies and renders the response class it returns.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextvars
+import inspect
+import json
+import logging
+import re
+import uuid
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass, field
+from typing import Any, Generic, Protocol, TypeVar
+from urllib.parse import parse_qsl
+
+from pydantic import TypeAdapter, ValidationError
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+logger = logging.getLogger("openapi.runtime")
+
+Ctx = TypeVar("Ctx")
+
+REQUEST_ID_HEADER = "x-request-id"
+PROBLEM_JSON = "application/problem+json"
+_SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+
+request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
+
+
+# ---------------------------------------------------------------------------- errors
+
+
+class ApiError(Exception):
+    """An error to render as RFC 9457 problem+json. Subclass it for your own hierarchy."""
+
+    status: int = 500
+    title: str = "Internal Server Error"
+    detail: str = ""
+    headers: dict[str, str]
+    extensions: dict[str, Any]
+
+    @property
+    def type(self) -> str:
+        return "about:blank"
+
+
+class _Problem(ApiError):
+    def __init__(
+        self,
+        status: int,
+        title: str,
+        detail: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        extensions: Mapping[str, Any] | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.title = title
+        self.detail = detail
+        self.headers = dict(headers or {})
+        self.extensions = dict(extensions or {})
+
+
+def problem_response(
+    status: int,
+    title: str,
+    detail: str,
+    *,
+    instance: str,
+    problem_type: str = "about:blank",
+    headers: Mapping[str, str] | None = None,
+    extensions: Mapping[str, Any] | None = None,
+) -> Response:
+    """Render an RFC 9457 problem document."""
+    body: dict[str, Any] = {
+        "type": problem_type,
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "instance": instance,
+        "request_id": request_id_var.get(),
+    }
+    if extensions:
+        for key, value in extensions.items():
+            body.setdefault(key, value)
+    return Response(
+        json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode(),
+        status_code=status,
+        media_type=PROBLEM_JSON,
+        headers=dict(headers or {}),
+    )
+
+
+def error_response(exc: ApiError, instance: str) -> Response:
+    """Render an :class:`ApiError`."""
+    return problem_response(
+        exc.status,
+        exc.title,
+        exc.detail or exc.title,
+        instance=instance,
+        problem_type=exc.type,
+        headers=getattr(exc, "headers", None),
+        extensions=getattr(exc, "extensions", None),
+    )
+
+
+# ---------------------------------------------------------------------------- description
+
+
+@dataclass(frozen=True, slots=True)
+class Param:
+    """One parameter: where it is, its wire name, and how it is serialised."""
+
+    name: str
+    location: str  # path | query | header | cookie
+    python_name: str
+    required: bool = False
+    default: Any = None
+    has_default: bool = False
+    shape: str = "scalar"  # scalar | array | object
+    style: str = "form"
+    explode: bool = True
+    content_json: bool = False  # a `content: application/json` parameter
+
+
+@dataclass(frozen=True, slots=True)
+class Content:
+    """One accepted request media type and how to read it."""
+
+    media_type: str
+    kind: str  # json | form | text | binary | multipart
+    adapter: TypeAdapter[Any]
+    array_fields: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class Body:
+    required: bool
+    contents: tuple[Content, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class HeaderSpec:
+    attribute: str
+    name: str
+    required: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseSpec:
+    """How a generated response class becomes an HTTP response."""
+
+    cls: type[Any]
+    status: str  # "200", "2XX" or "default"
+    media_type: str | None
+    kind: str  # json | text | binary | empty
+    adapter: TypeAdapter[Any] | None
+    headers: tuple[HeaderSpec, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class SecurityScheme:
+    name: str
+    type: str  # http | apiKey | oauth2 | openIdConnect | mutualTLS
+    scheme: str = ""  # for http: bearer, basic, ...
+    location: str = ""  # for apiKey: header | query | cookie
+    parameter: str = ""  # for apiKey: the name
+
+
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    """What a request presented for one security scheme."""
+
+    scheme: SecurityScheme
+    value: str  # the token, API key or raw credentials
+    username: str | None = None  # http basic
+    password: str | None = None  # http basic
+
+
+@dataclass(frozen=True, slots=True)
+class Operation:
+    operation_id: str
+    tag: str
+    method: str
+    path: str
+    method_name: str
+    params: tuple[Param, ...]
+    params_adapter: TypeAdapter[Any] | None
+    body: Body | None
+    responses: tuple[ResponseSpec, ...]
+    statuses: frozenset[str]
+    security: tuple[tuple[tuple[str, tuple[str, ...]], ...], ...] = ((),)
+    deprecated: bool = False
+
+    def documents(self, status: int) -> bool:
+        """Whether the operation documents this status (exactly, as a range, or by default)."""
+        code = str(status)
+        return code in self.statuses or f"{code[0]}XX" in self.statuses or "default" in self.statuses
+
+
+@dataclass(frozen=True, slots=True)
+class RequestInfo:
+    """What the implementation's context factory is told about a request."""
+
+    request: Request
+    operation: Operation
+    principal: Any
+
+
+ContextFactory = Callable[[RequestInfo], AbstractAsyncContextManager[Ctx]]
+
+
+class Authenticator(Protocol):
+    """Turns credentials into a principal (or None to refuse them)."""
+
+    async def authenticate(self, credentials: Credentials, scopes: Sequence[str]) -> Any | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Options(Generic[Ctx]):
+    context: ContextFactory[Ctx] | None
+    authenticator: Authenticator | None
+    schemes: Mapping[str, SecurityScheme]
+    validate_responses: bool
+
+
+# ---------------------------------------------------------------------------- parsing
+
+
+def _pointer_token(value: object) -> str:
+    return str(value).replace("~", "~0").replace("/", "~1")
+
+
+def _validation_problem(exc: ValidationError, prefix: Callable[[tuple[Any, ...]], str]) -> _Problem:
+    errors = [
+        {"pointer": prefix(tuple(err["loc"])), "message": err["msg"], "code": err["type"]}
+        for err in exc.errors(include_url=False, include_context=False, include_input=False)
+    ]
+    return _Problem(
+        422,
+        "Unprocessable Content",
+        "The request does not match the API contract.",
+        extensions={"errors": errors},
+    )
+
+
+def _split(raw: str, style: str, explode: bool) -> list[str]:
+    if raw == "":
+        return []
+    separator = {"spaceDelimited": " ", "pipeDelimited": "|"}.get(style, ",")
+    return raw.split(separator)
+
+
+def _object_from_pairs(items: list[str]) -> dict[str, str]:
+    return dict(zip(items[::2], items[1::2], strict=False))
+
+
+def _read_params(op: Operation, request: Request) -> dict[str, Any]:
+    raw: dict[str, Any] = {}
+    query = request.query_params
+    for param in op.params:
+        value: Any = None
+        present = False
+        if param.location == "path":
+            value = request.path_params.get(param.python_name)
+            present = value is not None
+            if present and param.shape != "scalar":
+                items = _split(str(value), "simple", param.explode)
+                value = items if param.shape == "array" else _object_from_pairs(items)
+        elif param.location == "query":
+            if param.shape == "object" and param.style == "deepObject":
+                prefix = param.name + "["
+                obj = {k[len(prefix) : -1]: v for k, v in query.multi_items() if k.startswith(prefix) and k.endswith("]")}
+                present = bool(obj)
+                value = obj
+            elif param.shape == "object" and param.explode and not param.content_json:
+                # form + explode: the object's properties are query parameters of their own.
+                value = dict(query)
+                present = bool(value)
+            elif param.name in query:
+                present = True
+                if param.shape == "array":
+                    values = query.getlist(param.name)
+                    value = values if param.explode and param.style == "form" else _split(values[-1], param.style, False)
+                elif param.shape == "object" and not param.content_json:
+                    value = _object_from_pairs(_split(query[param.name], param.style, False))
+                else:
+                    value = query[param.name]
+        elif param.location == "header":
+            if param.name in request.headers:
+                present = True
+                value = request.headers[param.name]
+                if param.shape == "array":
+                    value = [v.strip() for v in value.split(",")] if value else []
+                elif param.shape == "object" and not param.content_json:
+                    items = [v.strip() for v in value.split(",")]
+                    value = (
+                        dict(i.split("=", 1) for i in items if "=" in i) if param.explode else _object_from_pairs(items)
+                    )
+        elif param.name in request.cookies:
+            present = True
+            value = request.cookies[param.name]
+            if param.shape == "array":
+                value = value.split(",") if value else []
+        if present and param.content_json and isinstance(value, str):
+            try:
+                value = json.loads(value)
+            except ValueError:
+                pass  # left as a string; validation reports it
+        if not present:
+            value = param.default if param.has_default else None
+        raw[param.python_name] = value
+    return raw
+
+
+def _media_type(request: Request) -> str:
+    content_type = request.headers.get("content-type", "")
+    return content_type.split(";", 1)[0].strip().lower()
+
+
+def _match_content(body: Body, media_type: str) -> Content | None:
+    for content in body.contents:
+        if content.media_type == media_type:
+            return content
+    for content in body.contents:
+        major, _, minor = content.media_type.partition("/")
+        if content.media_type == "*/*" or (minor == "*" and media_type.startswith(major + "/")):
+            return content
+    return None
+
+
+async def _read_body(body: Body, request: Request) -> Any:
+    payload = await request.body()
+    if not payload and "content-type" not in request.headers:
+        if body.required:
+            raise _Problem(
+                422,
+                "Unprocessable Content",
+                "A request body is required.",
+                extensions={"errors": [{"pointer": "/body", "message": "Field required", "code": "missing"}]},
+            )
+        return None
+    media_type = _media_type(request)
+    content = _match_content(body, media_type)
+    if content is None:
+        accepted = ", ".join(c.media_type for c in body.contents)
+        raise _Problem(
+            415,
+            "Unsupported Media Type",
+            f"Content-Type {media_type or '(none)'!r} is not accepted here; use {accepted}.",
+            headers={"Accept": accepted},
+        )
+    prefix = _body_pointer
+    try:
+        if content.kind == "json":
+            try:
+                return content.adapter.validate_json(payload, strict=True)
+            except ValidationError as exc:
+                if any(err["type"] == "json_invalid" for err in exc.errors()):
+                    raise _Problem(400, "Bad Request", "The request body is not valid JSON.") from None
+                raise
+        if content.kind == "form":
+            try:
+                text = payload.decode("utf-8")
+            except UnicodeDecodeError:
+                raise _Problem(400, "Bad Request", "The form body is not valid UTF-8.") from None
+            data: dict[str, Any] = {}
+            for key, value in parse_qsl(text, keep_blank_values=True):
+                if key in content.array_fields:
+                    data.setdefault(key, []).append(value)
+                else:
+                    data[key] = value
+            return content.adapter.validate_python(data)
+        if content.kind == "multipart":
+            form = await request.form()
+            mdata: dict[str, Any] = {}
+            for key, part in form.multi_items():
+                item: Any = part if isinstance(part, str) else await part.read()
+                if key in content.array_fields:
+                    mdata.setdefault(key, []).append(item)
+                else:
+                    mdata[key] = item
+            return content.adapter.validate_python(mdata)
+        if content.kind == "text":
+            try:
+                return content.adapter.validate_python(payload.decode("utf-8"))
+            except UnicodeDecodeError:
+                raise _Problem(400, "Bad Request", "The body is not valid UTF-8.") from None
+        return content.adapter.validate_python(payload)
+    except ValidationError as exc:
+        raise _validation_problem(exc, prefix) from None
+
+
+def _body_pointer(loc: tuple[Any, ...]) -> str:
+    return "/body" + "".join("/" + _pointer_token(p) for p in loc if p not in ("function-after", "json-or-python"))
+
+
+# ---------------------------------------------------------------------------- security
+
+
+def _credentials(scheme: SecurityScheme, request: Request) -> Credentials | None:
+    if scheme.type == "apiKey":
+        source: Mapping[str, str] = {
+            "header": request.headers,
+            "query": request.query_params,
+            "cookie": request.cookies,
+        }.get(scheme.location, {})
+        value = source.get(scheme.parameter)
+        return Credentials(scheme, value) if value else None
+    authorization = request.headers.get("authorization", "")
+    kind, _, value = authorization.partition(" ")
+    value = value.strip()
+    expected = scheme.scheme.lower() if scheme.type == "http" else "bearer"
+    if kind.lower() != expected or not value:
+        return None
+    if expected == "basic":
+        try:
+            decoded = base64.b64decode(value, validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            return None
+        username, sep, password = decoded.partition(":")
+        return Credentials(scheme, value, username, password) if sep else None
+    return Credentials(scheme, value)
+
+
+def _challenge(schemes: Iterable[SecurityScheme]) -> str:
+    challenges: list[str] = []
+    for scheme in schemes:
+        if scheme.type == "http":
+            name = scheme.scheme.capitalize()
+            challenges.append(f'{name} realm="api"')
+        elif scheme.type in ("oauth2", "openIdConnect"):
+            challenges.append('Bearer realm="api"')
+    return ", ".join(dict.fromkeys(challenges)) or 'Bearer realm="api"'
+
+
+async def _authenticate(op: Operation, options: Options[Any], request: Request) -> Any:
+    """The principal of the first satisfied security alternative, or a 401."""
+    failure: ApiError | None = None
+    for alternative in op.security:
+        if not alternative:
+            return None
+        principal: Any = None
+        satisfied = True
+        for name, scopes in alternative:
+            scheme = options.schemes[name]
+            credentials = _credentials(scheme, request)
+            if credentials is None or options.authenticator is None:
+                satisfied = False
+                break
+            try:
+                result = await options.authenticator.authenticate(credentials, scopes)
+            except ApiError as exc:
+                failure = exc
+                satisfied = False
+                break
+            if result is None:
+                satisfied = False
+                break
+            principal = result if principal is None else principal
+        if satisfied:
+            return principal
+    schemes = [options.schemes[name] for alt in op.security for name, _ in alt]
+    challenge = {"WWW-Authenticate": _challenge(schemes)}
+    if failure is not None:
+        if failure.status == 401:
+            failure.headers = {**challenge, **(getattr(failure, "headers", None) or {})}
+        raise failure
+    raise _Problem(401, "Unauthorized", "Valid credentials are required.", headers=challenge)
+
+
+# ---------------------------------------------------------------------------- responses
+
+
+def _header_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list | tuple):
+        return ",".join(_header_value(v) for v in value)
+    return str(value)
+
+
+def _render(op: Operation, specs: Mapping[type[Any], ResponseSpec], result: Any) -> Response:
+    spec = specs.get(type(result))
+    if spec is None:
+        raise TypeError(
+            f"{op.operation_id} returned {type(result).__name__}, which is not one of its "
+            "documented response classes"
+        )
+    status = int(getattr(result, "status", 0) or 0) if spec.status in ("default",) or spec.status.endswith("XX") else int(spec.status)
+    if spec.status.endswith("XX") and not (status // 100 == int(spec.status[0])):
+        raise TypeError(f"{op.operation_id}: status {status} is outside {spec.status}")
+    headers: dict[str, str] = {}
+    for header in spec.headers:
+        value = getattr(result, header.attribute)
+        if value is not None:
+            headers[header.name] = _header_value(value)
+    if spec.kind == "empty" or spec.adapter is None:
+        return Response(status_code=status, headers=headers)
+    body = result.body
+    media_type = getattr(result, "media_type", None) or spec.media_type
+    if spec.kind == "json":
+        content = spec.adapter.dump_json(body, by_alias=True, exclude_unset=True)
+    elif spec.kind == "text":
+        content = str(body).encode()
+    else:
+        content = bytes(body)
+    return Response(content, status_code=status, media_type=media_type, headers=headers)
+
+
+# ---------------------------------------------------------------------------- endpoints
+
+
+def _param_pointer(op: Operation) -> Callable[[tuple[Any, ...]], str]:
+    by_python = {p.python_name: p for p in op.params}
+
+    def pointer(loc: tuple[Any, ...]) -> str:
+        if not loc:
+            return "/"
+        param = by_python.get(str(loc[0]))
+        if param is None:
+            return "/" + "/".join(_pointer_token(p) for p in loc)
+        rest = "".join("/" + _pointer_token(p) for p in loc[1:])
+        return f"/{param.location}/{_pointer_token(param.name)}{rest}"
+
+    return pointer
+
+
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+def _not_implemented(op: Operation) -> Endpoint:
+    async def endpoint(request: Request) -> Response:
+        return problem_response(
+            501,
+            "Not Implemented",
+            f"Operation {op.operation_id} has no implementation yet.",
+            instance=request.url.path,
+        )
+
+    return endpoint
+
+
+def make_endpoint(op: Operation, handler: Callable[..., Awaitable[Any]], options: Options[Any]) -> Endpoint:
+    """Build the request handler of one operation."""
+    specs = {spec.cls: spec for spec in op.responses}
+    param_pointer = _param_pointer(op)
+    adapter = op.params_adapter
+    context = options.context
+    needs_auth = op.security != ((),) and any(op.security)
+
+    async def endpoint(request: Request) -> Response:
+        request.scope["openapi.operation"] = op
+        try:
+            principal = await _authenticate(op, options, request) if needs_auth else None
+            kwargs: dict[str, Any] = {}
+            if adapter is not None:
+                try:
+                    kwargs = adapter.validate_python(_read_params(op, request))
+                except ValidationError as exc:
+                    raise _validation_problem(exc, param_pointer) from None
+            if op.body is not None:
+                kwargs["body"] = await _read_body(op.body, request)
+            if context is None:
+                result = await handler(None, **kwargs)
+            else:
+                async with context(RequestInfo(request, op, principal)) as ctx:
+                    result = await handler(ctx, **kwargs)
+        except ApiError as exc:
+            if not op.documents(exc.status):
+                message = f"{op.operation_id} produced status {exc.status}, which its contract does not document"
+                if options.validate_responses:
+                    raise TypeError(message) from exc
+                logger.warning(message)
+            return error_response(exc, request.url.path)
+        return _render(op, specs, result)
+
+    return endpoint
+
+
+# ---------------------------------------------------------------------------- the app
+
+
+class RequestContextMiddleware:
+    """Accepts or generates X-Request-ID, echoes it, and turns unhandled errors into 500 problems."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        incoming = ""
+        for key, value in scope["headers"]:
+            if key == b"x-request-id":
+                incoming = value.decode("latin-1")
+                break
+        request_id = incoming if _SANE_REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        token = request_id_var.set(request_id)
+        started = False
+        raw_id = request_id.encode()
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"x-request-id"]
+                headers.append((b"x-request-id", raw_id))
+                message["headers"] = headers
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        except Exception:
+            logger.exception("unhandled error in %s %s", scope.get("method"), scope.get("path"))
+            if started:
+                raise
+            response = problem_response(
+                500,
+                "Internal Server Error",
+                "The server failed to handle the request; quote the request id when reporting it.",
+                instance=scope.get("path", ""),
+            )
+            await response(scope, receive, send_with_id)
+        finally:
+            request_id_var.reset(token)
+
+
+def _http_exception(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    titles = {404: "Not Found", 405: "Method Not Allowed"}
+    details = {
+        404: f"No operation is served at {request.url.path}.",
+        405: f"{request.method} is not allowed on {request.url.path}.",
+    }
+    return problem_response(
+        exc.status_code,
+        titles.get(exc.status_code, "Error"),
+        details.get(exc.status_code, str(exc.detail)),
+        instance=request.url.path,
+        headers=exc.headers,
+    )
+
+
+def _dispatch(endpoints: Mapping[str, Endpoint]) -> Endpoint:
+    async def endpoint(request: Request) -> Response:
+        method = request.method if request.method != "HEAD" else "GET"
+        return await endpoints[method](request)
+
+    return endpoint
+
+
+def _path_regex_safe(path: str, op: Operation) -> str:
+    # Starlette path parameters must be identifiers: use the python names in the route.
+    for param in op.params:
+        if param.location == "path":
+            path = path.replace("{" + param.name + "}", "{" + param.python_name + "}")
+    return path
+
+
+def _sort_key(path: str) -> tuple[tuple[int, str], ...]:
+    # Literal segments before templated ones, so /items/latest wins over /items/{id}.
+    return tuple((1 if "{" in seg else 0, seg) for seg in path.split("/"))
+
+
+def check_signature(method: Callable[..., Any], op: Operation, expected: Sequence[str]) -> str | None:
+    """Why ``method`` cannot serve ``op``, or None if its keyword arguments fit."""
+    try:
+        signature = inspect.signature(method)
+    except (TypeError, ValueError):
+        return None
+    params = list(signature.parameters.values())
+    if any(p.kind is p.VAR_KEYWORD for p in params):
+        return None
+    names = {p.name for p in params if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)}
+    missing = [name for name in expected if name not in names]
+    extra = [
+        p.name
+        for p in params[1:]
+        if p.name not in expected and p.default is p.empty and p.kind is not p.VAR_POSITIONAL
+    ]
+    if missing or extra:
+        parts = []
+        if missing:
+            parts.append("missing " + ", ".join(missing))
+        if extra:
+            parts.append("unexpected " + ", ".join(extra))
+        return f"{op.operation_id}: {'; '.join(parts)}"
+    return None
+
+
+class MissingOperationsError(RuntimeError):
+    """Raised at start-up when operations of the contract have no implementation."""
+
+
+def build_app(
+    operations: Sequence[Operation],
+    handlers: Mapping[str, Any],
+    expected_arguments: Mapping[str, Sequence[str]],
+    *,
+    context: ContextFactory[Any] | None,
+    authenticator: Authenticator | None,
+    schemes: Mapping[str, SecurityScheme],
+    spec_json: str,
+    spec_yaml: str,
+    allow_missing: bool = False,
+    validate_responses: bool = False,
+    extra_routes: Sequence[BaseRoute] = (),
+    middleware: Sequence[Middleware] = (),
+    docs: bool = True,
+    title: str = "API",
+    lifespan: Any = None,
+    debug: bool = False,
+) -> Starlette:
+    """Assemble the ASGI app; fails with every missing or mis-shaped operation listed."""
+    options: Options[Any] = Options(context, authenticator, schemes, validate_responses)
+    missing: list[str] = []
+    mismatched: list[str] = []
+    by_path: dict[str, dict[str, Endpoint]] = {}
+    for op in operations:
+        target = handlers.get(op.tag)
+        method = getattr(target, op.method_name, None) if target is not None else None
+        if method is None:
+            missing.append(op.operation_id)
+            endpoint = _not_implemented(op)
+        else:
+            problem = check_signature(method, op, expected_arguments[op.operation_id])
+            if problem is not None:
+                mismatched.append(problem)
+            endpoint = make_endpoint(op, method, options)
+        by_path.setdefault(_path_regex_safe(op.path, op), {})[op.method] = endpoint
+    if mismatched:
+        raise MissingOperationsError("operations whose signature does not match the contract:\n  " + "\n  ".join(mismatched))
+    if missing and not allow_missing:
+        raise MissingOperationsError(
+            f"{len(missing)} operation(s) of the contract have no implementation: " + ", ".join(missing)
+        )
+    routes: list[BaseRoute] = [
+        Route(path, _dispatch(endpoints), methods=sorted(endpoints))
+        for path, endpoints in sorted(by_path.items(), key=lambda item: _sort_key(item[0]))
+    ]
+    routes.extend(_spec_routes(spec_json, spec_yaml, docs=docs, title=title))
+    routes.extend(extra_routes)
+    app = Starlette(
+        routes=routes,
+        middleware=[Middleware(RequestContextMiddleware), *middleware],
+        exception_handlers={HTTPException: _http_exception},
+        lifespan=lifespan,
+        debug=debug,
+    )
+    app.router.redirect_slashes = False
+    return app
+
+
+_DOCS_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{title}</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="stylesheet" href="/docs/assets/swagger-ui.css"></head>
+<body><div id="swagger-ui"></div>
+<script src="/docs/assets/swagger-ui-bundle.js"></script>
+<script src="/docs/init.js"></script>
+</body></html>
+"""
+
+_DOCS_INIT = """window.ui = SwaggerUIBundle({url: "/openapi.json", dom_id: "#swagger-ui", deepLinking: true});
+"""
+
+
+def _spec_routes(spec_json: str, spec_yaml: str, *, docs: bool, title: str) -> list[BaseRoute]:
+    json_bytes = spec_json.encode()
+    yaml_bytes = spec_yaml.encode()
+
+    async def openapi_json(request: Request) -> Response:
+        return Response(json_bytes, media_type="application/json")
+
+    async def openapi_yaml(request: Request) -> Response:
+        return Response(yaml_bytes, media_type="application/yaml")
+
+    routes: list[BaseRoute] = [
+        Route("/openapi.json", openapi_json, methods=["GET"]),
+        Route("/openapi.yaml", openapi_yaml, methods=["GET"]),
+    ]
+    if docs:
+        routes.extend(_docs_routes(title))
+    return routes
+
+
+def _docs_routes(title: str) -> list[BaseRoute]:
+    try:
+        from swagger_ui_bundle import swagger_ui_path  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:  # docs are optional: the package needs only Starlette and Pydantic
+        return []
+    from html import escape
+
+    from starlette.routing import Mount
+    from starlette.staticfiles import StaticFiles
+
+    page = _DOCS_PAGE.format(title=escape(title)).encode()
+
+    async def docs_page(request: Request) -> Response:
+        return Response(page, media_type="text/html")
+
+    async def docs_init(request: Request) -> Response:
+        return Response(_DOCS_INIT.encode(), media_type="text/javascript")
+
+    return [
+        Route("/docs", docs_page, methods=["GET"]),
+        Route("/docs/init.js", docs_init, methods=["GET"]),
+        Mount("/docs/assets", app=StaticFiles(directory=str(swagger_ui_path)), name="docs-assets"),
+    ]
+
+
+__all__ = [
+    "ApiError",
+    "Authenticator",
+    "Body",
+    "Content",
+    "ContextFactory",
+    "Credentials",
+    "HeaderSpec",
+    "MissingOperationsError",
+    "Operation",
+    "Param",
+    "RequestInfo",
+    "ResponseSpec",
+    "SecurityScheme",
+    "build_app",
+    "error_response",
+    "field",
+    "problem_response",
+    "request_id_var",
+]

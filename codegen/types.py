@@ -1,0 +1,252 @@
+"""Map JSON Schema (OpenAPI flavour) to Python annotations.
+
+Two texts per schema: ``plain`` for handler signatures and response classes, and
+``validator``, which adds the constraints Pydantic enforces (``Annotated[int, Field(ge=1)]``).
+Named object/enum/composite schemas become references to the Pydantic models that
+datamodel-code-generator writes (``models.Product``); inline object schemas of operations are
+hoisted into synthetic components first so they get models too.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from codegen.bundle import dereference
+
+MODELS = "models"
+
+_STRING_FORMATS = {
+    "uuid": "UUID",
+    "date-time": "AwareDatetime",
+    "date": "date",
+    "email": "EmailStr",
+    "binary": "bytes",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Mapped:
+    plain: str
+    validator: str
+    shape: str  # scalar | array | object
+
+
+Hoister = Callable[[dict[str, Any], str], str]
+
+
+def is_class_like(schema: Any) -> bool:
+    """Whether an inline schema needs a model class of its own."""
+    if not isinstance(schema, dict) or "$ref" in schema:
+        return False
+    if schema.get("properties") or schema.get("allOf") and len(schema["allOf"]) > 1:
+        return True
+    variants = [v for v in schema.get("oneOf", schema.get("anyOf", [])) if v != {"type": "null"}]
+    if len(variants) > 1:
+        return True
+    if schema.get("allOf") and len(schema["allOf"]) == 1 and any(
+        k in schema for k in ("properties", "required")
+    ):
+        return True
+    return False
+
+
+def _literal(value: Any) -> str:
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    return repr(value)
+
+
+def _field_args(schema: dict[str, Any], base: str) -> list[str]:
+    args: list[str] = []
+    numeric = base in ("int", "float")
+    if numeric:
+        for key, arg in (("minimum", "ge"), ("maximum", "le"), ("multipleOf", "multiple_of")):
+            value = schema.get(key)
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                if key in ("minimum", "maximum") and schema.get("exclusive" + key.capitalize()) is True:
+                    arg = "gt" if key == "minimum" else "lt"  # OpenAPI 3.0 boolean form
+                args.append(f"{arg}={value!r}")
+        for key, arg in (("exclusiveMinimum", "gt"), ("exclusiveMaximum", "lt")):
+            value = schema.get(key)
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                args.append(f"{arg}={value!r}")
+    if base in ("str",):
+        for key, arg in (("minLength", "min_length"), ("maxLength", "max_length")):
+            if isinstance(schema.get(key), int):
+                args.append(f"{arg}={schema[key]}")
+        if isinstance(schema.get("pattern"), str):
+            args.append(f"pattern={_literal(schema['pattern'])}")
+    if base.startswith("list["):
+        for key, arg in (("minItems", "min_length"), ("maxItems", "max_length")):
+            if isinstance(schema.get(key), int):
+                args.append(f"{arg}={schema[key]}")
+    if base.startswith("dict["):
+        for key, arg in (("minProperties", "min_length"), ("maxProperties", "max_length")):
+            if isinstance(schema.get(key), int):
+                args.append(f"{arg}={schema[key]}")
+    return args
+
+
+class TypeMapper:
+    """Maps schemas of one bundled document; ``classes`` names the models that exist."""
+
+    def __init__(
+        self,
+        document: dict[str, Any],
+        component_classes: dict[str, str],
+        hoister: Hoister | None = None,
+    ) -> None:
+        self.document = document
+        self.component_classes = component_classes
+        self.hoister = hoister
+        self._resolving: set[str] = set()
+
+    def resolve(self, schema: Any) -> Any:
+        """Follow ``$ref`` chains to the schema itself."""
+        seen: set[str] = set()
+        while isinstance(schema, dict) and isinstance(schema.get("$ref"), str):
+            ref = schema["$ref"]
+            if ref in seen:
+                return {}
+            seen.add(ref)
+            try:
+                schema = dereference(self.document, ref)
+            except KeyError:
+                return {}
+        return schema
+
+    def map(self, schema: Any, hint: str) -> Mapped:
+        """Annotations for ``schema``; ``hint`` names a hoisted model if one is needed."""
+        if not isinstance(schema, dict) or not schema:
+            return Mapped("Any", "Any", "scalar")
+        nullable = schema.get("nullable") is True
+        types = schema.get("type")
+        if isinstance(types, list):
+            nullable = nullable or "null" in types
+            types = [t for t in types if t != "null"]
+            types = types[0] if len(types) == 1 else (types or None)
+        mapped = self._map_inner(schema, types, hint)
+        if nullable and mapped.plain != "Any" and not mapped.plain.endswith("| None"):
+            return Mapped(f"{mapped.plain} | None", f"{mapped.validator} | None", mapped.shape)
+        return mapped
+
+    def _map_inner(self, schema: dict[str, Any], types: Any, hint: str) -> Mapped:
+        ref = schema.get("$ref")
+        if isinstance(ref, str):
+            return self._map_ref(ref, hint)
+        if "const" in schema:
+            text = f"Literal[{_literal(schema['const'])}]"
+            return Mapped(text, text, "scalar")
+        enum = schema.get("enum")
+        if isinstance(enum, list) and enum:
+            values = [v for v in enum if v is not None]
+            if values and all(isinstance(v, str | int | bool) for v in values):
+                text = "Literal[" + ", ".join(_literal(v) for v in values) + "]"
+                if len(values) < len(enum):
+                    text += " | None"
+                return Mapped(text, text, "scalar")
+            return Mapped("Any", "Any", "scalar")
+        if is_class_like(schema):
+            if self.hoister is not None:
+                name = self.hoister(schema, hint)
+                return self._map_ref(f"#/components/schemas/{name}", hint)
+            return self._map_composite(schema, hint)
+        all_of = schema.get("allOf")
+        if isinstance(all_of, list) and len(all_of) == 1:
+            return self.map(all_of[0], hint)
+        for key in ("oneOf", "anyOf"):
+            variants = schema.get(key)
+            if isinstance(variants, list) and variants:
+                return self._map_composite(schema, hint)
+        if isinstance(types, list):
+            parts = [self._map_inner({**schema, "type": t}, t, hint) for t in types]
+            return Mapped(
+                " | ".join(dict.fromkeys(p.plain for p in parts)),
+                " | ".join(dict.fromkeys(p.validator for p in parts)),
+                "scalar",
+            )
+        if types is None:
+            if "items" in schema:
+                types = "array"
+            elif "additionalProperties" in schema:
+                types = "object"
+        if types == "array":
+            items = self.map(schema.get("items", {}), hint + "Item")
+            plain = f"list[{items.plain}]"
+            args = _field_args(schema, plain)
+            validator = f"list[{items.validator}]"
+            if args:
+                validator = f"Annotated[{validator}, Field({', '.join(args)})]"
+            return Mapped(plain, validator, "array")
+        if types == "object":
+            extra = schema.get("additionalProperties")
+            if isinstance(extra, dict) and extra:
+                value = self.map(extra, hint + "Value")
+                plain, validator = f"dict[str, {value.plain}]", f"dict[str, {value.validator}]"
+            else:
+                plain = validator = "dict[str, Any]"
+            args = _field_args(schema, plain)
+            if args:
+                validator = f"Annotated[{validator}, Field({', '.join(args)})]"
+            return Mapped(plain, validator, "object")
+        base = {"integer": "int", "number": "float", "boolean": "bool", "string": "str"}.get(
+            str(types), "Any"
+        )
+        if base == "str":
+            fmt = schema.get("format")
+            base = _STRING_FORMATS.get(str(fmt), "str")
+        args = _field_args(schema, base)
+        validator = f"Annotated[{base}, Field({', '.join(args)})]" if args else base
+        return Mapped(base, validator, "scalar")
+
+    def _map_ref(self, ref: str, hint: str) -> Mapped:
+        prefix = "#/components/schemas/"
+        if ref.startswith(prefix):
+            cls = self.component_classes.get(ref[len(prefix) :].replace("~1", "/").replace("~0", "~"))
+            if cls is not None:
+                text = f"{MODELS}.{cls}"
+                target = self.resolve({"$ref": ref})
+                shape = "object" if isinstance(target, dict) and (
+                    target.get("type") == "object" or "properties" in target
+                ) else "scalar"
+                return Mapped(text, text, shape)
+        if ref in self._resolving:
+            return Mapped("Any", "Any", "scalar")
+        self._resolving.add(ref)
+        try:
+            return self.map(self.resolve({"$ref": ref}), hint)
+        finally:
+            self._resolving.discard(ref)
+
+    def _map_composite(self, schema: dict[str, Any], hint: str) -> Mapped:
+        variants = schema.get("oneOf") or schema.get("anyOf") or schema.get("allOf") or []
+        if schema.get("properties") or (schema.get("allOf") and len(variants) > 1):
+            return Mapped("dict[str, Any]", "dict[str, Any]", "object")
+        parts = [self.map(v, f"{hint}{i}") for i, v in enumerate(variants)]
+        plain = " | ".join(dict.fromkeys(p.plain for p in parts)) or "Any"
+        validator = " | ".join(dict.fromkeys(p.validator for p in parts)) or "Any"
+        if "Any" in plain.split(" | "):
+            return Mapped("Any", "Any", "scalar")
+        return Mapped(plain, validator, "scalar")
+
+    def object_properties(self, schema: Any) -> dict[str, Any]:
+        """The properties of an object schema, through ``$ref`` and ``allOf``."""
+        schema = self.resolve(schema)
+        if not isinstance(schema, dict):
+            return {}
+        props: dict[str, Any] = {}
+        for part in schema.get("allOf", []):
+            props.update(self.object_properties(part))
+        props.update(schema.get("properties") or {})
+        return props
+
+    def is_array(self, schema: Any) -> bool:
+        """Whether a schema (through refs) describes an array."""
+        schema = self.resolve(schema)
+        if not isinstance(schema, dict):
+            return False
+        types = schema.get("type")
+        return types == "array" or (isinstance(types, list) and "array" in types) or "items" in schema
