@@ -112,8 +112,10 @@ class _Parser:
                     )
         # Pass 1 hoists inline schemas so they get models; pass 2 maps with the final classes.
         hoisting = TypeMapper(self.document, self.class_names, self.hoist)
+        kept, self.warnings = self.warnings, []  # pass 2 reports them
         for path, method, operation, shared, pointer in raw_ops:
             self.operation(hoisting, path, method, operation, shared, pointer, NameTable(), NameTable(), NameTable())
+        self.warnings = kept
         model_document = {
             "openapi": self.document.get("openapi", "3.1.0"),
             "info": {"title": "models", "version": "0"},

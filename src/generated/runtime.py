@@ -602,6 +602,10 @@ def make_endpoint(
                     raise _validation_problem(exc, param_pointer) from None
             if op.body is not None:
                 kwargs["body"] = await _read_body(op.body, request)
+        except ApiError as exc:
+            # The runtime's own answers (validation, media type, credentials) are always sent.
+            return error_response(exc, request.url.path)
+        try:
             if context is None:
                 result = await handler(None, **kwargs)
             else:
@@ -609,7 +613,7 @@ def make_endpoint(
                     result = await handler(ctx, **kwargs)
         except ApiError as exc:
             if not op.documents(exc.status):
-                message = f"{op.operation_id} produced status {exc.status}, which its contract does not document"
+                message = f"{op.operation_id} raised status {exc.status}, which its contract does not document"
                 if options.validate_responses:
                     raise TypeError(message) from exc
                 logger.warning(message)
@@ -682,14 +686,19 @@ def _http_exception(request: Request, exc: Exception) -> Response:
         titles.get(exc.status_code, "Error"),
         details.get(exc.status_code, str(exc.detail)),
         instance=request.url.path,
-        headers=exc.headers,
+        headers=_sorted_allow(exc.headers),
     )
+
+
+def _sorted_allow(headers: Mapping[str, str] | None) -> dict[str, str] | None:
+    if headers is None or "Allow" not in headers:
+        return dict(headers) if headers else None
+    return {**headers, "Allow": ", ".join(sorted(headers["Allow"].split(", ")))}
 
 
 def _dispatch(endpoints: Mapping[str, Endpoint]) -> Endpoint:
     async def endpoint(request: Request) -> Response:
-        method = request.method if request.method != "HEAD" else "GET"
-        return await endpoints[method](request)
+        return await endpoints[request.method](request)
 
     return endpoint
 
@@ -784,10 +793,12 @@ def build_app(
             f"{len(missing)} operation(s) of the contract have no implementation: "
             + ", ".join(missing)
         )
-    routes: list[BaseRoute] = [
-        Route(path, _dispatch(endpoints), methods=sorted(endpoints))
-        for path, endpoints in sorted(by_path.items(), key=lambda item: _sort_key(item[0]))
-    ]
+    routes: list[BaseRoute] = []
+    for path, endpoints in sorted(by_path.items(), key=lambda item: _sort_key(item[0])):
+        route = Route(path, _dispatch(endpoints), methods=sorted(endpoints))
+        # Serve exactly the documented methods: Starlette would add an undocumented HEAD.
+        route.methods = set(endpoints)
+        routes.append(route)
     routes.extend(_spec_routes(spec_json, spec_yaml, docs=docs, title=title))
     routes.extend(extra_routes)
     app = Starlette(

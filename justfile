@@ -1,0 +1,49 @@
+# Storefront recipes. `uv run just --list` shows them all.
+set dotenv-load := false
+
+spec := "openapi/openapi.yaml"
+out := "src/generated"
+pg_test_url := "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+
+# List the recipes.
+default:
+    @just --list
+
+# Migrate (and on first start seed) the database, then serve on HOST:PORT (default 127.0.0.1:8000).
+serve:
+    uv run python -m impl serve
+
+# Apply the Alembic migrations to DATABASE_URL (default: the SQLite file under var/).
+migrate:
+    uv run python -m impl migrate
+
+# Fill DATABASE_URL with the demo dataset if it is empty, and print the demo login.
+seed:
+    uv run python -m impl seed
+
+# Regenerate src/generated from the OpenAPI document (rewrites only files that change).
+gen:
+    uv run python -m codegen generate --spec {{spec}} --out {{out}}
+
+# Fail, naming the stale files, when src/generated does not match the spec.
+check-gen:
+    uv run python -m codegen generate --spec {{spec}} --out {{out}} --check
+
+# Bundle and validate the spec; errors name file, line and JSON pointer.
+lint-spec:
+    uv run python -m codegen bundle --spec {{spec}} --out build/openapi.json
+    @echo "spec OK: bundled to build/openapi.json"
+
+# ruff (lint and format check) and mypy --strict over codegen, src and tests.
+lint:
+    uv run ruff check codegen src tests migrations
+    uv run ruff format --check codegen src tests migrations
+    uv run mypy codegen src tests migrations
+
+# Everything that gates a merge: generated code is current, lint, and the whole suite.
+test *args: check-gen lint
+    uv run pytest {{args}}
+
+# The suite on SQLite and on the local PostgreSQL (127.0.0.1:5432, database test).
+test-pg *args:
+    TEST_DATABASE_URL={{pg_test_url}} uv run just test {{args}}
