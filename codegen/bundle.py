@@ -142,7 +142,9 @@ class _Bundler:
             comps.setdefault(kind, {}).update(entries)
         return Bundle(document, self.root_path, self.origins)
 
-    def walk(self, node: Any, loaded: LoadedFile, inner: str, out: str, *, at_component: bool) -> Any:
+    def walk(
+        self, node: Any, loaded: LoadedFile, inner: str, out: str, *, at_component: bool
+    ) -> Any:
         if isinstance(node, dict):
             self.origins[out] = (loaded, inner)
             ref = node.get("$ref")
@@ -156,24 +158,36 @@ class _Bundler:
                     loaded,
                     join_pointer(inner, key),
                     join_pointer(out, key),
-                    at_component=is_components is False and out.startswith("/components/")
+                    at_component=is_components is False
+                    and out.startswith("/components/")
                     and out.count("/") == 2,
                 )
             return result
         if isinstance(node, list):
             self.origins[out] = (loaded, inner)
             return [
-                self.walk(v, loaded, join_pointer(inner, i), join_pointer(out, i), at_component=False)
+                self.walk(
+                    v, loaded, join_pointer(inner, i), join_pointer(out, i), at_component=False
+                )
                 for i, v in enumerate(node)
             ]
         return node
 
     def follow(
-        self, node: dict[str, Any], ref: str, loaded: LoadedFile, inner: str, out: str, *, at_component: bool
+        self,
+        node: dict[str, Any],
+        ref: str,
+        loaded: LoadedFile,
+        inner: str,
+        out: str,
+        *,
+        at_component: bool,
     ) -> Any:
         target = self.target_of(ref, loaded, inner + "/$ref")
         siblings = {
-            k: self.walk(v, loaded, join_pointer(inner, k), join_pointer(out, k), at_component=False)
+            k: self.walk(
+                v, loaded, join_pointer(inner, k), join_pointer(out, k), at_component=False
+            )
             for k, v in node.items()
             if k != "$ref"
         }
@@ -207,7 +221,9 @@ class _Bundler:
 
     def auto_register(self, target: _Target) -> str | None:
         path, fragment = target
-        parts = [unescape_pointer_token(p) for p in fragment.lstrip("/").split("/")] if fragment else []
+        parts = (
+            [unescape_pointer_token(p) for p in fragment.lstrip("/").split("/")] if fragment else []
+        )
         if path == self.root_path:
             return None
         if len(parts) == 3 and parts[0] == "components" and parts[1] in COMPONENT_KINDS:

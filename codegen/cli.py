@@ -51,7 +51,9 @@ def main(argv: list[str] | None = None) -> int:
     gen = commands.add_parser("generate", help="generate a server package from an OpenAPI document")
     gen.add_argument("--spec", required=True, help="root OpenAPI file (YAML or JSON)")
     gen.add_argument("--out", required=True, help="folder of the generated package")
-    gen.add_argument("--check", action="store_true", help="write nothing; exit 1 naming stale files")
+    gen.add_argument(
+        "--check", action="store_true", help="write nothing; exit 1 naming stale files"
+    )
     gen.set_defaults(run=_generate)
     bun = commands.add_parser("bundle", help="print (or write) the bundled, validated document")
     bun.add_argument("--spec", required=True)

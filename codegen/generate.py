@@ -68,7 +68,7 @@ def stale_files(files: dict[str, str], out: Path) -> list[str]:
 
 
 def write(files: dict[str, str], out: Path) -> list[str]:
-    """Write what changed (unchanged files keep their timestamps); remove obsolete generated files."""
+    """Write what changed (others keep their timestamps); remove obsolete generated files."""
     changed = stale_files(files, out)
     for rel in changed:
         path = out / rel

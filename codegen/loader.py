@@ -52,7 +52,13 @@ def _construct(node: yaml.Node, pointer: str, lines: dict[str, int], where: Path
                 )
             key = _scalar(key_node)
             # OpenAPI keys are strings (status codes too); YAML may have read 200 as an int.
-            key = key if isinstance(key, str) else str(key).lower() if isinstance(key, bool) else str(key)
+            key = (
+                key
+                if isinstance(key, str)
+                else str(key).lower()
+                if isinstance(key, bool)
+                else str(key)
+            )
             if key in result:
                 raise SpecError(
                     [
@@ -78,7 +84,7 @@ _scalar_loader = _Loader("")
 
 def _scalar(node: yaml.Node) -> Any:
     if isinstance(node, yaml.ScalarNode):
-        value = _scalar_loader.construct_object(node, deep=True)  # type: ignore[no-untyped-call]
+        value = _scalar_loader.construct_object(node, deep=True)
         # Dates stay strings: OpenAPI examples are JSON values, not Python dates.
         if node.tag == "tag:yaml.org,2002:timestamp":
             return node.value

@@ -36,6 +36,7 @@ def generate_models(document: dict[str, Any], class_names: dict[str, str]) -> tu
         snake_case_field=True,
         use_double_quotes=True,
         set_default_enum_member=True,
+        use_missing_sentinel=True,
         formatters=[],
         model_name_map=class_names,
     )
@@ -45,14 +46,25 @@ def generate_models(document: dict[str, Any], class_names: dict[str, str]) -> tu
             source = generate(document, config=config)
         except Exception as exc:  # the generator's own errors carry no pointer; name the step
             raise SpecError(
-                [Diagnostic(f"datamodel-code-generator failed on the schemas: {exc}", "/components/schemas")]
+                [
+                    Diagnostic(
+                        f"datamodel-code-generator failed on the schemas: {exc}",
+                        "/components/schemas",
+                    )
+                ]
             ) from exc
     if not isinstance(source, str):
-        raise SpecError([Diagnostic("datamodel-code-generator produced several modules", "/components/schemas")])
+        raise SpecError(
+            [Diagnostic("datamodel-code-generator produced several modules", "/components/schemas")]
+        )
     lines = source.splitlines()
     while lines and (lines[0].startswith("#") or not lines[0].strip()):
         lines.pop(0)
     source = "\n".join(lines) + "\n"
+    # MISSING left pydantic.experimental in Pydantic 2.14.
+    source = source.replace(
+        "from pydantic.experimental.missing_sentinel import MISSING", "from pydantic import MISSING"
+    )
     tree = ast.parse(source)
     classes = {node.name for node in tree.body if isinstance(node, ast.ClassDef)}
     return source, classes

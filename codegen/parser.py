@@ -69,7 +69,11 @@ class _Parser:
                 node = dereference(self.document, ref)
             except KeyError:
                 raise SpecError(
-                    [self.bundle.diagnostic(f"$ref {ref!r} points nowhere", join_pointer(pointer, "$ref"))]
+                    [
+                        self.bundle.diagnostic(
+                            f"$ref {ref!r} points nowhere", join_pointer(pointer, "$ref")
+                        )
+                    ]
                 ) from None
             pointer = ref[1:]
         return node, pointer
@@ -92,7 +96,9 @@ class _Parser:
         if webhooks:
             self.warnings.append(
                 self.bundle.diagnostic(
-                    "webhooks are not generated (no server routes belong to them)", "/webhooks", "warning"
+                    "webhooks are not generated (no server routes belong to them)",
+                    "/webhooks",
+                    "warning",
                 )
             )
         op_ids = NameTable()
@@ -108,13 +114,29 @@ class _Parser:
                 operation = item.get(method)
                 if isinstance(operation, dict):
                     raw_ops.append(
-                        (path, method, operation, item.get("parameters") or [], join_pointer(item_pointer, method))
+                        (
+                            path,
+                            method,
+                            operation,
+                            item.get("parameters") or [],
+                            join_pointer(item_pointer, method),
+                        )
                     )
         # Pass 1 hoists inline schemas so they get models; pass 2 maps with the final classes.
         hoisting = TypeMapper(self.document, self.class_names, self.hoist)
         kept, self.warnings = self.warnings, []  # pass 2 reports them
         for path, method, operation, shared, pointer in raw_ops:
-            self.operation(hoisting, path, method, operation, shared, pointer, NameTable(), NameTable(), NameTable())
+            self.operation(
+                hoisting,
+                path,
+                method,
+                operation,
+                shared,
+                pointer,
+                NameTable(),
+                NameTable(),
+                NameTable(),
+            )
         self.warnings = kept
         model_document = {
             "openapi": self.document.get("openapi", "3.1.0"),
@@ -135,16 +157,30 @@ class _Parser:
         operations: list[ir.Operation] = []
         for path, method, operation, shared, pointer in raw_ops:
             operations.append(
-                self.operation(mapper, path, method, operation, shared, pointer, op_ids, method_names, response_classes)
+                self.operation(
+                    mapper,
+                    path,
+                    method,
+                    operation,
+                    shared,
+                    pointer,
+                    op_ids,
+                    method_names,
+                    response_classes,
+                )
             )
         return Parsed(self.api(operations), model_document, self.class_names, self.warnings)
 
     def api(self, operations: list[ir.Operation]) -> ir.Api:
         info = self.document.get("info") or {}
-        declared = {t.get("name"): t for t in self.document.get("tags") or [] if isinstance(t, dict)}
+        declared = {
+            str(t.get("name")): t for t in self.document.get("tags") or [] if isinstance(t, dict)
+        }
         order = [name for name in declared if any(op.tag == name for op in operations)]
         order += sorted({op.tag for op in operations} - set(order))
-        modules = NameTable({"models", "runtime", "spec", "app", "interfaces", "responses", "routes"})
+        modules = NameTable(
+            {"models", "runtime", "spec", "app", "interfaces", "responses", "routes"}
+        )
         tags = []
         for name in order:
             module = modules.claim(safe_identifier(name))
@@ -194,11 +230,17 @@ class _Parser:
         if not isinstance(raw_id, str) or not raw_id:
             raw_id = snake(f"{method} {path}")
             self.warnings.append(
-                self.bundle.diagnostic(f"operation has no operationId; using {raw_id!r}", pointer, "warning")
+                self.bundle.diagnostic(
+                    f"operation has no operationId; using {raw_id!r}", pointer, "warning"
+                )
             )
         if raw_id in op_ids:
             self.warnings.append(
-                self.bundle.diagnostic(f"duplicate operationId {raw_id!r}", join_pointer(pointer, "operationId"), "warning")
+                self.bundle.diagnostic(
+                    f"duplicate operationId {raw_id!r}",
+                    join_pointer(pointer, "operationId"),
+                    "warning",
+                )
             )
         operation_id = op_ids.claim(raw_id)
         method_name = method_names.claim(safe_identifier(operation_id))
@@ -206,22 +248,36 @@ class _Parser:
         tags = op.get("tags") or ["default"]
         tag = str(tags[0])
         parameters = self.parameters(mapper, base, shared, op.get("parameters") or [], pointer)
-        body = self.request_body(mapper, base, op.get("requestBody"), join_pointer(pointer, "requestBody"))
-        responses = self.responses(mapper, base, op.get("responses") or {}, join_pointer(pointer, "responses"), response_classes)
+        body = self.request_body(
+            mapper, base, op.get("requestBody"), join_pointer(pointer, "requestBody")
+        )
+        responses = self.responses(
+            mapper,
+            base,
+            op.get("responses") or {},
+            join_pointer(pointer, "responses"),
+            response_classes,
+        )
         security_raw = op.get("security", self.document.get("security", []))
         security: tuple[tuple[tuple[str, tuple[str, ...]], ...], ...]
         if not security_raw:
             security = ((),)
         else:
             security = tuple(
-                tuple((name, tuple(scopes or ())) for name, scopes in alt.items()) for alt in security_raw
+                tuple((name, tuple(scopes or ())) for name, scopes in alt.items())
+                for alt in security_raw
             )
             known = (self.document.get("components") or {}).get("securitySchemes") or {}
             for alt in security:
                 for name, _ in alt:
                     if name not in known:
                         raise SpecError(
-                            [self.bundle.diagnostic(f"unknown security scheme {name!r}", join_pointer(pointer, "security"))]
+                            [
+                                self.bundle.diagnostic(
+                                    f"unknown security scheme {name!r}",
+                                    join_pointer(pointer, "security"),
+                                )
+                            ]
                         )
         return ir.Operation(
             operation_id=operation_id,
@@ -247,19 +303,25 @@ class _Parser:
         merged: dict[tuple[str, str], tuple[dict[str, Any], str]] = {}
         for source, items in (("parameters", shared), ("parameters", own)):
             for index, raw in enumerate(items):
-                p_pointer = join_pointer(pointer if items is own else pointer.rsplit("/", 1)[0], source, index)
+                p_pointer = join_pointer(
+                    pointer if items is own else pointer.rsplit("/", 1)[0], source, index
+                )
                 param, p_pointer = self.deref(raw, p_pointer)
                 if not isinstance(param, dict) or param.get("in") not in _PARAM_LOCATIONS:
                     raise SpecError([self.bundle.diagnostic("invalid parameter", p_pointer)])
                 name = str(param.get("name"))
                 location = str(param["in"])
-                if location == "header" and name.lower() in ("accept", "content-type", "authorization"):
+                if location == "header" and name.lower() in (
+                    "accept",
+                    "content-type",
+                    "authorization",
+                ):
                     continue  # OpenAPI says these header parameters are ignored
                 key = (name.lower() if location == "header" else name, location)
                 merged[key] = (param, p_pointer)
         names = NameTable({"self", "ctx", "body"})
         result = []
-        for (_, location), (param, p_pointer) in merged.items():
+        for (_, location), (param, _pointer) in merged.items():
             name = str(param["name"])
             schema: Any = param.get("schema")
             content_json = False
@@ -269,7 +331,9 @@ class _Parser:
                 content_json = media_kind(media) == "json"
             hint = f"{base}{pascal(name)}Param"
             mapped = mapper.map(schema or {}, hint)
-            python_name = names.claim(safe_identifier(name.lower() if location == "header" else name))
+            python_name = names.claim(
+                safe_identifier(name.lower() if location == "header" else name)
+            )
             required = bool(param.get("required", False)) or location == "path"
             resolved = mapper.resolve(schema or {})
             has_default = isinstance(resolved, dict) and "default" in resolved
@@ -305,7 +369,9 @@ class _Parser:
         result.sort(key=lambda p: (order[p.location], not p.required))
         return tuple(result)
 
-    def content(self, mapper: TypeMapper, media_type: str, media: Any, hint: str) -> ir.MediaContent:
+    def content(
+        self, mapper: TypeMapper, media_type: str, media: Any, hint: str
+    ) -> ir.MediaContent:
         kind = media_kind(media_type)
         schema = (media or {}).get("schema") if isinstance(media, dict) else None
         if kind in ("text",) and not schema:
@@ -316,13 +382,17 @@ class _Parser:
         array_fields: tuple[str, ...] = ()
         if kind in ("form", "multipart"):
             array_fields = tuple(
-                name for name, prop in mapper.object_properties(schema).items() if mapper.is_array(prop)
+                name
+                for name, prop in mapper.object_properties(schema).items()
+                if mapper.is_array(prop)
             )
         if kind == "text" and mapped.plain not in ("str",):
             return ir.MediaContent(media_type, kind, "str", "str")
         return ir.MediaContent(media_type, kind, mapped.plain, mapped.validator, array_fields)
 
-    def request_body(self, mapper: TypeMapper, base: str, raw: Any, pointer: str) -> ir.RequestBody | None:
+    def request_body(
+        self, mapper: TypeMapper, base: str, raw: Any, pointer: str
+    ) -> ir.RequestBody | None:
         if raw is None:
             return None
         body, pointer = self.deref(raw, pointer)
@@ -352,15 +422,21 @@ class _Parser:
             content = None
             media_types = tuple(content_map)
             if content_map:
-                chosen = next((m for m in content_map if media_kind(m) == "json"), next(iter(content_map)))
-                content = self.content(mapper, chosen, content_map[chosen], f"{base}{suffix}Response")
+                chosen = next(
+                    (m for m in content_map if media_kind(m) == "json"), next(iter(content_map))
+                )
+                content = self.content(
+                    mapper, chosen, content_map[chosen], f"{base}{suffix}Response"
+                )
             headers = []
             header_names = NameTable({"body", "status", "media_type"})
             for h_name, h_raw in (response.get("headers") or {}).items():
                 if h_name.lower() == "content-type":
                     continue
                 header, _ = self.deref(h_raw, join_pointer(r_pointer, "headers", h_name))
-                mapped = mapper.map(header.get("schema") or {"type": "string"}, f"{base}{pascal(h_name)}Header")
+                mapped = mapper.map(
+                    header.get("schema") or {"type": "string"}, f"{base}{pascal(h_name)}Header"
+                )
                 headers.append(
                     ir.ResponseHeader(
                         name=h_name,

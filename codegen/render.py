@@ -67,7 +67,9 @@ def _collect_imports(body: str) -> str:
         if name in words:
             module = statement.split(" import ")[0]
             found.setdefault(module, []).append(name)
-    return "\n".join(f"{module} import {', '.join(sorted(names))}" for module, names in sorted(found.items()))
+    return "\n".join(
+        f"{module} import {', '.join(sorted(names))}" for module, names in sorted(found.items())
+    )
 
 
 def _render(env: jinja2.Environment, template: str, **data: Any) -> str:
@@ -76,14 +78,18 @@ def _render(env: jinja2.Environment, template: str, **data: Any) -> str:
     return body.replace("__IMPORTS__", _collect_imports(without))
 
 
-def render_package(api: Api, models_source: str, document: dict[str, Any], source_name: str) -> dict[str, str]:
+def render_package(
+    api: Api, models_source: str, document: dict[str, Any], source_name: str
+) -> dict[str, str]:
     """Every file of the package, keyed by relative path, formatted."""
     env = _environment()
     header = f"{HEADER_MARK} from {source_name}; change the spec and run the generator instead."
     files: dict[str, str] = {}
     files["__init__.py"] = _render(env, "init.py.jinja2", header=header, api=api)
     files["models.py"] = f"{header}\n{models_source}"
-    runtime = resources.files("codegen").joinpath("templates/runtime.py").read_text(encoding="utf-8")
+    runtime = (
+        resources.files("codegen").joinpath("templates/runtime.py").read_text(encoding="utf-8")
+    )
     files["runtime.py"] = f"{header}\n{runtime}"
     spec_json = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
     spec_yaml = yaml.safe_dump(document, sort_keys=False, allow_unicode=True, width=100)
@@ -116,6 +122,14 @@ def format_sources(files: dict[str, str]) -> dict[str, str]:
             path = root / rel
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text, encoding="utf-8")
-        command = [find_ruff_bin(), "format", "--isolated", "--line-length", "100", "--quiet", str(root)]
+        command = [
+            find_ruff_bin(),
+            "format",
+            "--isolated",
+            "--line-length",
+            "100",
+            "--quiet",
+            str(root),
+        ]
         subprocess.run(command, check=True, capture_output=True)  # noqa: S603 - fixed argv
         return {rel: (root / rel).read_text(encoding="utf-8") for rel in sorted(files)}

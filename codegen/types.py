@@ -41,16 +41,18 @@ def is_class_like(schema: Any) -> bool:
     """Whether an inline schema needs a model class of its own."""
     if not isinstance(schema, dict) or "$ref" in schema:
         return False
-    if schema.get("properties") or schema.get("allOf") and len(schema["allOf"]) > 1:
+    if schema.get("properties") or (schema.get("allOf") and len(schema["allOf"]) > 1):
         return True
-    variants = [v for v in schema.get("oneOf", schema.get("anyOf", [])) if v != {"type": "null"}]
+    variants = [
+        v for v in schema.get("oneOf") or schema.get("anyOf") or [] if v != {"type": "null"}
+    ]
     if len(variants) > 1:
         return True
-    if schema.get("allOf") and len(schema["allOf"]) == 1 and any(
-        k in schema for k in ("properties", "required")
-    ):
-        return True
-    return False
+    return bool(
+        schema.get("allOf")
+        and len(schema["allOf"]) == 1
+        and any(k in schema for k in ("properties", "required"))
+    )
 
 
 def _literal(value: Any) -> str:
@@ -66,7 +68,10 @@ def _field_args(schema: dict[str, Any], base: str) -> list[str]:
         for key, arg in (("minimum", "ge"), ("maximum", "le"), ("multipleOf", "multiple_of")):
             value = schema.get(key)
             if isinstance(value, int | float) and not isinstance(value, bool):
-                if key in ("minimum", "maximum") and schema.get("exclusive" + key.capitalize()) is True:
+                if (
+                    key in ("minimum", "maximum")
+                    and schema.get("exclusive" + key.capitalize()) is True
+                ):
                     arg = "gt" if key == "minimum" else "lt"  # OpenAPI 3.0 boolean form
                 args.append(f"{arg}={value!r}")
         for key, arg in (("exclusiveMinimum", "gt"), ("exclusiveMaximum", "lt")):
@@ -205,14 +210,28 @@ class TypeMapper:
     def _map_ref(self, ref: str, hint: str) -> Mapped:
         prefix = "#/components/schemas/"
         if ref.startswith(prefix):
-            cls = self.component_classes.get(ref[len(prefix) :].replace("~1", "/").replace("~0", "~"))
+            cls = self.component_classes.get(
+                ref[len(prefix) :].replace("~1", "/").replace("~0", "~")
+            )
             if cls is not None:
                 text = f"{MODELS}.{cls}"
                 target = self.resolve({"$ref": ref})
-                shape = "object" if isinstance(target, dict) and (
-                    target.get("type") == "object" or "properties" in target
-                ) else "scalar"
-                return Mapped(text, text, shape)
+                validator = text
+                sizes = [
+                    f"{arg}={target[key]}"
+                    for key, arg in (("minProperties", "minimum"), ("maxProperties", "maximum"))
+                    if isinstance(target, dict) and isinstance(target.get(key), int)
+                ]
+                if sizes:
+                    # Pydantic models do not count properties; the runtime checks what was sent.
+                    validator = f"Annotated[{text}, rt.object_size({', '.join(sizes)})]"
+                shape = (
+                    "object"
+                    if isinstance(target, dict)
+                    and (target.get("type") == "object" or "properties" in target)
+                    else "scalar"
+                )
+                return Mapped(text, validator, shape)
         if ref in self._resolving:
             return Mapped("Any", "Any", "scalar")
         self._resolving.add(ref)
@@ -249,4 +268,6 @@ class TypeMapper:
         if not isinstance(schema, dict):
             return False
         types = schema.get("type")
-        return types == "array" or (isinstance(types, list) and "array" in types) or "items" in schema
+        return (
+            types == "array" or (isinstance(types, list) and "array" in types) or "items" in schema
+        )

@@ -19,7 +19,11 @@ def _validator_for(document: dict[str, Any], bundle: Bundle) -> Any:
     if version.startswith("3.1"):
         return OpenAPIV31SpecValidator(document)
     raise SpecError(
-        [bundle.diagnostic(f"unsupported OpenAPI version {version!r}: expected 3.0.x or 3.1.x", "/openapi")]
+        [
+            bundle.diagnostic(
+                f"unsupported OpenAPI version {version!r}: expected 3.0.x or 3.1.x", "/openapi"
+            )
+        ]
     )
 
 
@@ -41,9 +45,9 @@ def validate_bundle(bundle: Bundle) -> None:
 
 def _follow(node: Any, path: list[Any]) -> tuple[bool, Any]:
     for token in path:
-        if isinstance(node, dict) and token in node:
-            node = node[token]
-        elif isinstance(node, list) and isinstance(token, int) and token < len(node):
+        if (isinstance(node, dict) and token in node) or (
+            isinstance(node, list) and isinstance(token, int) and token < len(node)
+        ):
             node = node[token]
         else:
             return False, None
@@ -66,7 +70,13 @@ def _locate(document: dict[str, Any], path: list[Any], instance: Any) -> str:
         if found and value is instance:
             return join_pointer(pointer, *path)
         if isinstance(node, dict):
-            stack.extend((join_pointer(pointer, k), v) for k, v in node.items() if isinstance(v, dict | list))
+            stack.extend(
+                (join_pointer(pointer, k), v) for k, v in node.items() if isinstance(v, dict | list)
+            )
         elif isinstance(node, list):
-            stack.extend((join_pointer(pointer, i), v) for i, v in enumerate(node) if isinstance(v, dict | list))
+            stack.extend(
+                (join_pointer(pointer, i), v)
+                for i, v in enumerate(node)
+                if isinstance(v, dict | list)
+            )
     return join_pointer("", *path)

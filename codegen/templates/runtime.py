@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import contextvars
 import inspect
 import json
@@ -22,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar
 from urllib.parse import parse_qsl
 
-from pydantic import TypeAdapter, ValidationError
+from pydantic import AfterValidator, TypeAdapter, ValidationError
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -40,6 +41,15 @@ PROBLEM_JSON = "application/problem+json"
 _SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 
 request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
+
+try:  # Pydantic's EmailStr validates with email-validator when it is installed.
+    import email_validator
+
+    # JSON Schema's `format: email` is RFC 5321 syntax; special-use domains such as `.test`
+    # are syntactically valid, and a contract must not reject what its schema allows.
+    email_validator.SPECIAL_USE_DOMAIN_NAMES.clear()
+except ImportError:  # pragma: no cover - only Pydantic's own str validation then
+    pass
 
 
 # ---------------------------------------------------------------------------- errors
@@ -211,7 +221,9 @@ class Operation:
     def documents(self, status: int) -> bool:
         """Whether the operation documents this status (exactly, as a range, or by default)."""
         code = str(status)
-        return code in self.statuses or f"{code[0]}XX" in self.statuses or "default" in self.statuses
+        return (
+            code in self.statuses or f"{code[0]}XX" in self.statuses or "default" in self.statuses
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -241,6 +253,22 @@ class Options(Generic[Ctx]):
 
 
 # ---------------------------------------------------------------------------- parsing
+
+
+def object_size(minimum: int | None = None, maximum: int | None = None) -> AfterValidator:
+    """minProperties / maxProperties of a model: counts the properties the client sent."""
+
+    def check(value: Any) -> Any:
+        sent = len(getattr(value, "model_fields_set", ())) + len(
+            getattr(value, "model_extra", None) or {}
+        )
+        if minimum is not None and sent < minimum:
+            raise ValueError(f"at least {minimum} propert{'y' if minimum == 1 else 'ies'} required")
+        if maximum is not None and sent > maximum:
+            raise ValueError(f"at most {maximum} properties allowed")
+        return value
+
+    return AfterValidator(check)
 
 
 def _pointer_token(value: object) -> str:
@@ -286,7 +314,11 @@ def _read_params(op: Operation, request: Request) -> dict[str, Any]:
         elif param.location == "query":
             if param.shape == "object" and param.style == "deepObject":
                 prefix = param.name + "["
-                obj = {k[len(prefix) : -1]: v for k, v in query.multi_items() if k.startswith(prefix) and k.endswith("]")}
+                obj = {
+                    k[len(prefix) : -1]: v
+                    for k, v in query.multi_items()
+                    if k.startswith(prefix) and k.endswith("]")
+                }
                 present = bool(obj)
                 value = obj
             elif param.shape == "object" and param.explode and not param.content_json:
@@ -297,7 +329,11 @@ def _read_params(op: Operation, request: Request) -> dict[str, Any]:
                 present = True
                 if param.shape == "array":
                     values = query.getlist(param.name)
-                    value = values if param.explode and param.style == "form" else _split(values[-1], param.style, False)
+                    value = (
+                        values
+                        if param.explode and param.style == "form"
+                        else _split(values[-1], param.style, False)
+                    )
                 elif param.shape == "object" and not param.content_json:
                     value = _object_from_pairs(_split(query[param.name], param.style, False))
                 else:
@@ -311,7 +347,9 @@ def _read_params(op: Operation, request: Request) -> dict[str, Any]:
                 elif param.shape == "object" and not param.content_json:
                     items = [v.strip() for v in value.split(",")]
                     value = (
-                        dict(i.split("=", 1) for i in items if "=" in i) if param.explode else _object_from_pairs(items)
+                        dict(i.split("=", 1) for i in items if "=" in i)
+                        if param.explode
+                        else _object_from_pairs(items)
                     )
         elif param.name in request.cookies:
             present = True
@@ -319,10 +357,8 @@ def _read_params(op: Operation, request: Request) -> dict[str, Any]:
             if param.shape == "array":
                 value = value.split(",") if value else []
         if present and param.content_json and isinstance(value, str):
-            try:
+            with contextlib.suppress(ValueError):  # left as a string; validation reports it
                 value = json.loads(value)
-            except ValueError:
-                pass  # left as a string; validation reports it
         if not present:
             value = param.default if param.has_default else None
         raw[param.python_name] = value
@@ -353,7 +389,9 @@ async def _read_body(body: Body, request: Request) -> Any:
                 422,
                 "Unprocessable Content",
                 "A request body is required.",
-                extensions={"errors": [{"pointer": "/body", "message": "Field required", "code": "missing"}]},
+                extensions={
+                    "errors": [{"pointer": "/body", "message": "Field required", "code": "missing"}]
+                },
             )
         return None
     media_type = _media_type(request)
@@ -373,7 +411,9 @@ async def _read_body(body: Body, request: Request) -> Any:
                 return content.adapter.validate_json(payload, strict=True)
             except ValidationError as exc:
                 if any(err["type"] == "json_invalid" for err in exc.errors()):
-                    raise _Problem(400, "Bad Request", "The request body is not valid JSON.") from None
+                    raise _Problem(
+                        400, "Bad Request", "The request body is not valid JSON."
+                    ) from None
                 raise
         if content.kind == "form":
             try:
@@ -408,7 +448,9 @@ async def _read_body(body: Body, request: Request) -> Any:
 
 
 def _body_pointer(loc: tuple[Any, ...]) -> str:
-    return "/body" + "".join("/" + _pointer_token(p) for p in loc if p not in ("function-after", "json-or-python"))
+    return "/body" + "".join(
+        "/" + _pointer_token(p) for p in loc if p not in ("function-after", "json-or-python")
+    )
 
 
 # ---------------------------------------------------------------------------- security
@@ -503,7 +545,11 @@ def _render(op: Operation, specs: Mapping[type[Any], ResponseSpec], result: Any)
             f"{op.operation_id} returned {type(result).__name__}, which is not one of its "
             "documented response classes"
         )
-    status = int(getattr(result, "status", 0) or 0) if spec.status in ("default",) or spec.status.endswith("XX") else int(spec.status)
+    status = (
+        int(getattr(result, "status", 0) or 0)
+        if spec.status in ("default",) or spec.status.endswith("XX")
+        else int(spec.status)
+    )
     if spec.status.endswith("XX") and not (status // 100 == int(spec.status[0])):
         raise TypeError(f"{op.operation_id}: status {status} is outside {spec.status}")
     headers: dict[str, str] = {}
@@ -557,7 +603,9 @@ def _not_implemented(op: Operation) -> Endpoint:
     return endpoint
 
 
-def make_endpoint(op: Operation, handler: Callable[..., Awaitable[Any]], options: Options[Any]) -> Endpoint:
+def make_endpoint(
+    op: Operation, handler: Callable[..., Awaitable[Any]], options: Options[Any]
+) -> Endpoint:
     """Build the request handler of one operation."""
     specs = {spec.cls: spec for spec in op.responses}
     param_pointer = _param_pointer(op)
@@ -588,7 +636,10 @@ def make_endpoint(op: Operation, handler: Callable[..., Awaitable[Any]], options
                     result = await handler(ctx, **kwargs)
         except ApiError as exc:
             if not op.documents(exc.status):
-                message = f"{op.operation_id} raised status {exc.status}, which its contract does not document"
+                message = (
+                    f"{op.operation_id} raised status {exc.status}, "
+                    "which its contract does not document"
+                )
                 if options.validate_responses:
                     raise TypeError(message) from exc
                 logger.warning(message)
@@ -602,7 +653,7 @@ def make_endpoint(op: Operation, handler: Callable[..., Awaitable[Any]], options
 
 
 class RequestContextMiddleware:
-    """Accepts or generates X-Request-ID, echoes it, and turns unhandled errors into 500 problems."""
+    """Accepts or generates X-Request-ID and echoes it; unhandled errors become 500 problems."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -625,7 +676,9 @@ class RequestContextMiddleware:
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True
-                headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"x-request-id"]
+                headers = [
+                    (k, v) for k, v in message.get("headers", []) if k.lower() != b"x-request-id"
+                ]
                 headers.append((b"x-request-id", raw_id))
                 message["headers"] = headers
             await send(message)
@@ -689,7 +742,9 @@ def _sort_key(path: str) -> tuple[tuple[int, str], ...]:
     return tuple((1 if "{" in seg else 0, seg) for seg in path.split("/"))
 
 
-def check_signature(method: Callable[..., Any], op: Operation, expected: Sequence[str]) -> str | None:
+def check_signature(
+    method: Callable[..., Any], op: Operation, expected: Sequence[str]
+) -> str | None:
     """Why ``method`` cannot serve ``op``, or None if its keyword arguments fit."""
     try:
         signature = inspect.signature(method)
@@ -756,10 +811,13 @@ def build_app(
             endpoint = make_endpoint(op, method, options)
         by_path.setdefault(_path_regex_safe(op.path, op), {})[op.method] = endpoint
     if mismatched:
-        raise MissingOperationsError("operations whose signature does not match the contract:\n  " + "\n  ".join(mismatched))
+        raise MissingOperationsError(
+            "operations whose signature does not match the contract:\n  " + "\n  ".join(mismatched)
+        )
     if missing and not allow_missing:
         raise MissingOperationsError(
-            f"{len(missing)} operation(s) of the contract have no implementation: " + ", ".join(missing)
+            f"{len(missing)} operation(s) of the contract have no implementation: "
+            + ", ".join(missing)
         )
     routes: list[BaseRoute] = []
     for path, endpoints in sorted(by_path.items(), key=lambda item: _sort_key(item[0])):
@@ -790,8 +848,10 @@ _DOCS_PAGE = """<!doctype html>
 </body></html>
 """
 
-_DOCS_INIT = """window.ui = SwaggerUIBundle({url: "/openapi.json", dom_id: "#swagger-ui", deepLinking: true});
-"""
+_DOCS_INIT = (
+    "window.ui = SwaggerUIBundle("
+    '{url: "/openapi.json", dom_id: "#swagger-ui", deepLinking: true});\n'
+)
 
 
 def _spec_routes(spec_json: str, spec_yaml: str, *, docs: bool, title: str) -> list[BaseRoute]:

@@ -4,6 +4,7 @@ from typing import Annotated
 from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field
 from enum import StrEnum
 from uuid import UUID
+from pydantic import MISSING
 
 
 class ValidationError(BaseModel):
@@ -180,7 +181,7 @@ class TokenRequest(BaseModel):
     """
     The user's password.
     """
-    scope: Annotated[str | None, Field(examples=[""], max_length=1024)] = None
+    scope: Annotated[str | MISSING, Field(examples=[""], max_length=1024)] = MISSING
     """
     Accepted for compatibility with OAuth2 clients that always send it
     (Swagger UI sends an empty one) and ignored: this API defines no scopes,
@@ -256,7 +257,15 @@ class TeamCreate(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
     )
-    name: Annotated[str, Field(examples=["Acme Outdoor"], max_length=100, min_length=1)]
+    name: Annotated[
+        str,
+        Field(
+            examples=["Acme Outdoor"],
+            max_length=100,
+            min_length=1,
+            pattern="^[^\\x00]*[^\\x00-\\x20\\x7f][^\\x00]*$",
+        ),
+    ]
     """
     The team's display name. Need not be unique.
     """
@@ -271,8 +280,14 @@ class TeamUpdate(BaseModel):
         extra="forbid",
     )
     name: Annotated[
-        str | None, Field(examples=["Acme Outdoor & Camping"], max_length=100, min_length=1)
-    ] = None
+        str | MISSING,
+        Field(
+            examples=["Acme Outdoor & Camping"],
+            max_length=100,
+            min_length=1,
+            pattern="^[^\\x00]*[^\\x00-\\x20\\x7f][^\\x00]*$",
+        ),
+    ] = MISSING
     """
     The new display name.
     """
@@ -349,14 +364,26 @@ class ProductCreate(BaseModel):
     once created.
 
     """
-    name: Annotated[str, Field(examples=["Two-person tent, green"], max_length=200, min_length=1)]
+    name: Annotated[
+        str,
+        Field(
+            examples=["Two-person tent, green"],
+            max_length=200,
+            min_length=1,
+            pattern="^[^\\x00]*[^\\x00-\\x20\\x7f][^\\x00]*$",
+        ),
+    ]
     """
     The product's display name.
     """
     description: Annotated[
-        str | None,
-        Field(examples=["Lightweight three-season tent with two doors."], max_length=2000),
-    ] = None
+        str | MISSING,
+        Field(
+            examples=["Lightweight three-season tent with two doors."],
+            max_length=2000,
+            pattern="^[^\\x00]*$",
+        ),
+    ] = MISSING
     """
     A longer, plain-text description. Omit it for none.
     """
@@ -389,25 +416,32 @@ class ProductUpdate(BaseModel):
         extra="forbid",
     )
     name: Annotated[
-        str | None, Field(examples=["Two-person tent, forest green"], max_length=200, min_length=1)
-    ] = None
+        str | MISSING,
+        Field(
+            examples=["Two-person tent, forest green"],
+            max_length=200,
+            min_length=1,
+            pattern="^[^\\x00]*[^\\x00-\\x20\\x7f][^\\x00]*$",
+        ),
+    ] = MISSING
     """
     The new display name.
     """
     description: Annotated[
-        str | None,
+        str | None | MISSING,
         Field(
             examples=["Lightweight three-season tent with two doors and two vestibules."],
             max_length=2000,
+            pattern="^[^\\x00]*$",
         ),
-    ] = None
+    ] = MISSING
     """
     The new description, or `null` to clear it.
     """
     price: Annotated[
-        str | None,
+        str | MISSING,
         Field(examples=["12.50"], pattern="^(0|[1-9][0-9]{0,11})\\.[0-9]{2}$", title="MoneyAmount"),
-    ] = None
+    ] = MISSING
     """
     An amount of money as a decimal string with exactly two fraction digits,
     in the major unit of the accompanying `currency` (`"12.50"` EUR is twelve
@@ -415,12 +449,12 @@ class ProductUpdate(BaseModel):
 
     """
     currency: Annotated[
-        str | None, Field(examples=["EUR"], pattern="^[A-Z]{3}$", title="CurrencyCode")
-    ] = None
+        str | MISSING, Field(examples=["EUR"], pattern="^[A-Z]{3}$", title="CurrencyCode")
+    ] = MISSING
     """
     An ISO 4217 alphabetic currency code, three uppercase letters.
     """
-    status: ProductStatus | None = None
+    status: ProductStatus | MISSING = MISSING
 
 
 class Product(BaseModel):
@@ -526,36 +560,38 @@ class Problem(BaseModel):
     The HTTP status code of this occurrence, repeated in the body for convenience.
     """
     detail: Annotated[
-        str | None,
+        str | MISSING,
         Field(examples=["No product 0192f4a3-5d6e-7f80-a1b2-c3d4e5f60718 in this team."]),
-    ] = None
+    ] = MISSING
     """
     A human-readable explanation of this particular occurrence. It is for people, not for parsing.
     """
     instance: Annotated[
-        str | None,
+        str | MISSING,
         Field(
             examples=[
                 "/v1/teams/0192f4a1-7c3e-7b21-9d4f-2a6c8e1b3f50/products/0192f4a3-5d6e-7f80-a1b2-c3d4e5f60718"
             ]
         ),
-    ] = None
+    ] = MISSING
     """
     A URI reference that identifies this occurrence, usually the request path.
     """
-    request_id: Annotated[str | None, Field(examples=["7f3c2a9e4b1d4c08a6e5f0b2d9c81e47"])] = None
+    request_id: Annotated[str | MISSING, Field(examples=["7f3c2a9e4b1d4c08a6e5f0b2d9c81e47"])] = (
+        MISSING
+    )
     """
     The request identifier, the same value as the `X-Request-ID` response
     header. Quote it when reporting a problem; it finds the server's log lines.
 
     """
-    errors: list[ValidationError] | None = None
+    errors: list[ValidationError] | MISSING = MISSING
     """
     Present on request validation failures (422): one entry per invalid
     field, query parameter, path parameter or header.
 
     """
-    error: Annotated[str | None, Field(examples=["invalid_grant"])] = None
+    error: Annotated[str | MISSING, Field(examples=["invalid_grant"])] = MISSING
     """
     An extension member, present only on failures of the OAuth2 token
     endpoint: the RFC 6749 section 5.2 error code, so OAuth2 client

@@ -48,7 +48,14 @@ class TeamsApi(Protocol[Ctx_contra]):
         ctx: Ctx_contra,
         *,
         team_id: UUID,
-    ) -> r.DeleteTeam204 | r.DeleteTeam401 | r.DeleteTeam403 | r.DeleteTeam404 | r.DeleteTeam422:
+    ) -> (
+        r.DeleteTeam204
+        | r.DeleteTeam401
+        | r.DeleteTeam403
+        | r.DeleteTeam404
+        | r.DeleteTeam409
+        | r.DeleteTeam422
+    ):
         """DELETE /v1/teams/{team_id}: Delete a team"""
         ...
 
@@ -64,6 +71,7 @@ class TeamsApi(Protocol[Ctx_contra]):
         | r.UpdateTeam401
         | r.UpdateTeam403
         | r.UpdateTeam404
+        | r.UpdateTeam409
         | r.UpdateTeam415
         | r.UpdateTeam422
     ):

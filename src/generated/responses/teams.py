@@ -135,6 +135,13 @@ class DeleteTeam404:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class DeleteTeam409:
+    """delete_team: 409 The request conflicts with the current state of the server, typically a value that must be unique is already taken."""
+
+    body: models.Problem
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class DeleteTeam422:
     """delete_team: 422 The request is well-formed but fails validation: a path, query or header parameter or a body field is missing, of the wrong type, or out of range. `errors` lists every problem found, each with a JSON Pointer."""
 
@@ -174,6 +181,13 @@ class UpdateTeam403:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class UpdateTeam404:
     """update_team: 404 The resource does not exist, was deleted, or belongs to a team the caller is not a member of (the API does not reveal which)."""
+
+    body: models.Problem
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UpdateTeam409:
+    """update_team: 409 The request conflicts with the current state of the server, typically a value that must be unique is already taken."""
 
     body: models.Problem
 

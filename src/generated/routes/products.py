@@ -494,7 +494,7 @@ UPDATE_PRODUCT = rt.Operation(
             rt.Content(
                 media_type="application/json",
                 kind="json",
-                adapter=TypeAdapter(models.ProductUpdate),
+                adapter=TypeAdapter(Annotated[models.ProductUpdate, rt.object_size(minimum=1)]),
                 array_fields=frozenset([]),
             ),
         ),

@@ -295,6 +295,14 @@ DELETE_TEAM = rt.Operation(
             headers=(),
         ),
         rt.ResponseSpec(
+            cls=r.DeleteTeam409,
+            status="409",
+            media_type="application/problem+json",
+            kind="json",
+            adapter=TypeAdapter(models.Problem),
+            headers=(),
+        ),
+        rt.ResponseSpec(
             cls=r.DeleteTeam422,
             status="422",
             media_type="application/problem+json",
@@ -303,7 +311,7 @@ DELETE_TEAM = rt.Operation(
             headers=(),
         ),
     ),
-    statuses=frozenset(["204", "401", "403", "404", "422"]),
+    statuses=frozenset(["204", "401", "403", "404", "409", "422"]),
     security=((("OAuth2Password", ()),),),
     deprecated=False,
 )
@@ -384,6 +392,14 @@ UPDATE_TEAM = rt.Operation(
             headers=(),
         ),
         rt.ResponseSpec(
+            cls=r.UpdateTeam409,
+            status="409",
+            media_type="application/problem+json",
+            kind="json",
+            adapter=TypeAdapter(models.Problem),
+            headers=(),
+        ),
+        rt.ResponseSpec(
             cls=r.UpdateTeam415,
             status="415",
             media_type="application/problem+json",
@@ -400,7 +416,7 @@ UPDATE_TEAM = rt.Operation(
             headers=(),
         ),
     ),
-    statuses=frozenset(["200", "400", "401", "403", "404", "415", "422"]),
+    statuses=frozenset(["200", "400", "401", "403", "404", "409", "415", "422"]),
     security=((("OAuth2Password", ()),),),
     deprecated=False,
 )

@@ -7,17 +7,19 @@ status, type, title, detail, headers and extension members carried here.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import Any
+
+from generated.runtime import ApiError
 
 PROBLEM_TYPE_BASE = "https://storefront.example/problems/"
 
 
-class AppError(Exception):
+class AppError(ApiError):
     """Base class: an expected failure with an HTTP status and a problem type."""
 
-    status: ClassVar[int] = 400
-    slug: ClassVar[str] = "bad-request"
-    title: ClassVar[str] = "Bad Request"
+    status = 400
+    slug = "bad-request"
+    title = "Bad Request"
 
     def __init__(
         self,

@@ -3,6 +3,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic import MISSING
 from uuid import UUID
 
 
@@ -17,7 +18,7 @@ class NewPet(BaseModel):
     )
     name: Annotated[str, Field(max_length=40, min_length=1)]
     kind: Kind = Kind.CAT
-    nickname: str | None = None
+    nickname: str | None | MISSING = MISSING
 
 
 class Pet(NewPet):
@@ -32,4 +33,4 @@ class Error(BaseModel):
 class PostLoginRequest(BaseModel):
     user: str
     password: str
-    class_: Annotated[str | None, Field(alias="class")] = None
+    class_: Annotated[str | MISSING, Field(alias="class")] = MISSING

@@ -1,0 +1,141 @@
+from __future__ import annotations
+
+import functools
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from impl.accounts.errors import InvalidGrantError
+from impl.accounts.repository import RefreshTokenRepository, UserRepository
+from impl.auth.passwords import (
+    hash_password,
+    hash_password_async,
+    needs_rehash,
+    verify_password_async,
+)
+from impl.auth.principal import Principal
+from impl.auth.tokens import TokenService, hash_refresh_token, invalid_token, new_refresh_token
+from impl.kit.clock import utcnow
+from impl.kit.errors import UnprocessableContent
+from impl.kit.ids import new_id
+from impl.kit.text import is_storable
+from impl.models import User
+from impl.settings import Settings
+
+# Matches the column sizes; longer input would fail on PostgreSQL but be stored by SQLite.
+MAX_EMAIL_LENGTH = 320
+MAX_USERNAME_LENGTH = 64
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedTokens:
+    access_token: str
+    expires_in: int
+    refresh_token: str
+
+
+@functools.cache
+def _dummy_password_hash() -> str:
+    # Verified against when the email is unknown, so both paths cost one argon2 verification.
+    return hash_password(secrets.token_urlsafe(16))
+
+
+def normalise_email(email: str) -> str:
+    return email.strip().lower()
+
+
+class AccountService:
+    def __init__(self, settings: Settings) -> None:
+        self._tokens = TokenService(settings)
+        self._refresh_ttl = timedelta(seconds=settings.refresh_token_ttl_seconds)
+
+    async def sign_up(
+        self, session: AsyncSession, *, email: str, username: str, password: str
+    ) -> User:
+        email = normalise_email(email)
+        username = username.strip()
+        for field, value in (("email", email), ("username", username)):
+            if not is_storable(value):
+                raise UnprocessableContent(f"{field} contains characters that cannot be stored")
+        # The password is hashed, never stored: any text is fine, NUL included, if it encodes.
+        if not is_storable(password.replace("\x00", "")):
+            raise UnprocessableContent("password contains characters that cannot be encoded")
+        if not email or len(email) > MAX_EMAIL_LENGTH:
+            raise UnprocessableContent(f"email must be 1 to {MAX_EMAIL_LENGTH} characters")
+        if not username or len(username) > MAX_USERNAME_LENGTH:
+            raise UnprocessableContent(f"username must be 1 to {MAX_USERNAME_LENGTH} characters")
+        password_hash = await hash_password_async(password)
+        return await UserRepository(session).create(
+            email=email, username=username, password_hash=password_hash
+        )
+
+    async def get_user(self, session: AsyncSession, principal: Principal) -> User:
+        user = await UserRepository(session).get(principal.user_id)
+        if user is None or not user.is_active:
+            raise invalid_token("The user no longer exists or is disabled")
+        return user
+
+    async def issue_tokens(
+        self, session: AsyncSession, *, email: str, password: str
+    ) -> IssuedTokens:
+        """OAuth2 password grant. Every failure is the same `invalid_grant`, in the same time."""
+        users = UserRepository(session)
+        storable = is_storable(email) and is_storable(password)
+        user = await users.get_by_email(normalise_email(email)) if storable else None
+        password_hash = user.password_hash if user is not None else _dummy_password_hash()
+        valid = storable and await verify_password_async(password_hash, password)
+        if user is None or not valid or not user.is_active:
+            raise InvalidGrantError
+        if needs_rehash(user.password_hash):
+            await users.set_password_hash(user, await hash_password_async(password))
+        return await self._issue(session, user, family_id=new_id())
+
+    async def refresh_tokens(self, session: AsyncSession, *, refresh_token: str) -> IssuedTokens:
+        """OAuth2 refresh grant: the presented token is used up and a new pair issued."""
+        if not is_storable(refresh_token):
+            raise InvalidGrantError("Invalid or expired refresh token")
+        tokens = RefreshTokenRepository(session)
+        stored = await tokens.get_by_hash(hash_refresh_token(refresh_token))
+        if stored is None or not await tokens.consume(stored):
+            raise InvalidGrantError("Invalid or expired refresh token")
+        user = await UserRepository(session).get(stored.user_id)
+        if user is None or not user.is_active:
+            raise InvalidGrantError("Invalid or expired refresh token")
+        return await self._issue(session, user, family_id=stored.family_id)
+
+    async def revoke_refresh_token(self, session: AsyncSession, *, refresh_token: str) -> None:
+        """Sign-out: revoke the token and every token rotated from the same sign-in.
+
+        Unknown tokens are ignored, as RFC 7009 §2.2 asks.
+        """
+        if not is_storable(refresh_token):
+            return
+        tokens = RefreshTokenRepository(session)
+        stored = await tokens.get_by_hash(hash_refresh_token(refresh_token))
+        if stored is not None:
+            await tokens.revoke_family(stored.family_id)
+
+    async def authenticate(self, session: AsyncSession, token: str) -> Principal:
+        claims = self._tokens.decode_access_token(token)
+        user = await UserRepository(session).get(claims.user_id)
+        if user is None or not user.is_active:
+            raise invalid_token("The user no longer exists or is disabled")
+        return Principal(user_id=user.id, email=user.email)
+
+    async def _issue(
+        self, session: AsyncSession, user: User, *, family_id: uuid.UUID
+    ) -> IssuedTokens:
+        access_token, expires_in = self._tokens.issue_access_token(user.id)
+        refresh_token, refresh_hash = new_refresh_token()
+        await RefreshTokenRepository(session).create(
+            user_id=user.id,
+            family_id=family_id,
+            token_hash=refresh_hash,
+            expires_at=utcnow() + self._refresh_ttl,
+        )
+        return IssuedTokens(
+            access_token=access_token, expires_in=expires_in, refresh_token=refresh_token
+        )

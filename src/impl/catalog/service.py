@@ -1,0 +1,212 @@
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Mapping
+from decimal import Decimal, InvalidOperation
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from impl.auth.principal import Principal
+from impl.catalog.errors import ProductModifiedError, ProductNotFoundError
+from impl.catalog.repository import UPDATABLE_FIELDS, ProductRepository
+from impl.kit.errors import PreconditionRequired, UnprocessableContent
+from impl.kit.etags import if_match_satisfied, strong_etag
+from impl.kit.pagination import CursorCodec, KeysetPosition, Page, build_page, clamp_limit
+from impl.kit.text import is_storable
+from impl.models import Product, ProductStatus, Role
+from impl.settings import Settings
+from impl.teams.service import require_role
+
+PRODUCT_READERS = frozenset(Role)
+PRODUCT_WRITERS = frozenset({Role.OWNER, Role.ADMIN, Role.MEMBER})
+
+# Limits of the columns: PostgreSQL would reject longer values, SQLite would store them.
+MAX_SKU_LENGTH = 64
+MAX_NAME_LENGTH = 200
+MAX_PRICE = Decimal("999999999999.99")  # Numeric(14, 2)
+_CENT = Decimal("0.01")
+_STATUSES = tuple(status.value for status in ProductStatus)
+_CURRENCY = re.compile(r"[A-Z]{3}")
+
+
+def product_etag(product: Product) -> str:
+    """Strong ETag of the product's current version, e.g. `"0193…-v3"`."""
+    return strong_etag(f"{product.id}-v{product.version}")
+
+
+def _position(product: Product) -> KeysetPosition:
+    return KeysetPosition(created_at=product.created_at, id=product.id)
+
+
+def _text(field: str, value: object, max_length: int) -> str:
+    if not isinstance(value, str) or not value.strip() or len(value.strip()) > max_length:
+        raise UnprocessableContent(f"{field} must be 1 to {max_length} characters")
+    return _storable(field, value.strip())
+
+
+def _storable(field: str, value: str) -> str:
+    if not is_storable(value):
+        raise UnprocessableContent(f"{field} contains characters that cannot be stored")
+    return value
+
+
+def _price(value: object) -> Decimal:
+    if isinstance(value, bool) or not isinstance(value, Decimal | int | float | str):
+        raise UnprocessableContent("price must be a decimal number")
+    try:
+        price = Decimal(str(value)) if isinstance(value, float) else Decimal(value)
+    except InvalidOperation as error:
+        raise UnprocessableContent("price must be a decimal number") from error
+    if not price.is_finite() or not Decimal(0) <= price <= MAX_PRICE:
+        raise UnprocessableContent(f"price must be between 0 and {MAX_PRICE}")
+    cents = price.quantize(_CENT)
+    # Rounding would store a price nobody sent.
+    if cents != price:
+        raise UnprocessableContent("price must not have more than 2 decimal places")
+    # -0 passes the range check; without this it would be echoed back as "-0.00".
+    return cents.copy_abs()
+
+
+def _currency(value: object) -> str:
+    if not isinstance(value, str) or not _CURRENCY.fullmatch(value):
+        raise UnprocessableContent("currency must be an ISO 4217 code such as EUR")
+    return value
+
+
+def _status(value: object) -> str:
+    if isinstance(value, str) and value in _STATUSES:
+        return str(value)
+    raise UnprocessableContent(f"status must be one of {', '.join(_STATUSES)}")
+
+
+def _description(value: object) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise UnprocessableContent("description must be a string or null")
+    return _storable("description", value)
+
+
+_VALIDATORS = {
+    "sku": lambda value: _text("sku", value, MAX_SKU_LENGTH),
+    "name": lambda value: _text("name", value, MAX_NAME_LENGTH),
+    "description": _description,
+    "price": _price,
+    "currency": _currency,
+    "status": _status,
+}
+assert _VALIDATORS.keys() == UPDATABLE_FIELDS
+
+
+def _require_if_match(if_match: str | None, product: Product) -> None:
+    if if_match is None or not if_match.strip():
+        raise PreconditionRequired("This request must carry an If-Match header")
+    if not if_match_satisfied(if_match, product_etag(product)):
+        raise ProductModifiedError
+
+
+class ProductService:
+    def __init__(self, settings: Settings) -> None:
+        self._cursors = CursorCodec(settings.cursor_secret.get_secret_value().encode())
+
+    async def create_product(
+        self,
+        session: AsyncSession,
+        principal: Principal,
+        *,
+        team_id: uuid.UUID,
+        sku: str,
+        name: str,
+        description: str | None = None,
+        price: Decimal,
+        currency: str,
+        status: str = ProductStatus.DRAFT,
+    ) -> Product:
+        await require_role(session, principal, team_id, PRODUCT_WRITERS)
+        return await ProductRepository(session).create(
+            team_id=team_id,
+            sku=_text("sku", sku, MAX_SKU_LENGTH),
+            name=_text("name", name, MAX_NAME_LENGTH),
+            description=_description(description),
+            price=_price(price),
+            currency=_currency(currency),
+            status=_status(status),
+        )
+
+    async def list_products(
+        self,
+        session: AsyncSession,
+        principal: Principal,
+        *,
+        team_id: uuid.UUID,
+        limit: int | None = None,
+        cursor: str | None = None,
+        status: str | None = None,
+    ) -> Page[Product]:
+        await require_role(session, principal, team_id, PRODUCT_READERS)
+        limit = clamp_limit(limit)
+        after = self._cursors.decode_position(cursor) if cursor else None
+        rows = await ProductRepository(session).list_in_team(
+            team_id,
+            limit=limit + 1,
+            after=after,
+            status=_status(status) if status is not None else None,
+        )
+        return build_page(rows, limit=limit, codec=self._cursors, position=_position)
+
+    async def get_product(
+        self,
+        session: AsyncSession,
+        principal: Principal,
+        *,
+        team_id: uuid.UUID,
+        product_id: uuid.UUID,
+    ) -> Product:
+        await require_role(session, principal, team_id, PRODUCT_READERS)
+        return await self._get(session, team_id, product_id)
+
+    async def update_product(
+        self,
+        session: AsyncSession,
+        principal: Principal,
+        *,
+        team_id: uuid.UUID,
+        product_id: uuid.UUID,
+        if_match: str | None,
+        changes: Mapping[str, object],
+    ) -> Product:
+        """Apply `changes` (only the fields the client sent) if `if_match` is current."""
+        await require_role(session, principal, team_id, PRODUCT_WRITERS)
+        product = await self._get(session, team_id, product_id)
+        _require_if_match(if_match, product)
+        unknown = changes.keys() - UPDATABLE_FIELDS
+        if unknown:
+            raise UnprocessableContent(f"Fields cannot be changed: {', '.join(sorted(unknown))}")
+        validated = {field: _VALIDATORS[field](value) for field, value in changes.items()}
+        # Nothing to write means nothing to bump: the representation, hence the ETag, is unchanged.
+        if any(getattr(product, field) != value for field, value in validated.items()):
+            await ProductRepository(session).update(product, validated)
+        return product
+
+    async def delete_product(
+        self,
+        session: AsyncSession,
+        principal: Principal,
+        *,
+        team_id: uuid.UUID,
+        product_id: uuid.UUID,
+        if_match: str | None,
+    ) -> None:
+        await require_role(session, principal, team_id, PRODUCT_WRITERS)
+        product = await self._get(session, team_id, product_id)
+        _require_if_match(if_match, product)
+        await ProductRepository(session).soft_delete(product)
+
+    async def _get(
+        self, session: AsyncSession, team_id: uuid.UUID, product_id: uuid.UUID
+    ) -> Product:
+        product = await ProductRepository(session).get_in_team(team_id, product_id)
+        if product is None:
+            raise ProductNotFoundError
+        return product

@@ -1,0 +1,90 @@
+"""Logging with the request id on every line, and Prometheus metrics per operation."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from generated.runtime import Operation, request_id_var
+
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"
+
+
+class RequestIdFilter(logging.Filter):
+    """Adds ``request_id`` to every record (``-`` outside a request)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.request_id = request_id_var.get()
+        return True
+
+
+def configure_logging(level: str) -> None:
+    """Root logging to stderr with the request id in every line, uvicorn's loggers included."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter(LOG_FORMAT))
+    handler.addFilter(RequestIdFilter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        logger = logging.getLogger(name)
+        logger.handlers[:] = []
+        logger.propagate = True
+
+
+class Metrics:
+    """The app's Prometheus registry (one per app, so tests can build several)."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "http_requests",
+            "HTTP requests by operation and status.",
+            ["operation", "method", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "http_request_duration_seconds",
+            "Time to answer a request, by operation.",
+            ["operation"],
+            registry=self.registry,
+        )
+
+
+access_logger = logging.getLogger("storefront.access")
+
+
+class ObservabilityMiddleware:
+    """Per request: one access log line (with the request id) and the Prometheus metrics."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def record_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, record_status)
+        finally:
+            operation = scope.get("openapi.operation")
+            name = operation.operation_id if isinstance(operation, Operation) else "unmatched"
+            elapsed = time.perf_counter() - started
+            self.metrics.requests.labels(name, scope["method"], str(status)).inc()
+            self.metrics.latency.labels(name).observe(elapsed)
+            access_logger.info(
+                "%s %s %d %.1fms %s", scope["method"], scope["path"], status, elapsed * 1000, name
+            )

@@ -1,0 +1,80 @@
+"""Demo data for a fresh embedded database, so `just serve` is usable straight away."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from decimal import Decimal
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from impl.accounts.errors import EmailTakenError, UsernameTakenError
+from impl.accounts.repository import UserRepository
+from impl.auth.passwords import hash_password_async
+from impl.catalog.repository import ProductRepository
+from impl.kit.db import unit_of_work
+from impl.models import ProductStatus, Role
+from impl.teams.repository import TeamRepository
+
+DEMO_EMAIL = "demo@storefront.example"
+DEMO_USERNAME = "demo"
+# Public on purpose: printed at start-up and documented in the README.
+DEMO_PASSWORD = "storefront-demo"  # noqa: S105
+DEMO_TEAM_NAME = "Demo Shop"
+DEMO_PRODUCT_COUNT = 25
+
+_ITEMS = ["Mug", "T-shirt", "Notebook", "Sticker pack", "Tote bag"]
+_COLOURS = ["Red", "Blue", "Green", "Black", "White"]
+
+
+@dataclass(frozen=True, slots=True)
+class DemoCredentials:
+    email: str
+    username: str
+    password: str
+    team_id: uuid.UUID
+
+
+async def seed_demo(sessionmaker: async_sessionmaker[AsyncSession]) -> DemoCredentials | None:
+    """Create the demo user, team and products if the database has no users yet.
+
+    Returns the credentials to print, or None when there was already someone (including
+    when another process seeded concurrently: its insert wins on the unique email).
+    """
+    try:
+        async with unit_of_work(sessionmaker) as session:
+            users = UserRepository(session)
+            if await users.any_exist():
+                return None
+            user = await users.create(
+                email=DEMO_EMAIL,
+                username=DEMO_USERNAME,
+                password_hash=await hash_password_async(DEMO_PASSWORD),
+            )
+            teams = TeamRepository(session)
+            team = await teams.create(name=DEMO_TEAM_NAME)
+            await teams.add_member(team_id=team.id, user_id=user.id, role=Role.OWNER)
+            products = ProductRepository(session)
+            for index in range(DEMO_PRODUCT_COUNT):
+                await products.create(
+                    team_id=team.id,
+                    sku=f"DEMO-{index + 1:03d}",
+                    name=f"{_COLOURS[index % 5]} {_ITEMS[index // 5 % 5]}",
+                    description="Demo product",
+                    price=Decimal(5 + index) + Decimal("0.99"),
+                    currency="EUR",
+                    status=_demo_status(index),
+                )
+    except (EmailTakenError, UsernameTakenError):
+        return None
+    return DemoCredentials(
+        email=DEMO_EMAIL, username=DEMO_USERNAME, password=DEMO_PASSWORD, team_id=team.id
+    )
+
+
+def _demo_status(index: int) -> ProductStatus:
+    if index % 10 == 8:
+        return ProductStatus.DRAFT
+    if index % 10 == 9:
+        return ProductStatus.ARCHIVED
+    return ProductStatus.ACTIVE

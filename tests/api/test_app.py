@@ -1,0 +1,181 @@
+"""The app as a whole: served spec, routes vs contract, framework errors, request ids, probes."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import httpx
+import pytest
+import yaml
+from starlette.applications import Starlette
+from starlette.routing import Mount, Route
+
+from codegen.generate import load_bundle
+from codegen.parser import METHODS
+from impl.app import create_app
+from impl.catalog.service import ProductService
+from impl.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[2]
+META_PATHS = {"/openapi.json", "/openapi.yaml", "/docs", "/docs/init.js"}
+
+
+def _bundle() -> dict[str, object]:
+    return load_bundle(ROOT / "openapi/openapi.yaml").document
+
+
+def test_routes_are_exactly_the_spec_operations(app: Starlette) -> None:
+    document = _bundle()
+    paths = document["paths"]
+    assert isinstance(paths, dict)
+    documented = {
+        (method.upper(), path)
+        for path, item in paths.items()
+        for method in METHODS
+        if method in item
+    }
+    served = {
+        (method, route.path)
+        for route in app.routes
+        if isinstance(route, Route) and route.path not in META_PATHS
+        for method in route.methods or ()
+    }
+    assert served == documented
+    assert {r.path for r in app.routes if isinstance(r, Mount)} == {"/docs/assets"}
+
+
+async def test_served_spec_is_the_bundle(client: httpx.AsyncClient) -> None:
+    document = _bundle()
+    as_json = await client.get("/openapi.json")
+    assert as_json.status_code == 200
+    assert as_json.json() == document
+    as_yaml = await client.get("/openapi.yaml")
+    assert as_yaml.headers["content-type"].startswith("application/yaml")
+    assert yaml.safe_load(as_yaml.text) == document
+
+
+async def test_docs_work_offline(client: httpx.AsyncClient) -> None:
+    page = await client.get("/docs")
+    assert page.status_code == 200
+    assert "http" not in page.text.replace("http-equiv", "")
+    for asset in (
+        "/docs/assets/swagger-ui-bundle.js",
+        "/docs/assets/swagger-ui.css",
+        "/docs/init.js",
+    ):
+        assert (await client.get(asset)).status_code == 200, asset
+
+
+class TestFrameworkErrors:
+    async def test_unknown_route(self, client: httpx.AsyncClient) -> None:
+        response = await client.get("/v1/nowhere")
+        assert response.status_code == 404
+        assert response.headers["content-type"] == "application/problem+json"
+        assert response.json()["instance"] == "/v1/nowhere"
+
+    async def test_wrong_method(self, client: httpx.AsyncClient) -> None:
+        response = await client.put("/v1/me")
+        assert response.status_code == 405
+        assert response.headers["allow"] == "GET"
+        assert response.headers["content-type"] == "application/problem+json"
+
+    async def test_malformed_json(self, client: httpx.AsyncClient) -> None:
+        response = await client.post(
+            "/v1/users", content=b'{"email": ', headers={"content-type": "application/json"}
+        )
+        assert response.status_code == 400
+        assert response.headers["content-type"] == "application/problem+json"
+
+    async def test_unsupported_media_type(self, client: httpx.AsyncClient) -> None:
+        response = await client.post(
+            "/v1/users", content=b"email=a", headers={"content-type": "text/plain"}
+        )
+        assert response.status_code == 415
+
+    async def test_unhandled_error_is_a_500_without_internals(
+        self,
+        client: httpx.AsyncClient,
+        auth: dict[str, str],
+        team_id: str,
+        monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture,
+    ) -> None:
+        async def explode(*args: object, **kwargs: object) -> None:
+            raise RuntimeError("secret internals")
+
+        monkeypatch.setattr(ProductService, "list_products", explode)
+        response = await client.get(
+            f"/v1/teams/{team_id}/products", headers={**auth, "X-Request-ID": "req-500"}
+        )
+        assert response.status_code == 500
+        assert response.headers["content-type"] == "application/problem+json"
+        assert "secret" not in response.text
+        assert response.json()["request_id"] == "req-500"
+        records = [r for r in caplog.records if r.levelno == logging.ERROR]
+        assert records
+        assert "secret internals" in caplog.text
+
+
+class TestRequestId:
+    async def test_echoed(self, client: httpx.AsyncClient) -> None:
+        response = await client.get("/healthz", headers={"X-Request-ID": "abc.123"})
+        assert response.headers["x-request-id"] == "abc.123"
+
+    async def test_generated_when_absent_or_insane(self, client: httpx.AsyncClient) -> None:
+        first = await client.get("/healthz")
+        second = await client.get("/healthz", headers={"X-Request-ID": "x" * 500})
+        assert len(first.headers["x-request-id"]) == 32
+        assert len(second.headers["x-request-id"]) == 32
+        assert first.headers["x-request-id"] != second.headers["x-request-id"]
+
+    async def test_in_log_lines(
+        self, client: httpx.AsyncClient, capfd: pytest.CaptureFixture[str]
+    ) -> None:
+        from impl.observability import configure_logging
+
+        configure_logging("INFO")
+        try:
+            await client.get("/v1/nowhere", headers={"X-Request-ID": "trace-me"})
+            logging.getLogger("storefront.test").info("outside any request")
+        finally:
+            logging.getLogger().handlers.clear()
+        lines = capfd.readouterr().err.splitlines()
+        access = [line for line in lines if "GET /v1/nowhere 404" in line]
+        assert len(access) == 1
+        assert "[trace-me]" in access[0]
+        assert any("[-] outside any request" in line for line in lines)
+
+
+class TestProbes:
+    async def test_health(self, client: httpx.AsyncClient) -> None:
+        response = await client.get("/healthz")
+        assert response.status_code == 200
+        assert response.json() == {"status": "ok"}
+
+    async def test_ready_without_redis(self, client: httpx.AsyncClient) -> None:
+        response = await client.get("/readyz")
+        assert response.status_code == 200
+        assert response.json()["checks"] == {"database": "ok", "redis": "skipped"}
+
+    async def test_unreachable_redis_is_not_ready(self, settings: Settings) -> None:
+        broken = settings.model_copy(update={"redis_url": "redis://127.0.0.1:1/0"})
+        app = create_app(broken, validate_responses=True)
+        transport = httpx.ASGITransport(app=app)
+        async with (
+            app.router.lifespan_context(app),
+            httpx.AsyncClient(transport=transport, base_url="http://t") as c,
+        ):
+            response = await c.get("/readyz")
+        assert response.status_code == 503
+        assert response.headers["retry-after"] == "5"
+        assert response.json()["checks"]["redis"] == "failed"
+
+    async def test_metrics(self, client: httpx.AsyncClient) -> None:
+        await client.get("/healthz")
+        response = await client.get("/metrics")
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/plain")
+        assert (
+            'http_requests_total{method="GET",operation="get_health",status="200"}' in response.text
+        )

@@ -1,0 +1,142 @@
+"""Database fixtures for every suite (impl, api, contract).
+
+Each database is migrated once per session with Alembic (so the migrations are tested on
+every run), and emptied after each test. SQLite always runs; PostgreSQL runs too when
+TEST_DATABASE_URL is set. Tests may commit (through `unit_of_work` or the app): isolation
+comes from emptying tables, not from rolling back.
+
+On SQLite every transaction starts with BEGIN IMMEDIATE (see impl.kit.db), so a test must
+commit or close its own session before the code under test writes from another one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import NoReturn
+
+import pytest
+from sqlalchemy import make_url, text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from impl.kit.db import create_engine, create_sessionmaker
+from impl.kit.migrate import create_migration_engine, downgrade, migrate
+from impl.models import Base
+from impl.settings import Settings, normalise_database_url
+
+_CONNECT_TIMEOUT_SECONDS = 10
+
+
+@dataclass(frozen=True, slots=True)
+class Database:
+    backend: str
+    url: str
+    engine: AsyncEngine
+    sessionmaker: async_sessionmaker[AsyncSession]
+
+    async def empty(self) -> None:
+        """Delete every row, children before parents."""
+        async with self.engine.begin() as connection:
+            for table in reversed(Base.metadata.sorted_tables):
+                await connection.execute(table.delete())
+
+
+def _backends() -> list[pytest.ParameterSet]:
+    backends = [pytest.param(None, id="sqlite")]
+    if external := os.environ.get("TEST_DATABASE_URL"):
+        url = normalise_database_url(external)
+        backends.append(pytest.param(url, id=make_url(url).get_backend_name()))
+    return backends
+
+
+# A failed session fixture is set up again for every test that asks for it: remember the
+# failure so an unreachable server costs one timeout, not one per test.
+_unreachable: dict[str, str] = {}
+
+
+def _give_up(message: str) -> NoReturn:
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(message, pytrace=False)
+    pytest.skip(message)
+
+
+async def _prepare_external(url: str) -> None:
+    """Check the server answers, then drop what an earlier, interrupted run may have left."""
+    if url in _unreachable:
+        _give_up(_unreachable[url])
+    engine = create_migration_engine(url)
+    try:
+        async with asyncio.timeout(_CONNECT_TIMEOUT_SECONDS):
+            connection = await engine.connect()
+    except Exception as error:
+        await engine.dispose()
+        # repr() of a URL masks its password.
+        _unreachable[url] = f"TEST_DATABASE_URL is unreachable ({make_url(url)!r}): {error!r}"
+        _give_up(_unreachable[url])
+    try:
+        await connection.run_sync(Base.metadata.drop_all)
+        await connection.execute(text("DROP TABLE IF EXISTS alembic_version"))
+        await connection.commit()
+    finally:
+        await connection.close()
+        await engine.dispose()
+
+
+async def _drop_version_table(url: str) -> None:
+    engine = create_migration_engine(url)
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(text("DROP TABLE IF EXISTS alembic_version"))
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture(scope="session", params=_backends())
+async def database(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Database]:
+    external: str | None = request.param
+    if external is None:
+        path: Path = tmp_path_factory.mktemp("sqlite") / "storefront.db"
+        url = f"sqlite+aiosqlite:///{path}"
+    else:
+        url = external
+        await _prepare_external(url)
+    backend = make_url(url).get_backend_name()
+    await migrate(url)
+    engine = create_engine(Settings(database_url=url, db_pool_size=5))
+    try:
+        yield Database(
+            backend=backend, url=url, engine=engine, sessionmaker=create_sessionmaker(engine)
+        )
+    finally:
+        await engine.dispose()
+        if external is not None:
+            # Leave the shared server as we found it.
+            await downgrade(url)
+            await _drop_version_table(url)
+
+
+@pytest.fixture
+async def sessionmaker(database: Database) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    try:
+        yield database.sessionmaker
+    finally:
+        await database.empty()
+
+
+@pytest.fixture
+async def session(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> AsyncIterator[AsyncSession]:
+    """A session on a fresh connection; whatever it leaves uncommitted is rolled back."""
+    async with sessionmaker() as session:
+        yield session
+
+
+@pytest.fixture
+def settings(database: Database) -> Settings:
+    return Settings(database_url=database.url)

@@ -1,0 +1,108 @@
+"""Async factories: keyword-only arguments, defaults that make a valid row, flush not commit."""
+
+from __future__ import annotations
+
+import functools
+import itertools
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from impl.auth.passwords import hash_password, hash_password_async
+from impl.auth.principal import Principal
+from impl.kit.clock import utcnow
+from impl.models import Membership, Product, ProductStatus, Role, Team, User
+
+DEFAULT_PASSWORD = "correct horse battery staple"
+
+_sequence = itertools.count(1)
+
+
+@functools.cache
+def _default_password_hash() -> str:
+    # argon2 is slow on purpose; hash the common password once per test session.
+    return hash_password(DEFAULT_PASSWORD)
+
+
+async def create_user(
+    session: AsyncSession,
+    *,
+    email: str | None = None,
+    username: str | None = None,
+    password: str = DEFAULT_PASSWORD,
+    is_active: bool = True,
+) -> User:
+    n = next(_sequence)
+    password_hash = (
+        _default_password_hash()
+        if password == DEFAULT_PASSWORD
+        else await hash_password_async(password)
+    )
+    user = User(
+        email=email or f"user{n}@example.com",
+        username=username or f"user{n}",
+        password_hash=password_hash,
+        is_active=is_active,
+    )
+    session.add(user)
+    await session.flush()
+    return user
+
+
+def principal_for(user: User) -> Principal:
+    return Principal(user_id=user.id, email=user.email)
+
+
+async def create_team(
+    session: AsyncSession,
+    *,
+    owner: User | None = None,
+    name: str | None = None,
+    created_at: datetime | None = None,
+) -> Team:
+    now = created_at or utcnow()
+    team = Team(name=name or f"Team {next(_sequence)}", created_at=now, updated_at=now)
+    session.add(team)
+    await session.flush()
+    if owner is not None:
+        await add_member(session, team=team, user=owner, role=Role.OWNER)
+    return team
+
+
+async def add_member(
+    session: AsyncSession, *, team: Team, user: User, role: str = Role.MEMBER
+) -> Membership:
+    membership = Membership(team_id=team.id, user_id=user.id, role=role)
+    session.add(membership)
+    await session.flush()
+    return membership
+
+
+async def create_product(
+    session: AsyncSession,
+    *,
+    team: Team,
+    sku: str | None = None,
+    name: str = "Widget",
+    description: str | None = None,
+    price: Decimal = Decimal("9.99"),
+    currency: str = "EUR",
+    status: str = ProductStatus.ACTIVE,
+    created_at: datetime | None = None,
+) -> Product:
+    now = created_at or utcnow()
+    product = Product(
+        team_id=team.id,
+        sku=sku or f"SKU-{next(_sequence):05d}",
+        name=name,
+        description=description,
+        price=price,
+        currency=currency,
+        status=status,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(product)
+    await session.flush()
+    return product

@@ -1,0 +1,99 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select, text
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.pool import QueuePool
+
+from impl.kit.db import create_engine, create_sessionmaker, is_unique_violation, unit_of_work
+from impl.models import User
+from impl.settings import Settings
+from tests.factories import create_user
+
+
+async def _count_users(sessionmaker: async_sessionmaker[AsyncSession]) -> int:
+    async with sessionmaker() as session:
+        return int(await session.scalar(select(func.count()).select_from(User)) or 0)
+
+
+class TestUnitOfWork:
+    async def test_commits_on_success(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+        async with unit_of_work(sessionmaker) as session:
+            await create_user(session)
+        assert await _count_users(sessionmaker) == 1
+
+    async def test_rolls_back_on_error(
+        self, sessionmaker: async_sessionmaker[AsyncSession]
+    ) -> None:
+        async def fail() -> None:
+            async with unit_of_work(sessionmaker) as session:
+                await create_user(session)
+                raise RuntimeError
+
+        with pytest.raises(RuntimeError):
+            await fail()
+        assert await _count_users(sessionmaker) == 0
+
+    async def test_released_savepoint_rolls_back_with_the_transaction(
+        self, sessionmaker: async_sessionmaker[AsyncSession]
+    ) -> None:
+        # The sqlite3 driver, left alone, would commit a savepoint opened before any BEGIN.
+        async def fail() -> None:
+            async with unit_of_work(sessionmaker) as session:
+                async with session.begin_nested():
+                    await create_user(session)
+                raise RuntimeError
+
+        with pytest.raises(RuntimeError):
+            await fail()
+        assert await _count_users(sessionmaker) == 0
+
+    async def test_objects_readable_after_commit(
+        self, sessionmaker: async_sessionmaker[AsyncSession]
+    ) -> None:
+        async with unit_of_work(sessionmaker) as session:
+            user = await create_user(session, email="after@example.com")
+        assert user.email == "after@example.com"
+
+
+async def test_is_unique_violation(session: AsyncSession) -> None:
+    await create_user(session, email="same@example.com")
+    with pytest.raises(IntegrityError) as caught:
+        async with session.begin_nested():
+            await create_user(session, email="same@example.com")
+    error = caught.value
+    assert is_unique_violation(error, constraint="uq_users_email", table="users", columns=["email"])
+    assert not is_unique_violation(
+        error, constraint="uq_users_username", table="users", columns=["username"]
+    )
+
+
+async def test_sqlite_engine(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'nested' / 'dir' / 'app.db'}"
+    engine = create_engine(Settings(database_url=url))
+    try:
+        async with create_sessionmaker(engine)() as session:
+            pragmas = [
+                (await session.execute(text(f"PRAGMA {name}"))).scalar_one()
+                for name in ("foreign_keys", "journal_mode", "busy_timeout")
+            ]
+        assert pragmas == [1, "wal", 10_000]
+        assert (tmp_path / "nested" / "dir" / "app.db").exists()
+    finally:
+        await engine.dispose()
+
+
+async def test_postgresql_pool_is_fixed() -> None:
+    # Building an engine does not connect, so no server is needed.
+    url = "postgres://user@db.invalid/storefront"
+    engine = create_engine(Settings(database_url=url, db_pool_size=3))
+    try:
+        assert engine.url.drivername == "postgresql+asyncpg"
+        pool = engine.pool
+        assert isinstance(pool, QueuePool)
+        assert (pool.size(), pool._max_overflow, pool._pre_ping) == (3, 0, False)
+    finally:
+        await engine.dispose()

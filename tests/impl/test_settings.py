@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from impl.settings import Settings
+
+
+def test_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("DATABASE_URL", "HOST", "PORT", "REDIS_URL", "JWT_SECRET", "ENVIRONMENT"):
+        monkeypatch.delenv(name, raising=False)
+    settings = Settings()
+    assert (settings.host, settings.port) == ("127.0.0.1", 8000)
+    assert settings.database_url == "sqlite+aiosqlite:///var/storefront.db"
+    assert settings.redis_url is None
+    assert settings.refresh_token_ttl_seconds == 30 * 24 * 3600
+    assert len(settings.jwt_secret.get_secret_value()) >= 32
+
+
+def test_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PORT", "9000")
+    monkeypatch.setenv("REDIS_URL", "")
+    monkeypatch.setenv("LOG_LEVEL", "debug")
+    settings = Settings()
+    assert settings.port == 9000
+    assert settings.redis_url is None
+    assert settings.log_level == "DEBUG"
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("postgres://u:p@h:5432/db", "postgresql+asyncpg://u:p@h:5432/db"),
+        ("postgresql://u@h/db?sslmode=require", "postgresql+asyncpg://u@h/db?sslmode=require"),
+        ("postgresql+asyncpg://u@h/db", "postgresql+asyncpg://u@h/db"),
+        ("sqlite:///var/x.db", "sqlite+aiosqlite:///var/x.db"),
+        ("sqlite:////abs/x.db", "sqlite+aiosqlite:////abs/x.db"),
+        ("sqlite+aiosqlite:///x.db", "sqlite+aiosqlite:///x.db"),
+    ],
+)
+def test_database_url_normalised(monkeypatch: pytest.MonkeyPatch, url: str, expected: str) -> None:
+    monkeypatch.setenv("DATABASE_URL", url)
+    assert Settings().database_url == expected
+
+
+def test_short_secret_rejected_without_echoing_it() -> None:
+    with pytest.raises(ValidationError) as caught:
+        Settings(jwt_secret="too-short-secret")
+    assert "too-short-secret" not in str(caught.value)
+
+
+def test_dev_secrets_refused_in_production() -> None:
+    with pytest.raises(ValidationError, match="JWT_SECRET"):
+        Settings(environment="production")
+    settings = Settings(environment="production", jwt_secret="j" * 32, cursor_secret="c" * 32)
+    assert settings.environment == "production"
