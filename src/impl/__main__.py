@@ -19,6 +19,7 @@ async def _migrate(settings: Settings) -> None:
 
 
 async def _seed(settings: Settings) -> None:
+    base_url = f"http://{settings.host}:{settings.port}"
     from impl.kit.db import create_engine, create_sessionmaker
     from impl.seed import seed_demo
 
@@ -35,7 +36,7 @@ async def _seed(settings: Settings) -> None:
         f"  email:    {credentials.email}\n"
         f"  password: {credentials.password}\n"
         f"  team:     {credentials.team_id}\n"
-        "Get a token: curl -s -X POST http://127.0.0.1:8000/v1/auth/token "
+        f"Get a token: curl -s -X POST {base_url}/v1/auth/token "
         f"-d grant_type=password -d username={credentials.email} "
         f"-d password={credentials.password}\n"
     )

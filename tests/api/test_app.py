@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
 import httpx
 import pytest
 import yaml
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
 from starlette.applications import Starlette
 from starlette.routing import Mount, Route
 
@@ -157,6 +160,27 @@ class TestProbes:
         response = await client.get("/readyz")
         assert response.status_code == 200
         assert response.json()["checks"] == {"database": "ok", "redis": "skipped"}
+
+    async def test_ready_with_redis(self, settings: Settings) -> None:
+        url = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+        probe = Redis.from_url(url)
+        try:
+            await probe.ping()
+        except RedisError as error:
+            if os.environ.get("CI", "").lower() == "true":
+                pytest.fail(f"Redis at {url} is unreachable: {error!r}", pytrace=False)
+            pytest.skip(f"Redis at {url} is unreachable")
+        finally:
+            await probe.aclose()
+        app = create_app(settings.model_copy(update={"redis_url": url}), validate_responses=True)
+        transport = httpx.ASGITransport(app=app)
+        async with (
+            app.router.lifespan_context(app),
+            httpx.AsyncClient(transport=transport, base_url="http://t") as c,
+        ):
+            response = await c.get("/readyz")
+        assert response.status_code == 200
+        assert response.json() == {"status": "ok", "checks": {"database": "ok", "redis": "ok"}}
 
     async def test_unreachable_redis_is_not_ready(self, settings: Settings) -> None:
         broken = settings.model_copy(update={"redis_url": "redis://127.0.0.1:1/0"})

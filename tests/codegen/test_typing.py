@@ -1,0 +1,106 @@
+"""mypy is the compile-time conformance check: a handler that does not fit its Protocol fails."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+from mypy import api
+
+from tests.codegen.test_golden import DATA
+
+HANDLERS = """
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from uuid import UUID
+
+from pets_expected import Implementation, RequestInfo, models
+from pets_expected.responses import auth as ra, pets as rp
+
+
+def context(info: RequestInfo) -> AbstractAsyncContextManager[None]:
+    @asynccontextmanager
+    async def open_context() -> AsyncIterator[None]:
+        yield None
+
+    return open_context()
+
+
+class Auth:
+    async def post_login(self, ctx: None, *, body: models.PostLoginRequest) -> ra.PostLogin200:
+        return ra.PostLogin200(body="hi")
+
+
+class Pets:
+    async def list_pets(
+        self,
+        ctx: None,
+        *,
+        limit: int,
+        kind: str | None,
+        tags: list[str] | None,
+        x_trace: str | None,
+    ) -> rp.ListPets200:
+        return rp.ListPets200(body=[], x_total=0)
+
+    async def create_pet(self, ctx: None, *, body: models.NewPet) -> rp.CreatePet201:
+        raise NotImplementedError
+
+    async def get_pet(self, ctx: None, *, {get_pet_arg}: UUID) -> {get_pet_returns}:
+        raise NotImplementedError
+
+    async def delete_pet(self, ctx: None, *, pet_id: UUID) -> rp.DeletePet204:
+        return rp.DeletePet204()
+
+
+implementation: Implementation[None] = Implementation(context=context, auth=Auth(), pets=Pets())
+"""
+
+
+def _mypy(tmp_path: Path, *, get_pet_arg: str, get_pet_returns: str) -> tuple[int, str]:
+    source = HANDLERS.replace("{get_pet_arg}", get_pet_arg).replace(
+        "{get_pet_returns}", get_pet_returns
+    )
+    module = tmp_path / "handlers.py"
+    module.write_text(textwrap.dedent(source))
+    stdout, stderr, status = api.run(
+        [
+            "--strict",
+            "--no-incremental",
+            "--cache-dir",
+            str(tmp_path / ".mypy_cache"),
+            "--config-file",
+            "",
+            "--follow-imports",
+            "silent",
+            str(module),
+            "--python-version",
+            "3.11",
+        ]
+    )
+    return status, stdout + stderr
+
+
+@pytest.fixture(autouse=True)
+def _golden_on_mypy_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MYPYPATH", str(DATA))
+
+
+def test_conforming_handlers_type_check(tmp_path: Path) -> None:
+    status, output = _mypy(tmp_path, get_pet_arg="pet_id", get_pet_returns="rp.GetPet200")
+    assert status == 0, output
+
+
+def test_wrong_argument_name_fails(tmp_path: Path) -> None:
+    status, output = _mypy(tmp_path, get_pet_arg="id", get_pet_returns="rp.GetPet200")
+    assert status == 1
+    assert 'Argument "pets" to "Implementation" has incompatible type "Pets"' in output
+
+
+def test_undocumented_response_type_fails(tmp_path: Path) -> None:
+    status, output = _mypy(tmp_path, get_pet_arg="pet_id", get_pet_returns="rp.ListPets200")
+    assert status == 1
+    assert 'Argument "pets" to "Implementation" has incompatible type "Pets"' in output
