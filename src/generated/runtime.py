@@ -13,6 +13,7 @@ import base64
 import binascii
 import contextlib
 import contextvars
+import importlib.util
 import inspect
 import json
 import logging
@@ -21,6 +22,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Generic, Protocol, TypeVar
 from urllib.parse import parse_qsl
 
@@ -875,9 +877,13 @@ def _spec_routes(spec_json: str, spec_yaml: str, *, docs: bool, title: str) -> l
 
 
 def _docs_routes(title: str) -> list[BaseRoute]:
-    try:
-        from swagger_ui_bundle import swagger_ui_path  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:  # docs are optional: the package needs only Starlette and Pydantic
+    # Swagger UI 5 (OpenAPI 3.1) ships inside the swagger-ui-py package; only its static files
+    # are used, so it is located, not imported. Without it there are no docs, nothing else lacks.
+    found = importlib.util.find_spec("swagger_ui")
+    if found is None or not found.submodule_search_locations:
+        return []
+    static = Path(next(iter(found.submodule_search_locations))) / "static"
+    if not (static / "swagger-ui-bundle.js").is_file():
         return []
     from html import escape
 
@@ -895,7 +901,7 @@ def _docs_routes(title: str) -> list[BaseRoute]:
     return [
         Route("/docs", docs_page, methods=["GET"]),
         Route("/docs/init.js", docs_init, methods=["GET"]),
-        Mount("/docs/assets", app=StaticFiles(directory=str(swagger_ui_path)), name="docs-assets"),
+        Mount("/docs/assets", app=StaticFiles(directory=str(static)), name="docs-assets"),
     ]
 
 

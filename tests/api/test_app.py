@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from pathlib import Path
 
 import httpx
@@ -68,6 +69,9 @@ async def test_docs_work_offline(client: httpx.AsyncClient) -> None:
         "/docs/init.js",
     ):
         assert (await client.get(asset)).status_code == 200, asset
+    # Swagger UI renders OpenAPI 3.1 from version 5 on; older bundles refuse our document.
+    bundle = (await client.get("/docs/assets/swagger-ui-bundle.js")).text
+    assert re.search(r'"5\.\d+\.\d+"', bundle)
 
 
 class TestFrameworkErrors:
