@@ -18,6 +18,11 @@ def _generate(args: argparse.Namespace) -> int:
     for warning in result.warnings:
         print(warning, file=sys.stderr)
     out = Path(args.out)
+    if args.package:
+        if not args.package.isidentifier():
+            print(f"--package {args.package!r} is not a valid Python package name", file=sys.stderr)
+            return 2
+        out = out / args.package
     if args.check:
         stale = stale_files(result.files, out)
         if stale:
@@ -50,7 +55,12 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     gen = commands.add_parser("generate", help="generate a server package from an OpenAPI document")
     gen.add_argument("--spec", required=True, help="root OpenAPI file (YAML or JSON)")
-    gen.add_argument("--out", required=True, help="folder of the generated package")
+    gen.add_argument(
+        "--out", required=True, help="folder of the generated package (with --package: its parent)"
+    )
+    gen.add_argument(
+        "--package", help="write the package to OUT/PACKAGE (it imports itself relatively)"
+    )
     gen.add_argument(
         "--check", action="store_true", help="write nothing; exit 1 naming stale files"
     )

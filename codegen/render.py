@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
-import yaml
 
 from codegen.ir import Api
 
@@ -92,10 +91,11 @@ def render_package(
     )
     files["runtime.py"] = f"{header}\n{runtime}"
     spec_json = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
-    spec_yaml = yaml.safe_dump(document, sort_keys=False, allow_unicode=True, width=100)
+    # The YAML form is rendered from this at the first request: dumping a large document
+    # takes seconds, and most processes never serve it.
     files["spec.py"] = (
         f'{header}\n"""The bundled OpenAPI document, served as-is."""\n\n'
-        f"OPENAPI_JSON = {_pyrepr(spec_json)}\n\nOPENAPI_YAML = {_pyrepr(spec_yaml)}\n"
+        f"OPENAPI_JSON = {_pyrepr(spec_json)}\n"
     )
     files["app.py"] = _render(env, "app.py.jinja2", header=header, api=api)
     for package in ("interfaces", "responses", "routes"):

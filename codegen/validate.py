@@ -1,23 +1,59 @@
-"""Validate a bundled document against the OpenAPI 3.0 / 3.1 meta-schemas."""
+"""Validate a bundled document: the OpenAPI 3.0 / 3.1 JSON Schemas, then what they cannot say.
+
+The structural check runs the official schemas (shipped with openapi-spec-validator) on
+jsonschema-rs, once over the whole document, so every error has an absolute pointer and a
+10 MB document validates in well under a second. For 3.1 the Schema Objects are checked
+against the OAS 3.1 dialect too (the published document schema leaves them open).
+"""
 
 from __future__ import annotations
 
+import importlib.util
+import json
+import re
+from functools import cache
+from pathlib import Path
 from typing import Any
 
-from openapi_spec_validator import OpenAPIV30SpecValidator, OpenAPIV31SpecValidator
+import jsonschema_rs
 
-from codegen.bundle import Bundle
+from codegen.bundle import Bundle, dereference
 from codegen.errors import Diagnostic, SpecError, join_pointer
 
 MAX_REPORTED = 20
+_DIALECT_31 = "https://spec.openapis.org/oas/3.1/dialect/base"
+_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 
 
-def _validator_for(document: dict[str, Any], bundle: Bundle) -> Any:
-    version = str(document.get("openapi", ""))
-    if version.startswith("3.0"):
-        return OpenAPIV30SpecValidator(document)
-    if version.startswith("3.1"):
-        return OpenAPIV31SpecValidator(document)
+def _load(package: str, path: str) -> Any:
+    # Located, not imported: importing openapi_spec_validator costs a second we do not need.
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise SpecError([Diagnostic(f"package {package} is not installed", "")])
+    folder = Path(next(iter(spec.submodule_search_locations)))
+    return json.loads((folder / path).read_text(encoding="utf-8"))
+
+
+@cache
+def _validator(minor: str) -> Any:
+    if minor == "3.0":
+        return jsonschema_rs.Draft4Validator(
+            _load("openapi_spec_validator", "resources/schemas/v3.0/schema.json")
+        )
+    document_schema = _load("openapi_spec_validator", "resources/schemas/v3.1/schema.json")
+    # Validate Schema Objects against the dialect instead of accepting any object.
+    document_schema["$defs"]["schema"] = {"$dynamicAnchor": "meta", "$ref": _DIALECT_31}
+    dialect = _load("openapi_schema_validator", "schemas/oas3.1/metaschema.json")
+    vocabulary = _load("codegen", "schemas/oas-3.1-meta-base.json")
+    registry = jsonschema_rs.Registry([(_DIALECT_31, dialect), (vocabulary["$id"], vocabulary)])
+    return jsonschema_rs.Draft202012Validator(document_schema, registry=registry)
+
+
+def _minor(bundle: Bundle) -> str:
+    version = str(bundle.document.get("openapi", ""))
+    for minor in ("3.0", "3.1"):
+        if version.startswith(minor + "."):
+            return minor
     raise SpecError(
         [
             bundle.diagnostic(
@@ -27,56 +63,83 @@ def _validator_for(document: dict[str, Any], bundle: Bundle) -> Any:
     )
 
 
-def validate_bundle(bundle: Bundle) -> None:
-    """Raise :class:`SpecError` listing every validation error with file, line and pointer."""
-    document = bundle.document
-    validator = _validator_for(document, bundle)
-    diagnostics: list[Diagnostic] = []
-    for error in validator.iter_errors():
-        path = list(getattr(error, "absolute_path", None) or [])
-        pointer = _locate(document, path, getattr(error, "instance", None))
-        message = str(getattr(error, "message", error)).splitlines()[0]
-        diagnostics.append(bundle.diagnostic(message, pointer))
-        if len(diagnostics) >= MAX_REPORTED:
-            break
-    if diagnostics:
-        raise SpecError(diagnostics)
-
-
-def _follow(node: Any, path: list[Any]) -> tuple[bool, Any]:
-    for token in path:
-        if (isinstance(node, dict) and token in node) or (
-            isinstance(node, list) and isinstance(token, int) and token < len(node)
-        ):
-            node = node[token]
-        else:
-            return False, None
-    return True, node
-
-
-def _locate(document: dict[str, Any], path: list[Any], instance: Any) -> str:
-    """The absolute pointer of an error.
-
-    Errors inside Schema Objects carry a path relative to that schema, so find the node from
-    which the relative path leads to the very object that failed.
-    """
-    found, value = _follow(document, path)
-    if found and value is instance:
-        return join_pointer("", *path)
-    stack: list[tuple[str, Any]] = [("", document)]
+def _references(node: Any, pointer: str = "") -> list[tuple[str, str]]:
+    found: list[tuple[str, str]] = []
+    stack = [(pointer, node)]
     while stack:
-        pointer, node = stack.pop()
-        found, value = _follow(node, path)
-        if found and value is instance:
-            return join_pointer(pointer, *path)
-        if isinstance(node, dict):
+        here, value = stack.pop()
+        if isinstance(value, dict):
+            ref = value.get("$ref")
+            if isinstance(ref, str):
+                found.append((join_pointer(here, "$ref"), ref))
             stack.extend(
-                (join_pointer(pointer, k), v) for k, v in node.items() if isinstance(v, dict | list)
+                (join_pointer(here, k), v) for k, v in value.items() if isinstance(v, dict | list)
             )
-        elif isinstance(node, list):
+        elif isinstance(value, list):
             stack.extend(
-                (join_pointer(pointer, i), v)
-                for i, v in enumerate(node)
+                (join_pointer(here, i), v)
+                for i, v in enumerate(value)
                 if isinstance(v, dict | list)
             )
-    return join_pointer("", *path)
+    return found
+
+
+def _semantic_errors(bundle: Bundle) -> list[Diagnostic]:
+    """What the JSON Schemas cannot check: references resolve, path parameters are declared."""
+    document = bundle.document
+    errors: list[Diagnostic] = []
+    for pointer, ref in _references(document):
+        if not ref.startswith("#"):
+            errors.append(bundle.diagnostic(f"$ref {ref!r} was not bundled", pointer))
+            continue
+        try:
+            dereference(document, ref)
+        except KeyError:
+            errors.append(bundle.diagnostic(f"$ref {ref!r} points nowhere", pointer))
+    for path, item in (document.get("paths") or {}).items():
+        if not isinstance(item, dict) or "$ref" in item:
+            continue
+        templated = set(re.findall(r"{([^}]+)}", path))
+        shared = _path_params(document, item.get("parameters") or [])
+        for method in _METHODS:
+            operation = item.get(method)
+            if not isinstance(operation, dict):
+                continue
+            declared = shared | _path_params(document, operation.get("parameters") or [])
+            for name in sorted(templated - declared):
+                errors.append(
+                    bundle.diagnostic(
+                        f"path parameter {{{name}}} is not declared (in: path, name: {name})",
+                        join_pointer("/paths", path, method),
+                    )
+                )
+    return errors
+
+
+def _path_params(document: dict[str, Any], parameters: list[Any]) -> set[str]:
+    names = set()
+    for raw in parameters:
+        param = raw
+        if isinstance(raw, dict) and isinstance(raw.get("$ref"), str):
+            try:
+                param = dereference(document, raw["$ref"])
+            except KeyError:
+                continue
+        if isinstance(param, dict) and param.get("in") == "path":
+            names.add(str(param.get("name")))
+    return names
+
+
+def validate_bundle(bundle: Bundle) -> None:
+    """Raise :class:`SpecError` listing every problem with file, line and pointer."""
+    validator = _validator(_minor(bundle))
+    diagnostics: list[Diagnostic] = []
+    for error in validator.iter_errors(bundle.document):
+        pointer = join_pointer("", *error.instance_path)
+        diagnostics.append(bundle.diagnostic(str(error.message), pointer))
+        if len(diagnostics) >= MAX_REPORTED:
+            break
+    if not diagnostics:
+        diagnostics = _semantic_errors(bundle)[:MAX_REPORTED]
+    if diagnostics:
+        raise SpecError(diagnostics)

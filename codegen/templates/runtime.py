@@ -785,7 +785,6 @@ def build_app(
     authenticator: Authenticator | None,
     schemes: Mapping[str, SecurityScheme],
     spec_json: str,
-    spec_yaml: str,
     allow_missing: bool = False,
     validate_responses: bool = False,
     extra_routes: Sequence[BaseRoute] = (),
@@ -827,7 +826,7 @@ def build_app(
         # Serve exactly the documented methods: Starlette would add an undocumented HEAD.
         route.methods = set(endpoints)
         routes.append(route)
-    routes.extend(_spec_routes(spec_json, spec_yaml, docs=docs, title=title))
+    routes.extend(_spec_routes(spec_json, docs=docs, title=title))
     routes.extend(extra_routes)
     app = Starlette(
         routes=routes,
@@ -856,15 +855,29 @@ _DOCS_INIT = (
 )
 
 
-def _spec_routes(spec_json: str, spec_yaml: str, *, docs: bool, title: str) -> list[BaseRoute]:
+def _to_yaml(spec_json: str) -> bytes:
+    try:
+        import yaml
+    except ImportError:  # JSON is YAML too; PyYAML only makes it prettier
+        return spec_json.encode()
+    dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+    document = json.loads(spec_json)
+    return yaml.dump(
+        document, Dumper=dumper, sort_keys=False, allow_unicode=True, width=100
+    ).encode()
+
+
+def _spec_routes(spec_json: str, *, docs: bool, title: str) -> list[BaseRoute]:
     json_bytes = spec_json.encode()
-    yaml_bytes = spec_yaml.encode()
+    yaml_cache: list[bytes] = []
 
     async def openapi_json(request: Request) -> Response:
         return Response(json_bytes, media_type="application/json")
 
     async def openapi_yaml(request: Request) -> Response:
-        return Response(yaml_bytes, media_type="application/yaml")
+        if not yaml_cache:
+            yaml_cache.append(_to_yaml(spec_json))
+        return Response(yaml_cache[0], media_type="application/yaml")
 
     routes: list[BaseRoute] = [
         Route("/openapi.json", openapi_json, methods=["GET"]),

@@ -92,7 +92,6 @@ def build_app(
         authenticator=implementation.authenticator if implementation is not None else None,
         schemes=SECURITY_SCHEMES,
         spec_json=spec.OPENAPI_JSON,
-        spec_yaml=spec.OPENAPI_YAML,
         allow_missing=allow_missing,
         validate_responses=validate_responses,
         extra_routes=extra_routes,
