@@ -51,7 +51,9 @@ def _run_dcg(document: dict[str, Any], class_names: dict[str, str]) -> str:
         set_default_enum_member=True,
         use_missing_sentinel=True,
         formatters=[],
-        model_name_map=class_names,
+        # Only real renames: an identity entry makes the generator reserve the name twice
+        # when it derives helper models from that schema (oneOf variants, for instance).
+        model_name_map={name: cls for name, cls in class_names.items() if name != cls},
     )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -412,11 +412,17 @@ async def _read_body(body: Body, request: Request) -> Any:
             try:
                 return content.adapter.validate_json(payload, strict=True)
             except ValidationError as exc:
-                if any(err["type"] == "json_invalid" for err in exc.errors()):
+                errors = exc.errors()
+                if any(err["type"] == "json_invalid" for err in errors):
                     raise _Problem(
                         400, "Bad Request", "The request body is not valid JSON."
                     ) from None
-                raise
+                if not any(_integral_float(err) for err in errors):
+                    raise
+            # JSON Schema counts 2.0 as an integer; strict Pydantic does not. Only on this
+            # (rare) failure is the body read again with integral numbers as integers.
+            normalised = json.dumps(json.loads(payload, parse_float=_integral))
+            return content.adapter.validate_json(normalised, strict=True)
         if content.kind == "form":
             try:
                 text = payload.decode("utf-8")
@@ -447,6 +453,16 @@ async def _read_body(body: Body, request: Request) -> Any:
         return content.adapter.validate_python(payload)
     except ValidationError as exc:
         raise _validation_problem(exc, prefix) from None
+
+
+def _integral_float(error: Any) -> bool:
+    value = error.get("input")
+    return error["type"] == "int_type" and isinstance(value, float) and value.is_integer()
+
+
+def _integral(text: str) -> float | int:
+    number = float(text)
+    return int(number) if number.is_integer() else number
 
 
 def _body_pointer(loc: tuple[Any, ...]) -> str:
