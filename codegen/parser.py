@@ -244,7 +244,7 @@ class _Parser:
             )
         operation_id = op_ids.claim(raw_id)
         method_name = method_names.claim(safe_identifier(operation_id))
-        base = pascal(operation_id)
+        base = pascal(method_name)  # unique, unlike operationIds after conversion
         tags = op.get("tags") or ["default"]
         tag = str(tags[0])
         parameters = self.parameters(mapper, base, shared, op.get("parameters") or [], pointer)
@@ -283,7 +283,7 @@ class _Parser:
             operation_id=operation_id,
             method_name=method_name,
             class_base=base,
-            constant=safe_identifier(operation_id).upper(),
+            constant=method_name.upper(),
             method=method.upper(),
             path=path,
             tag=tag,
@@ -417,7 +417,8 @@ class _Parser:
             status = str(status).upper() if str(status).lower() != "default" else "default"
             response, r_pointer = self.deref(value, join_pointer(pointer, status))
             suffix = "Default" if status == "default" else status
-            class_name = classes.claim(f"{base}{suffix}")
+            joint = "_" if base[-1].isdigit() else ""  # PutMaps2_200, not PutMaps2200
+            class_name = classes.claim(f"{base}{joint}{suffix}")
             content_map = response.get("content") or {}
             content = None
             media_types = tuple(content_map)
@@ -425,9 +426,14 @@ class _Parser:
                 chosen = next(
                     (m for m in content_map if media_kind(m) == "json"), next(iter(content_map))
                 )
-                content = self.content(
-                    mapper, chosen, content_map[chosen], f"{base}{suffix}Response"
+                # A shared response (components/responses/X) names its inline schema after X.
+                shared = r_pointer.startswith("/components/responses/")
+                hint = (
+                    pascal(r_pointer.rsplit("/", 1)[1]) + "Body"
+                    if shared
+                    else f"{base}{suffix}Response"
                 )
+                content = self.content(mapper, chosen, content_map[chosen], hint)
             headers = []
             header_names = NameTable({"body", "status", "media_type"})
             for h_name, h_raw in (response.get("headers") or {}).items():

@@ -21,6 +21,7 @@ from typing import Any
 import httpx
 import pytest
 import schemathesis
+from pydantic import MISSING
 
 from codegen.generate import generate, load_bundle, write
 
@@ -297,3 +298,65 @@ async def test_security_and_requires_both_keys(security_app: Any) -> None:
     assert refused.status_code == 401
     assert missing.status_code == 401
     assert missing.headers["www-authenticate"] == 'Bearer realm="api"'
+
+
+# ------------------------------------------------------------------ names and shapes
+
+
+class ClassTag:
+    def __init__(self, pkg: ModuleType) -> None:
+        self.pkg = pkg
+
+    async def import_(
+        self, ctx: Any, *, from_: str, type_: Any, groe: Any, x_trace_id: Any, body: Any
+    ) -> Any:
+        return self.pkg.responses.class_.Import200(body=body)
+
+
+class UnicodeTag:
+    def __init__(self, pkg: ModuleType) -> None:
+        self.pkg = pkg
+
+    def _count(self, tree: Any) -> int:
+        children = tree.children if tree.children is not MISSING else []
+        forest = (
+            tree.other.trees
+            if tree.other is not MISSING and tree.other.trees is not MISSING
+            else []
+        )
+        return 1 + sum(self._count(t) for t in [*children, *forest])
+
+    async def post_trees(self, ctx: Any, *, body: Any) -> Any:
+        count = self.pkg.models.Count(nodes=self._count(body))
+        return self.pkg.responses.unicode_tag.PostTrees200(body=count)
+
+
+class DefaultTag:
+    def __init__(self, pkg: ModuleType) -> None:
+        self.pkg = pkg
+
+    async def put_maps(self, ctx: Any) -> Any:
+        return self.pkg.responses.default.PutMaps204()
+
+    async def put_maps2(self, ctx: Any, *, body: Any) -> Any:
+        return self.pkg.responses.default.PutMaps2_200(body=body)
+
+
+@pytest.fixture(scope="session")
+def names_app(packages: Path) -> Any:
+    pkg = _package(packages, "names")
+    impl = pkg.Implementation(
+        context=_context,
+        class_=ClassTag(pkg),
+        unicode_tag=UnicodeTag(pkg),
+        default=DefaultTag(pkg),
+    )
+    return pkg.build_app(impl, validate_responses=True)
+
+
+names_schema = _schema("names")
+
+
+@names_schema.parametrize()
+def test_names(case: Any, names_app: Any) -> None:
+    case.call_and_validate(app=names_app)
