@@ -35,8 +35,11 @@ class LoadedFile:
             pointer = pointer.rsplit("/", 1)[0]
 
 
-def _construct(node: yaml.Node, pointer: str, lines: dict[str, int], where: Path) -> Any:
-    lines[pointer] = node.start_mark.line + 1
+def _construct(
+    node: yaml.Node, pointer: str, lines: dict[str, int], where: Path, line: int = 0
+) -> Any:
+    # A mapping entry is reported at its key's line, where a reviewer looks for it.
+    lines[pointer] = line or node.start_mark.line + 1
     if isinstance(node, yaml.MappingNode):
         result: dict[str, Any] = {}
         for key_node, value_node in node.value:
@@ -69,7 +72,9 @@ def _construct(node: yaml.Node, pointer: str, lines: dict[str, int], where: Path
                         )
                     ]
                 )
-            result[key] = _construct(value_node, join_pointer(pointer, key), lines, where)
+            result[key] = _construct(
+                value_node, join_pointer(pointer, key), lines, where, key_node.start_mark.line + 1
+            )
         return result
     if isinstance(node, yaml.SequenceNode):
         return [

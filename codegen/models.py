@@ -29,6 +29,7 @@ def _run_dcg(document: dict[str, Any], class_names: dict[str, str]) -> str:
         GenerateConfig,
         InputFileType,
         PythonVersion,
+        ReadOnlyWriteOnlyModelType,
         generate,
     )
 
@@ -50,6 +51,8 @@ def _run_dcg(document: dict[str, Any], class_names: dict[str, str]) -> str:
         use_double_quotes=True,
         set_default_enum_member=True,
         use_missing_sentinel=True,
+        # readOnly fields are not expected in requests, writeOnly ones never sent back.
+        read_only_write_only_model_type=ReadOnlyWriteOnlyModelType.RequestResponse,
         formatters=[],
         # Only real renames: an identity entry makes the generator reserve the name twice
         # when it derives helper models from that schema (oneOf variants, for instance).
@@ -202,6 +205,8 @@ def _in_parallel(document: dict[str, Any], class_names: dict[str, str]) -> str |
 def generate_models(document: dict[str, Any], class_names: dict[str, str]) -> tuple[str, set[str]]:
     """Source of ``models.py`` and the names of the classes it defines."""
     schemas = (document.get("components") or {}).get("schemas") or {}
+    if not schemas:  # nothing to model; the generator would call that an error
+        return '"""This API defines no schemas."""\n', set()
     source = None
     if len(schemas) >= SPLIT_THRESHOLD:
         source = _in_parallel(document, class_names)

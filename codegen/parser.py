@@ -145,7 +145,12 @@ class _Parser:
             "components": {"schemas": {**self.schemas, **self.hoisted}},
         }
         existing = emit_models(model_document, dict(self.class_names))
-        classes = {name: cls for name, cls in self.class_names.items() if cls in existing}
+        # readOnly/writeOnly schemas exist only as <Name>Request and <Name>Response models.
+        classes = {
+            name: cls
+            for name, cls in self.class_names.items()
+            if existing & {cls, f"{cls}Request", f"{cls}Response"}
+        }
         view = {
             **self.document,
             "components": {
@@ -153,7 +158,7 @@ class _Parser:
                 "schemas": model_document["components"]["schemas"],
             },
         }
-        mapper = TypeMapper(view, classes, self.hoist)
+        mapper = TypeMapper(view, classes, self.hoist, existing=existing)
         operations: list[ir.Operation] = []
         for path, method, operation, shared, pointer in raw_ops:
             operations.append(
@@ -242,17 +247,26 @@ class _Parser:
                     "warning",
                 )
             )
+        if op.get("callbacks"):
+            self.warnings.append(
+                self.bundle.diagnostic(
+                    "callbacks are not generated: the server gets no sender for them",
+                    join_pointer(pointer, "callbacks"),
+                    "warning",
+                )
+            )
         operation_id = op_ids.claim(raw_id)
         method_name = method_names.claim(safe_identifier(operation_id))
         base = pascal(method_name)  # unique, unlike operationIds after conversion
         tags = op.get("tags") or ["default"]
         tag = str(tags[0])
-        parameters = self.parameters(mapper, base, shared, op.get("parameters") or [], pointer)
+        requests, replies = mapper.towards("Request"), mapper.towards("Response")
+        parameters = self.parameters(requests, base, shared, op.get("parameters") or [], pointer)
         body = self.request_body(
-            mapper, base, op.get("requestBody"), join_pointer(pointer, "requestBody")
+            requests, base, op.get("requestBody"), join_pointer(pointer, "requestBody")
         )
         responses = self.responses(
-            mapper,
+            replies,
             base,
             op.get("responses") or {},
             join_pointer(pointer, "responses"),

@@ -103,11 +103,27 @@ class TypeMapper:
         document: dict[str, Any],
         component_classes: dict[str, str],
         hoister: Hoister | None = None,
+        *,
+        existing: set[str] | None = None,
+        direction: str = "",
     ) -> None:
         self.document = document
         self.component_classes = component_classes
         self.hoister = hoister
+        self.existing = existing
+        # "Request" or "Response": schemas with readOnly/writeOnly fields have a model for each.
+        self.direction = direction
         self._resolving: set[str] = set()
+
+    def towards(self, direction: str) -> TypeMapper:
+        """The same mapper, choosing the ``Request`` or ``Response`` variant of models."""
+        return TypeMapper(
+            self.document,
+            self.component_classes,
+            self.hoister,
+            existing=self.existing,
+            direction=direction,
+        )
 
     def resolve(self, schema: Any) -> Any:
         """Follow ``$ref`` chains to the schema itself."""
@@ -213,6 +229,12 @@ class TypeMapper:
             cls = self.component_classes.get(
                 ref[len(prefix) :].replace("~1", "/").replace("~0", "~")
             )
+            if cls is not None and self.existing is not None:
+                variant = f"{cls}{self.direction}"
+                if self.direction and variant in self.existing:
+                    cls = variant
+                elif cls not in self.existing:
+                    cls = None
             if cls is not None:
                 text = f"{MODELS}.{cls}"
                 target = self.resolve({"$ref": ref})

@@ -103,3 +103,31 @@ def test_broken_ref_and_bad_yaml_are_located(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert "invalid YAML" in done.stderr
     assert "bad.yaml:" in done.stderr
+
+
+def test_webhooks_and_callbacks_are_named_not_dropped_silently(tmp_path: Path) -> None:
+    (tmp_path / "api.yaml").write_text(
+        "openapi: 3.1.0\n"
+        "info: {title: t, version: '1'}\n"
+        "paths:\n"
+        "  /subscribe:\n"
+        "    post:\n"
+        "      operationId: subscribe\n"
+        "      responses: {'204': {description: ok}}\n"
+        "      callbacks:\n"
+        "        onEvent:\n"
+        "          '{$request.body#/url}':\n"
+        "            post:\n"
+        "              responses: {'200': {description: ok}}\n"
+        "webhooks:\n"
+        "  newThing:\n"
+        "    post:\n"
+        "      responses: {'200': {description: ok}}\n"
+    )
+    done = run_codegen(
+        "generate", "--spec", str(tmp_path / "api.yaml"), "--out", str(tmp_path / "o")
+    )
+    assert done.returncode == 0, done.stderr
+    assert "api.yaml:8: warning: callbacks are not generated" in done.stderr
+    assert "(at /paths/~1subscribe/post/callbacks)" in done.stderr
+    assert "api.yaml:13: warning: webhooks are not generated" in done.stderr

@@ -360,3 +360,44 @@ names_schema = _schema("names")
 @names_schema.parametrize()
 def test_names(case: Any, names_app: Any) -> None:
     case.call_and_validate(app=names_app)
+
+
+# ------------------------------------------------------------------ readOnly / writeOnly
+
+
+class VisibilityImpl:
+    def __init__(self, pkg: ModuleType) -> None:
+        self.pkg = pkg
+        self.opened = 0
+
+    async def open_account(self, ctx: Any, *, body: Any) -> Any:
+        self.opened += 1
+        owner = self.pkg.models.PersonResponse(name=body.owner.name, created_at=datetime.now(UTC))
+        account = self.pkg.models.AccountResponse(id=self.opened, owner=owner)
+        return self.pkg.responses.default.OpenAccount201(body=account)
+
+
+@pytest.fixture(scope="session")
+def visibility_app(packages: Path) -> Any:
+    pkg = _package(packages, "visibility")
+    impl = pkg.Implementation(context=_context, default=VisibilityImpl(pkg))
+    return pkg.build_app(impl, validate_responses=True)
+
+
+visibility_schema = _schema("visibility")
+
+
+@visibility_schema.parametrize()
+def test_visibility(case: Any, visibility_app: Any) -> None:
+    case.call_and_validate(app=visibility_app)
+
+
+async def test_read_only_not_required_and_write_only_not_returned(visibility_app: Any) -> None:
+    transport = httpx.ASGITransport(app=visibility_app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        response = await client.post("/accounts", json={"owner": {"name": "Ada"}, "pin": "1234"})
+    assert response.status_code == 201
+    body = response.json()
+    assert "pin" not in body
+    assert body["id"] >= 1
+    assert "created_at" in body["owner"]
