@@ -56,6 +56,12 @@ class Response:
     content: MediaContent | None
     media_types: tuple[str, ...]
     headers: tuple[ResponseHeader, ...]
+    alternatives: tuple[MediaContent, ...] = ()  # other media types, chosen by `media_type`
+
+    @property
+    def body_annotation(self) -> str:
+        parts = [c.annotation for c in (self.content, *self.alternatives) if c is not None]
+        return " | ".join(dict.fromkeys(parts))
 
     @property
     def variable_status(self) -> bool:

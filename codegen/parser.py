@@ -261,7 +261,8 @@ class _Parser:
         tags = op.get("tags") or ["default"]
         tag = str(tags[0])
         requests, replies = mapper.towards("Request"), mapper.towards("Response")
-        parameters = self.parameters(requests, base, shared, op.get("parameters") or [], pointer)
+        texts = mapper.towards("Request", text_inputs=True)
+        parameters = self.parameters(texts, base, shared, op.get("parameters") or [], pointer)
         body = self.request_body(
             requests, base, op.get("requestBody"), join_pointer(pointer, "requestBody")
         )
@@ -435,6 +436,7 @@ class _Parser:
             class_name = classes.claim(f"{base}{joint}{suffix}")
             content_map = response.get("content") or {}
             content = None
+            alternatives: tuple[ir.MediaContent, ...] = ()
             media_types = tuple(content_map)
             if content_map:
                 chosen = next(
@@ -448,6 +450,11 @@ class _Parser:
                     else f"{base}{suffix}Response"
                 )
                 content = self.content(mapper, chosen, content_map[chosen], hint)
+                alternatives = tuple(
+                    self.content(mapper, media, content_map[media], f"{hint}{pascal(media)}")
+                    for media in content_map
+                    if media != chosen
+                )
             headers = []
             header_names = NameTable({"body", "status", "media_type"})
             for h_name, h_raw in (response.get("headers") or {}).items():
@@ -474,6 +481,7 @@ class _Parser:
                     content=content,
                     media_types=media_types,
                     headers=tuple(headers),
+                    alternatives=alternatives,
                 )
             )
         return tuple(result)

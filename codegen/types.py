@@ -106,6 +106,7 @@ class TypeMapper:
         *,
         existing: set[str] | None = None,
         direction: str = "",
+        text_inputs: bool = False,
     ) -> None:
         self.document = document
         self.component_classes = component_classes
@@ -113,9 +114,11 @@ class TypeMapper:
         self.existing = existing
         # "Request" or "Response": schemas with readOnly/writeOnly fields have a model for each.
         self.direction = direction
+        # Parameters arrive as text: enums of numbers or booleans must be read from it.
+        self.text_inputs = text_inputs
         self._resolving: set[str] = set()
 
-    def towards(self, direction: str) -> TypeMapper:
+    def towards(self, direction: str, *, text_inputs: bool = False) -> TypeMapper:
         """The same mapper, choosing the ``Request`` or ``Response`` variant of models."""
         return TypeMapper(
             self.document,
@@ -123,6 +126,7 @@ class TypeMapper:
             self.hoister,
             existing=self.existing,
             direction=direction,
+            text_inputs=text_inputs,
         )
 
     def resolve(self, schema: Any) -> Any:
@@ -166,9 +170,13 @@ class TypeMapper:
             values = [v for v in enum if v is not None]
             if values and all(isinstance(v, str | int | bool) for v in values):
                 text = "Literal[" + ", ".join(_literal(v) for v in values) + "]"
+                validator = text
+                if self.text_inputs and not all(isinstance(v, str) for v in values):
+                    validator = f"Annotated[{text}, rt.from_text]"
                 if len(values) < len(enum):
                     text += " | None"
-                return Mapped(text, text, "scalar")
+                    validator += " | None"
+                return Mapped(text, validator, "scalar")
             return Mapped("Any", "Any", "scalar")
         if is_class_like(schema):
             if self.hoister is not None:
@@ -221,6 +229,8 @@ class TypeMapper:
             base = _STRING_FORMATS.get(str(fmt), "str")
         args = _field_args(schema, base)
         validator = f"Annotated[{base}, Field({', '.join(args)})]" if args else base
+        if self.text_inputs and base == "int":
+            validator = f"Annotated[{validator}, rt.integer_text]"
         return Mapped(base, validator, "scalar")
 
     def _map_ref(self, ref: str, hint: str) -> Mapped:

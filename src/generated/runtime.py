@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, Generic, Protocol, TypeVar
 from urllib.parse import parse_qsl
 
-from pydantic import AfterValidator, TypeAdapter, ValidationError
+from pydantic import AfterValidator, BeforeValidator, TypeAdapter, ValidationError
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -176,6 +176,15 @@ class HeaderSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class MediaSpec:
+    """Another media type a response may be sent as (the class's ``media_type`` picks it)."""
+
+    media_type: str
+    kind: str
+    adapter: TypeAdapter[Any]
+
+
+@dataclass(frozen=True, slots=True)
 class ResponseSpec:
     """How a generated response class becomes an HTTP response."""
 
@@ -185,6 +194,7 @@ class ResponseSpec:
     kind: str  # json | text | binary | empty
     adapter: TypeAdapter[Any] | None
     headers: tuple[HeaderSpec, ...] = ()
+    alternatives: tuple[MediaSpec, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -258,6 +268,28 @@ class Options(Generic[Ctx]):
 # ---------------------------------------------------------------------------- parsing
 
 
+_INTEGER_TEXT = re.compile(r"^-?[0-9]+$")
+_NUMBER_TEXT = re.compile(r"^-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?$")
+
+
+def _from_text(value: Any) -> Any:
+    if isinstance(value, str) and _NUMBER_TEXT.match(value):
+        return json.loads(value)
+    return value
+
+
+def _integer_text(value: Any) -> Any:
+    if isinstance(value, str) and not _INTEGER_TEXT.match(value):
+        raise ValueError("Input should be an integer written as one, such as 12")
+    return value
+
+
+# Parameters arrive as text. An enum of numbers reads the value as a JSON number first, and an
+# integer must be written as one ("1.0" or "1e3" is refused, as a JSON Schema would say).
+from_text = BeforeValidator(_from_text)
+integer_text = BeforeValidator(_integer_text)
+
+
 def object_size(minimum: int | None = None, maximum: int | None = None) -> AfterValidator:
     """minProperties / maxProperties of a model: counts the properties the client sent."""
 
@@ -298,6 +330,26 @@ def _split(raw: str, style: str, explode: bool) -> list[str]:
     return raw.split(separator)
 
 
+def _path_value(raw: str, param: Param) -> Any:
+    """Undo the simple, label (``.a.b``) and matrix (``;id=a,b``) path styles."""
+    separator = ","
+    if param.style == "label" and raw.startswith("."):
+        raw = raw[1:]
+        separator = "." if param.explode else ","
+    elif param.style == "matrix":
+        prefix = f";{param.name}="
+        if param.shape == "array" and param.explode:
+            if not raw.startswith(prefix):
+                return raw  # validation reports it
+            return [part.partition("=")[2] for part in raw[1:].split(";")]
+        if raw.startswith(prefix):
+            raw = raw[len(prefix) :]
+    if param.shape == "scalar":
+        return raw
+    items = raw.split(separator) if raw else []
+    return items if param.shape == "array" else _object_from_pairs(items)
+
+
 def _object_from_pairs(items: list[str]) -> dict[str, str]:
     return dict(zip(items[::2], items[1::2], strict=False))
 
@@ -311,9 +363,8 @@ def _read_params(op: Operation, request: Request) -> dict[str, Any]:
         if param.location == "path":
             value = request.path_params.get(param.python_name)
             present = value is not None
-            if present and param.shape != "scalar":
-                items = _split(str(value), "simple", param.explode)
-                value = items if param.shape == "array" else _object_from_pairs(items)
+            if present:
+                value = _path_value(str(value), param)
         elif param.location == "query":
             if param.shape == "object" and param.style == "deepObject":
                 prefix = param.name + "["
@@ -580,9 +631,15 @@ def _render(op: Operation, specs: Mapping[type[Any], ResponseSpec], result: Any)
         return Response(status_code=status, headers=headers)
     body = result.body
     media_type = getattr(result, "media_type", None) or spec.media_type
-    if spec.kind == "json":
-        content = spec.adapter.dump_json(body, by_alias=True, exclude_unset=True)
-    elif spec.kind == "text":
+    kind, adapter = spec.kind, spec.adapter
+    if media_type != spec.media_type:
+        chosen = next((m for m in spec.alternatives if m.media_type == media_type), None)
+        if chosen is None:
+            raise TypeError(f"{op.operation_id}: {media_type} is not documented for this response")
+        kind, adapter = chosen.kind, chosen.adapter
+    if kind == "json":
+        content = adapter.dump_json(body, by_alias=True, exclude_unset=True)
+    elif kind == "text":
         content = str(body).encode()
     else:
         content = bytes(body)

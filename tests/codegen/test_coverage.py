@@ -32,10 +32,11 @@ CONFIG = {
 }
 
 
-# Form fields carry no JSON types: a negative case that turns 0 into "0" or [x] into x
-# serialises to a valid form, so form bodies are fuzzed with valid data only.
+# Form and multipart fields carry no JSON types: a negative case that turns 0 into "0", null
+# into "" or [x] into x serialises to a valid body, so those are fuzzed with valid data only.
 POSITIVE_ONLY = [
-    {"include-operation-id": "create_note_from_form", "generation": {"mode": "positive"}}
+    {"include-operation-id": "create_note_from_form", "generation": {"mode": "positive"}},
+    {"include-operation-id": "upload", "generation": {"mode": "positive"}},
 ]
 
 
@@ -48,7 +49,7 @@ def _schema(name: str) -> schemathesis.BaseSchema:
 @pytest.fixture(scope="session")
 def packages(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     root = tmp_path_factory.mktemp("coverage")
-    for spec in sorted(COVERAGE.glob("*.yaml")):
+    for spec in sorted([*COVERAGE.glob("*.yaml"), *COVERAGE.glob("*.json")]):
         write(generate(spec).files, root / f"cov_{spec.stem}")
     sys.path.insert(0, str(root))
     try:
@@ -401,3 +402,83 @@ async def test_read_only_not_required_and_write_only_not_returned(visibility_app
     assert "pin" not in body
     assert body["id"] >= 1
     assert "created_at" in body["owner"]
+
+
+# ------------------------------------------------------------------ styles, multipart, media types
+
+
+class StylesImpl:
+    def __init__(self, pkg: ModuleType) -> None:
+        self.pkg = pkg
+        self.r = pkg.responses.default
+
+    async def label_ids(self, ctx: Any, *, ids: list[int]) -> Any:
+        return self.r.LabelIds200(body=self.pkg.models.Ids(ids=ids))
+
+    async def matrix_id(self, ctx: Any, *, id_: int) -> Any:
+        return self.r.MatrixId200(body=self.pkg.models.Ids(ids=[id_]))
+
+    async def search(self, ctx: Any, *, filter_: Any, level: int | None) -> Any:
+        if level == 3:
+            return self.r.Search200(body=f"name\n{filter_.name}\n", media_type="text/csv")
+        return self.r.Search200(body=filter_)
+
+    async def upload(self, ctx: Any, *, body: Any) -> Any:
+        extras = body.extras if body.extras is not MISSING else []
+        sizes = self.pkg.models.Sizes(
+            title=body.title, file=len(body.file), extras=[len(e) for e in extras]
+        )
+        return self.r.Upload201(body=sizes)
+
+    async def image(self, ctx: Any) -> Any:
+        return self.r.Image200(body=b"\x89PNG\r\n\x1a\n")
+
+
+@pytest.fixture(scope="session")
+def styles_app(packages: Path) -> Any:
+    pkg = _package(packages, "styles")
+    impl = pkg.Implementation(context=_context, default=StylesImpl(pkg))
+    return pkg.build_app(impl, validate_responses=True)
+
+
+def _json_schema(name: str) -> schemathesis.BaseSchema:
+    document = load_bundle(COVERAGE / f"{name}.json").document
+    config = {**CONFIG, "operations": POSITIVE_ONLY}
+    return schemathesis.openapi.from_dict(document, config=schemathesis.Config.from_dict(config))
+
+
+styles_schema = _json_schema("styles")
+
+
+@styles_schema.parametrize()
+def test_styles(case: Any, styles_app: Any) -> None:
+    case.call_and_validate(app=styles_app)
+
+
+@pytest.mark.parametrize(
+    ("path", "ids"),
+    [("/label/.1,2,3", [1, 2, 3]), ("/label/.7", [7]), ("/matrix/;id=5", [5])],
+)
+async def test_label_and_matrix_paths(styles_app: Any, path: str, ids: list[int]) -> None:
+    transport = httpx.ASGITransport(app=styles_app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        response = await client.get(path)
+    assert response.status_code == 200, response.text
+    assert response.json() == {"ids": ids}
+
+
+async def test_multipart_files_and_media_type_choice(styles_app: Any) -> None:
+    transport = httpx.ASGITransport(app=styles_app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        upload = await client.post(
+            "/uploads",
+            data={"title": "two"},
+            files=[("file", b"abc"), ("extras", b"12345"), ("extras", b"1")],
+        )
+        csv = await client.get("/search", params={"filter": '{"name": "x"}', "level": "3"})
+        image = await client.get("/image")
+    assert upload.status_code == 201, upload.text
+    assert upload.json() == {"title": "two", "file": 3, "extras": [5, 1]}
+    assert csv.headers["content-type"].startswith("text/csv")
+    assert csv.text == "name\nx\n"
+    assert image.headers["content-type"] == "image/png"

@@ -38,6 +38,7 @@ CREATE_TOKEN = rt.Operation(
             media_type="application/json",
             kind="json",
             adapter=TypeAdapter(models.Token),
+            alternatives=(),
             headers=(
                 rt.HeaderSpec(attribute="cache_control", name="Cache-Control", required=True),
             ),
@@ -48,6 +49,7 @@ CREATE_TOKEN = rt.Operation(
             media_type="application/problem+json",
             kind="json",
             adapter=TypeAdapter(models.Problem),
+            alternatives=(),
             headers=(),
         ),
         rt.ResponseSpec(
@@ -56,6 +58,7 @@ CREATE_TOKEN = rt.Operation(
             media_type="application/problem+json",
             kind="json",
             adapter=TypeAdapter(models.Problem),
+            alternatives=(),
             headers=(),
         ),
         rt.ResponseSpec(
@@ -64,6 +67,7 @@ CREATE_TOKEN = rt.Operation(
             media_type="application/problem+json",
             kind="json",
             adapter=TypeAdapter(models.Problem),
+            alternatives=(),
             headers=(),
         ),
     ),

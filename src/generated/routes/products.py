@@ -16,7 +16,7 @@ from ..responses import products as r
 
 class _ListProductsParams(TypedDict):
     team_id: UUID
-    limit: Annotated[int, Field(ge=1, le=100)]
+    limit: Annotated[Annotated[int, Field(ge=1, le=100)], rt.integer_text]
     cursor: Annotated[str, Field(min_length=1, max_length=512)] | None
     status: models.ProductStatus | None
 
@@ -107,6 +107,7 @@ LIST_PRODUCTS = rt.Operation(
             media_type="application/json",
             kind="json",
             adapter=TypeAdapter(models.ProductPage),
+            alternatives=(),
             headers=(),
         ),
         rt.ResponseSpec(
@@ -115,6 +116,7 @@ LIST_PRODUCTS = rt.Operation(
             media_type="application/problem+json",
             kind="json",
             adapter=TypeAdapter(models.Problem),
+            alternatives=(),
             headers=(),
         ),
         rt.ResponseSpec(
@@ -123,6 +125,7 @@ LIST_PRODUCTS = rt.Operation(
             media_type="application/problem+json",
             kind="json",
             adapter=TypeAdapter(models.Problem),
+            alternatives=(),
             headers=(
                 rt.HeaderSpec(attribute="www_authenticate", name="WWW-Authenticate", required=True),
             ),
@@ -133,6 +136,7 @@ LIST_PRODUCTS = rt.Operation(
             media_type="application/problem+json",
             kind="json",
             adapter=TypeAdapter(models.Problem),
+            alternatives=(),
             headers=(),
         ),
         rt.ResponseSpec(
@@ -141,6 +145,7 @@ LIST_PRODUCTS = rt.Operation(
             media_type="application/problem+json",
             kind="json",
             adapter=TypeAdapter(models.Problem),
+            alternatives=(),
             headers=(),
         ),
     ),
@@ -188,6 +193,7 @@ CREATE_PRODUCT = rt.Operation(
             media_type="application/json",
             kind="json",
             adapter=TypeAdapter(models.Product),
+            alternatives=(),
             headers=(
                 rt.HeaderSpec(attribute="location", name="Location", required=True),
                 rt.HeaderSpec(attribute="etag", name="ETag", required=True),
@@ -199,6 +205,7 @@ CREATE_PRODUCT = rt.Operation(
             media_type="application/problem+json",
             kind="json",
             adapter=TypeAdapter(models.Problem),
+            alternatives=(),
             headers=(),
         ),
         rt.ResponseSpec(
@@ -207,6 +214,7 @@ CREATE_PRODUCT = rt.Operation(
             media_type="application/problem+json",
             kind="json",
             adapter=TypeAdapter(models.Problem),
+            alternatives=(),
             headers=(
                 rt.HeaderSpec(attribute="www_authenticate", name="WWW-Authenticate", required=True),
             ),
@@ -217,6 +225,7 @@ CREATE_PRODUCT = rt.Operation(
             media_type="application/problem+json",
             kind="json",
             adapter=TypeAdapter(models.Problem),
+            alternatives=(),
             headers=(),
         ),
         rt.ResponseSpec(
@@ -225,6 +234,7 @@ CREATE_PRODUCT = rt.Operation(
             media_type="application/problem+json",
             kind="json",
             adapter=TypeAdapter(models.Problem),
+            alternatives=(),
             headers=(),
         ),
         rt.ResponseSpec(
@@ -233,6 +243,7 @@ CREATE_PRODUCT = rt.Operation(
             media_type="application/problem+json",
             kind="json",
             adapter=TypeAdapter(models.Problem),
+            alternatives=(),
             headers=(),
         ),
         rt.ResponseSpec(
@@ -241,6 +252,7 @@ CREATE_PRODUCT = rt.Operation(
             media_type="application/problem+json",
             kind="json",
             adapter=TypeAdapter(models.Problem),
+            alternatives=(),
             headers=(),
         ),
         rt.ResponseSpec(
@@ -249,6 +261,7 @@ CREATE_PRODUCT = rt.Operation(
             media_type="application/problem+json",
             kind="json",
             adapter=TypeAdapter(models.Problem),
+            alternatives=(),
             headers=(),
         ),
     ),
@@ -298,6 +311,7 @@ GET_PRODUCT = rt.Operation(
             media_type="application/json",
             kind="json",
             adapter=TypeAdapter(models.Product),
+            alternatives=(),
             headers=(rt.HeaderSpec(attribute="etag", name="ETag", required=True),),
         ),
         rt.ResponseSpec(
@@ -306,6 +320,7 @@ GET_PRODUCT = rt.Operation(
             media_type="application/problem+json",
             kind="json",
             adapter=TypeAdapter(models.Problem),
+            alternatives=(),
             headers=(
                 rt.HeaderSpec(attribute="www_authenticate", name="WWW-Authenticate", required=True),
             ),
@@ -316,6 +331,7 @@ GET_PRODUCT = rt.Operation(
             media_type="application/problem+json",
             kind="json",
             adapter=TypeAdapter(models.Problem),
+            alternatives=(),
             headers=(),
         ),
         rt.ResponseSpec(
@@ -324,6 +340,7 @@ GET_PRODUCT = rt.Operation(
             media_type="application/problem+json",
             kind="json",
             adapter=TypeAdapter(models.Problem),
+            alternatives=(),
             headers=(),
         ),
     ),
@@ -385,6 +402,7 @@ DELETE_PRODUCT = rt.Operation(
             media_type=None,
             kind="empty",
             adapter=None,
+            alternatives=(),
             headers=(),
         ),
         rt.ResponseSpec(
@@ -393,6 +411,7 @@ DELETE_PRODUCT = rt.Operation(
             media_type="application/problem+json",
             kind="json",
             adapter=TypeAdapter(models.Problem),
+            alternatives=(),
             headers=(
                 rt.HeaderSpec(attribute="www_authenticate", name="WWW-Authenticate", required=True),
             ),
@@ -403,6 +422,7 @@ DELETE_PRODUCT = rt.Operation(
             media_type="application/problem+json",
             kind="json",
             adapter=TypeAdapter(models.Problem),
+            alternatives=(),
             headers=(),
         ),
         rt.ResponseSpec(
@@ -411,6 +431,7 @@ DELETE_PRODUCT = rt.Operation(
             media_type="application/problem+json",
             kind="json",
             adapter=TypeAdapter(models.Problem),
+            alternatives=(),
             headers=(),
         ),
         rt.ResponseSpec(
@@ -419,6 +440,7 @@ DELETE_PRODUCT = rt.Operation(
             media_type="application/problem+json",
             kind="json",
             adapter=TypeAdapter(models.Problem),
+            alternatives=(),
             headers=(),
         ),
         rt.ResponseSpec(
@@ -427,6 +449,7 @@ DELETE_PRODUCT = rt.Operation(
             media_type="application/problem+json",
             kind="json",
             adapter=TypeAdapter(models.Problem),
+            alternatives=(),
             headers=(),
         ),
         rt.ResponseSpec(
@@ -435,6 +458,7 @@ DELETE_PRODUCT = rt.Operation(
             media_type="application/problem+json",
             kind="json",
             adapter=TypeAdapter(models.Problem),
+            alternatives=(),
             headers=(),
         ),
     ),
@@ -506,6 +530,7 @@ UPDATE_PRODUCT = rt.Operation(
             media_type="application/json",
             kind="json",
             adapter=TypeAdapter(models.Product),
+            alternatives=(),
             headers=(rt.HeaderSpec(attribute="etag", name="ETag", required=True),),
         ),
         rt.ResponseSpec(
@@ -514,6 +539,7 @@ UPDATE_PRODUCT = rt.Operation(
             media_type="application/problem+json",
             kind="json",
             adapter=TypeAdapter(models.Problem),
+            alternatives=(),
             headers=(),
         ),
         rt.ResponseSpec(
@@ -522,6 +548,7 @@ UPDATE_PRODUCT = rt.Operation(
             media_type="application/problem+json",
             kind="json",
             adapter=TypeAdapter(models.Problem),
+            alternatives=(),
             headers=(
                 rt.HeaderSpec(attribute="www_authenticate", name="WWW-Authenticate", required=True),
             ),
@@ -532,6 +559,7 @@ UPDATE_PRODUCT = rt.Operation(
             media_type="application/problem+json",
             kind="json",
             adapter=TypeAdapter(models.Problem),
+            alternatives=(),
             headers=(),
         ),
         rt.ResponseSpec(
@@ -540,6 +568,7 @@ UPDATE_PRODUCT = rt.Operation(
             media_type="application/problem+json",
             kind="json",
             adapter=TypeAdapter(models.Problem),
+            alternatives=(),
             headers=(),
         ),
         rt.ResponseSpec(
@@ -548,6 +577,7 @@ UPDATE_PRODUCT = rt.Operation(
             media_type="application/problem+json",
             kind="json",
             adapter=TypeAdapter(models.Problem),
+            alternatives=(),
             headers=(),
         ),
         rt.ResponseSpec(
@@ -556,6 +586,7 @@ UPDATE_PRODUCT = rt.Operation(
             media_type="application/problem+json",
             kind="json",
             adapter=TypeAdapter(models.Problem),
+            alternatives=(),
             headers=(),
         ),
         rt.ResponseSpec(
@@ -564,6 +595,7 @@ UPDATE_PRODUCT = rt.Operation(
             media_type="application/problem+json",
             kind="json",
             adapter=TypeAdapter(models.Problem),
+            alternatives=(),
             headers=(),
         ),
         rt.ResponseSpec(
@@ -572,6 +604,7 @@ UPDATE_PRODUCT = rt.Operation(
             media_type="application/problem+json",
             kind="json",
             adapter=TypeAdapter(models.Problem),
+            alternatives=(),
             headers=(),
         ),
     ),

@@ -15,7 +15,7 @@ from ..responses import teams as r
 
 
 class _ListTeamsParams(TypedDict):
-    limit: Annotated[int, Field(ge=1, le=100)]
+    limit: Annotated[Annotated[int, Field(ge=1, le=100)], rt.integer_text]
     cursor: Annotated[str, Field(min_length=1, max_length=512)] | None
 
 
@@ -72,6 +72,7 @@ LIST_TEAMS = rt.Operation(
             media_type="application/json",
             kind="json",
             adapter=TypeAdapter(models.TeamPage),
+            alternatives=(),
             headers=(),
         ),
         rt.ResponseSpec(
@@ -80,6 +81,7 @@ LIST_TEAMS = rt.Operation(
             media_type="application/problem+json",
             kind="json",
             adapter=TypeAdapter(models.Problem),
+            alternatives=(),
             headers=(),
         ),
         rt.ResponseSpec(
@@ -88,6 +90,7 @@ LIST_TEAMS = rt.Operation(
             media_type="application/problem+json",
             kind="json",
             adapter=TypeAdapter(models.Problem),
+            alternatives=(),
             headers=(
                 rt.HeaderSpec(attribute="www_authenticate", name="WWW-Authenticate", required=True),
             ),
@@ -98,6 +101,7 @@ LIST_TEAMS = rt.Operation(
             media_type="application/problem+json",
             kind="json",
             adapter=TypeAdapter(models.Problem),
+            alternatives=(),
             headers=(),
         ),
     ),
@@ -132,6 +136,7 @@ CREATE_TEAM = rt.Operation(
             media_type="application/json",
             kind="json",
             adapter=TypeAdapter(models.Team),
+            alternatives=(),
             headers=(rt.HeaderSpec(attribute="location", name="Location", required=True),),
         ),
         rt.ResponseSpec(
@@ -140,6 +145,7 @@ CREATE_TEAM = rt.Operation(
             media_type="application/problem+json",
             kind="json",
             adapter=TypeAdapter(models.Problem),
+            alternatives=(),
             headers=(),
         ),
         rt.ResponseSpec(
@@ -148,6 +154,7 @@ CREATE_TEAM = rt.Operation(
             media_type="application/problem+json",
             kind="json",
             adapter=TypeAdapter(models.Problem),
+            alternatives=(),
             headers=(
                 rt.HeaderSpec(attribute="www_authenticate", name="WWW-Authenticate", required=True),
             ),
@@ -158,6 +165,7 @@ CREATE_TEAM = rt.Operation(
             media_type="application/problem+json",
             kind="json",
             adapter=TypeAdapter(models.Problem),
+            alternatives=(),
             headers=(),
         ),
         rt.ResponseSpec(
@@ -166,6 +174,7 @@ CREATE_TEAM = rt.Operation(
             media_type="application/problem+json",
             kind="json",
             adapter=TypeAdapter(models.Problem),
+            alternatives=(),
             headers=(),
         ),
     ),
@@ -203,6 +212,7 @@ GET_TEAM = rt.Operation(
             media_type="application/json",
             kind="json",
             adapter=TypeAdapter(models.Team),
+            alternatives=(),
             headers=(rt.HeaderSpec(attribute="etag", name="ETag", required=True),),
         ),
         rt.ResponseSpec(
@@ -211,6 +221,7 @@ GET_TEAM = rt.Operation(
             media_type="application/problem+json",
             kind="json",
             adapter=TypeAdapter(models.Problem),
+            alternatives=(),
             headers=(
                 rt.HeaderSpec(attribute="www_authenticate", name="WWW-Authenticate", required=True),
             ),
@@ -221,6 +232,7 @@ GET_TEAM = rt.Operation(
             media_type="application/problem+json",
             kind="json",
             adapter=TypeAdapter(models.Problem),
+            alternatives=(),
             headers=(),
         ),
         rt.ResponseSpec(
@@ -229,6 +241,7 @@ GET_TEAM = rt.Operation(
             media_type="application/problem+json",
             kind="json",
             adapter=TypeAdapter(models.Problem),
+            alternatives=(),
             headers=(),
         ),
     ),
@@ -266,6 +279,7 @@ DELETE_TEAM = rt.Operation(
             media_type=None,
             kind="empty",
             adapter=None,
+            alternatives=(),
             headers=(),
         ),
         rt.ResponseSpec(
@@ -274,6 +288,7 @@ DELETE_TEAM = rt.Operation(
             media_type="application/problem+json",
             kind="json",
             adapter=TypeAdapter(models.Problem),
+            alternatives=(),
             headers=(
                 rt.HeaderSpec(attribute="www_authenticate", name="WWW-Authenticate", required=True),
             ),
@@ -284,6 +299,7 @@ DELETE_TEAM = rt.Operation(
             media_type="application/problem+json",
             kind="json",
             adapter=TypeAdapter(models.Problem),
+            alternatives=(),
             headers=(),
         ),
         rt.ResponseSpec(
@@ -292,6 +308,7 @@ DELETE_TEAM = rt.Operation(
             media_type="application/problem+json",
             kind="json",
             adapter=TypeAdapter(models.Problem),
+            alternatives=(),
             headers=(),
         ),
         rt.ResponseSpec(
@@ -300,6 +317,7 @@ DELETE_TEAM = rt.Operation(
             media_type="application/problem+json",
             kind="json",
             adapter=TypeAdapter(models.Problem),
+            alternatives=(),
             headers=(),
         ),
         rt.ResponseSpec(
@@ -308,6 +326,7 @@ DELETE_TEAM = rt.Operation(
             media_type="application/problem+json",
             kind="json",
             adapter=TypeAdapter(models.Problem),
+            alternatives=(),
             headers=(),
         ),
     ),
@@ -355,6 +374,7 @@ UPDATE_TEAM = rt.Operation(
             media_type="application/json",
             kind="json",
             adapter=TypeAdapter(models.Team),
+            alternatives=(),
             headers=(rt.HeaderSpec(attribute="etag", name="ETag", required=True),),
         ),
         rt.ResponseSpec(
@@ -363,6 +383,7 @@ UPDATE_TEAM = rt.Operation(
             media_type="application/problem+json",
             kind="json",
             adapter=TypeAdapter(models.Problem),
+            alternatives=(),
             headers=(),
         ),
         rt.ResponseSpec(
@@ -371,6 +392,7 @@ UPDATE_TEAM = rt.Operation(
             media_type="application/problem+json",
             kind="json",
             adapter=TypeAdapter(models.Problem),
+            alternatives=(),
             headers=(
                 rt.HeaderSpec(attribute="www_authenticate", name="WWW-Authenticate", required=True),
             ),
@@ -381,6 +403,7 @@ UPDATE_TEAM = rt.Operation(
             media_type="application/problem+json",
             kind="json",
             adapter=TypeAdapter(models.Problem),
+            alternatives=(),
             headers=(),
         ),
         rt.ResponseSpec(
@@ -389,6 +412,7 @@ UPDATE_TEAM = rt.Operation(
             media_type="application/problem+json",
             kind="json",
             adapter=TypeAdapter(models.Problem),
+            alternatives=(),
             headers=(),
         ),
         rt.ResponseSpec(
@@ -397,6 +421,7 @@ UPDATE_TEAM = rt.Operation(
             media_type="application/problem+json",
             kind="json",
             adapter=TypeAdapter(models.Problem),
+            alternatives=(),
             headers=(),
         ),
         rt.ResponseSpec(
@@ -405,6 +430,7 @@ UPDATE_TEAM = rt.Operation(
             media_type="application/problem+json",
             kind="json",
             adapter=TypeAdapter(models.Problem),
+            alternatives=(),
             headers=(),
         ),
         rt.ResponseSpec(
@@ -413,6 +439,7 @@ UPDATE_TEAM = rt.Operation(
             media_type="application/problem+json",
             kind="json",
             adapter=TypeAdapter(models.Problem),
+            alternatives=(),
             headers=(),
         ),
     ),

@@ -38,6 +38,7 @@ CREATE_USER = rt.Operation(
             media_type="application/json",
             kind="json",
             adapter=TypeAdapter(models.User),
+            alternatives=(),
             headers=(rt.HeaderSpec(attribute="location", name="Location", required=True),),
         ),
         rt.ResponseSpec(
@@ -46,6 +47,7 @@ CREATE_USER = rt.Operation(
             media_type="application/problem+json",
             kind="json",
             adapter=TypeAdapter(models.Problem),
+            alternatives=(),
             headers=(),
         ),
         rt.ResponseSpec(
@@ -54,6 +56,7 @@ CREATE_USER = rt.Operation(
             media_type="application/problem+json",
             kind="json",
             adapter=TypeAdapter(models.Problem),
+            alternatives=(),
             headers=(),
         ),
         rt.ResponseSpec(
@@ -62,6 +65,7 @@ CREATE_USER = rt.Operation(
             media_type="application/problem+json",
             kind="json",
             adapter=TypeAdapter(models.Problem),
+            alternatives=(),
             headers=(),
         ),
         rt.ResponseSpec(
@@ -70,6 +74,7 @@ CREATE_USER = rt.Operation(
             media_type="application/problem+json",
             kind="json",
             adapter=TypeAdapter(models.Problem),
+            alternatives=(),
             headers=(),
         ),
     ),
@@ -94,6 +99,7 @@ GET_ME = rt.Operation(
             media_type="application/json",
             kind="json",
             adapter=TypeAdapter(models.User),
+            alternatives=(),
             headers=(),
         ),
         rt.ResponseSpec(
@@ -102,6 +108,7 @@ GET_ME = rt.Operation(
             media_type="application/problem+json",
             kind="json",
             adapter=TypeAdapter(models.Problem),
+            alternatives=(),
             headers=(
                 rt.HeaderSpec(attribute="www_authenticate", name="WWW-Authenticate", required=True),
             ),

@@ -38,6 +38,7 @@ POST_LOGIN = rt.Operation(
             media_type="text/plain",
             kind="text",
             adapter=TypeAdapter(str),
+            alternatives=(),
             headers=(),
         ),
     ),

@@ -15,7 +15,7 @@ from ..responses import pets as r
 
 
 class _ListPetsParams(TypedDict):
-    limit: Annotated[int, Field(ge=1, le=50)]
+    limit: Annotated[Annotated[int, Field(ge=1, le=50)], rt.integer_text]
     kind: Literal["cat", "dog"] | None
     tags: list[str] | None
     x_trace: Annotated[str, Field(max_length=8)] | None
@@ -94,6 +94,7 @@ LIST_PETS = rt.Operation(
             media_type="application/json",
             kind="json",
             adapter=TypeAdapter(list[models.Pet]),
+            alternatives=(),
             headers=(rt.HeaderSpec(attribute="x_total", name="X-Total", required=True),),
         ),
         rt.ResponseSpec(
@@ -102,6 +103,7 @@ LIST_PETS = rt.Operation(
             media_type="application/problem+json",
             kind="json",
             adapter=TypeAdapter(models.Error),
+            alternatives=(),
             headers=(),
         ),
     ),
@@ -136,6 +138,7 @@ CREATE_PET = rt.Operation(
             media_type="application/json",
             kind="json",
             adapter=TypeAdapter(models.Pet),
+            alternatives=(),
             headers=(rt.HeaderSpec(attribute="location", name="Location", required=True),),
         ),
         rt.ResponseSpec(
@@ -144,6 +147,7 @@ CREATE_PET = rt.Operation(
             media_type="application/problem+json",
             kind="json",
             adapter=TypeAdapter(models.Error),
+            alternatives=(),
             headers=(),
         ),
     ),
@@ -181,6 +185,7 @@ GET_PET = rt.Operation(
             media_type="application/json",
             kind="json",
             adapter=TypeAdapter(models.Pet),
+            alternatives=(),
             headers=(),
         ),
         rt.ResponseSpec(
@@ -189,6 +194,7 @@ GET_PET = rt.Operation(
             media_type="application/problem+json",
             kind="json",
             adapter=TypeAdapter(models.Error),
+            alternatives=(),
             headers=(),
         ),
     ),
@@ -226,6 +232,7 @@ DELETE_PET = rt.Operation(
             media_type=None,
             kind="empty",
             adapter=None,
+            alternatives=(),
             headers=(),
         ),
     ),
