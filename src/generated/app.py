@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic
+
+from typing_extensions import TypeVar
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -24,6 +26,7 @@ from .interfaces.products import ProductsApi
 from .routes import products as _products
 
 Ctx = TypeVar("Ctx")
+Principal = TypeVar("Principal", default=Any)
 
 TITLE = "Storefront"
 VERSION = "0.1.0"
@@ -67,11 +70,15 @@ EXPECTED_ARGUMENTS: dict[str, tuple[str, ...]] = {
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Implementation(Generic[Ctx]):
-    """Everything the API needs from its implementer; mypy checks each handler's signatures."""
+class Implementation(Generic[Ctx, Principal]):
+    """Everything the API needs from its implementer; mypy checks each handler's signatures.
 
-    context: rt.ContextFactory[Ctx]
-    authenticator: rt.Authenticator | None = None
+    ``authenticator`` turns credentials into a ``Principal``; ``context`` receives it in
+    :class:`RequestInfo` and opens the per-request ``Ctx`` every handler is given.
+    """
+
+    context: rt.ContextFactory[Ctx, Principal]
+    authenticator: rt.Authenticator[Principal] | None = None
     health: HealthApi[Ctx] | None = None
     users: UsersApi[Ctx] | None = None
     auth: AuthApi[Ctx] | None = None
@@ -80,7 +87,7 @@ class Implementation(Generic[Ctx]):
 
 
 def build_app(
-    implementation: Implementation[Any] | None,
+    implementation: Implementation[Any, Any] | None,
     *,
     allow_missing: bool = False,
     validate_responses: bool = False,

@@ -12,6 +12,7 @@ from generated import Implementation, build_app
 from impl.accounts.handlers import AuthHandlers, UsersHandlers
 from impl.accounts.service import AccountService
 from impl.auth.authenticator import BearerAuthenticator
+from impl.auth.principal import Principal
 from impl.catalog.handlers import ProductsHandlers
 from impl.catalog.service import ProductService
 from impl.context import ContextFactory, RequestContext
@@ -30,7 +31,7 @@ def create_app(settings: Settings | None = None, *, validate_responses: bool = F
     sessionmaker = create_sessionmaker(engine)
     metrics = Metrics()
     accounts = AccountService(settings)
-    implementation: Implementation[RequestContext] = Implementation(
+    implementation: Implementation[RequestContext, Principal] = Implementation(
         context=ContextFactory(sessionmaker),
         authenticator=BearerAuthenticator(accounts, sessionmaker),
         health=HealthHandlers(engine, settings.redis_url, metrics),

@@ -33,7 +33,7 @@ class ContextFactory:
     def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
         self._sessionmaker = sessionmaker
 
-    def __call__(self, info: RequestInfo) -> AbstractAsyncContextManager[RequestContext]:
+    def __call__(self, info: RequestInfo[Principal]) -> AbstractAsyncContextManager[RequestContext]:
         return self._open(info.principal)
 
     @asynccontextmanager

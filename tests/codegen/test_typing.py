@@ -17,11 +17,18 @@ from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from uuid import UUID
 
-from pets_expected import Implementation, RequestInfo, models
+from collections.abc import Sequence
+
+from pets_expected import Credentials, Implementation, RequestInfo, models
 from pets_expected.responses import auth as ra, pets as rp
 
 
-def context(info: RequestInfo) -> AbstractAsyncContextManager[None]:
+class Keys:
+    async def authenticate(self, credentials: Credentials, scopes: Sequence[str]) -> str | None:
+        return credentials.value
+
+
+def context(info: RequestInfo[{principal}]) -> AbstractAsyncContextManager[None]:
     @asynccontextmanager
     async def open_context() -> AsyncIterator[None]:
         yield None
@@ -56,13 +63,19 @@ class Pets:
         return rp.DeletePet204()
 
 
-implementation: Implementation[None] = Implementation(context=context, auth=Auth(), pets=Pets())
+implementation: Implementation[None, str] = Implementation(
+    context=context, authenticator=Keys(), auth=Auth(), pets=Pets()
+)
 """
 
 
-def _mypy(tmp_path: Path, *, get_pet_arg: str, get_pet_returns: str) -> tuple[int, str]:
-    source = HANDLERS.replace("{get_pet_arg}", get_pet_arg).replace(
-        "{get_pet_returns}", get_pet_returns
+def _mypy(
+    tmp_path: Path, *, get_pet_arg: str, get_pet_returns: str, principal: str = "str"
+) -> tuple[int, str]:
+    source = (
+        HANDLERS.replace("{get_pet_arg}", get_pet_arg)
+        .replace("{get_pet_returns}", get_pet_returns)
+        .replace("{principal}", principal)
     )
     module = tmp_path / "handlers.py"
     module.write_text(textwrap.dedent(source))
@@ -104,3 +117,11 @@ def test_undocumented_response_type_fails(tmp_path: Path) -> None:
     status, output = _mypy(tmp_path, get_pet_arg="pet_id", get_pet_returns="rp.ListPets200")
     assert status == 1
     assert 'Argument "pets" to "Implementation" has incompatible type "Pets"' in output
+
+
+def test_principal_type_flows_from_authenticator_to_context(tmp_path: Path) -> None:
+    status, output = _mypy(
+        tmp_path, get_pet_arg="pet_id", get_pet_returns="rp.GetPet200", principal="int"
+    )
+    assert status == 1
+    assert 'Argument "context" to "Implementation" has incompatible type' in output

@@ -23,7 +23,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol
 from urllib.parse import parse_qsl
 
 from pydantic import AfterValidator, BeforeValidator, TypeAdapter, ValidationError
@@ -34,10 +34,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from typing_extensions import TypeVar
 
 logger = logging.getLogger("openapi.runtime")
 
 Ctx = TypeVar("Ctx")
+P_co = TypeVar("P_co", covariant=True, default=Any)  # the principal an Authenticator returns
+P_contra = TypeVar("P_contra", contravariant=True, default=Any)
+Ctx_co = TypeVar("Ctx_co", covariant=True)
 
 REQUEST_ID_HEADER = "x-request-id"
 PROBLEM_JSON = "application/problem+json"
@@ -240,27 +244,36 @@ class Operation:
 
 
 @dataclass(frozen=True, slots=True)
-class RequestInfo:
-    """What the implementation's context factory is told about a request."""
+class RequestInfo(Generic[P_co]):
+    """What the implementation's context factory is told about a request.
+
+    ``principal`` is what the authenticator returned for the satisfied security requirement,
+    or None for an operation (or alternative) that needs no credentials.
+    """
 
     request: Request
     operation: Operation
-    principal: Any
+    principal: P_co | None
 
 
-ContextFactory = Callable[[RequestInfo], AbstractAsyncContextManager[Ctx]]
+class ContextFactory(Protocol[Ctx_co, P_contra]):
+    """Opens the per-request context handed to every handler (a transaction, say)."""
+
+    def __call__(self, info: RequestInfo[P_contra], /) -> AbstractAsyncContextManager[Ctx_co]: ...
 
 
-class Authenticator(Protocol):
+class Authenticator(Protocol[P_co]):
     """Turns credentials into a principal (or None to refuse them)."""
 
-    async def authenticate(self, credentials: Credentials, scopes: Sequence[str]) -> Any | None: ...
+    async def authenticate(
+        self, credentials: Credentials, scopes: Sequence[str]
+    ) -> P_co | None: ...
 
 
 @dataclass(frozen=True, slots=True)
 class Options(Generic[Ctx]):
-    context: ContextFactory[Ctx] | None
-    authenticator: Authenticator | None
+    context: ContextFactory[Ctx, Any] | None
+    authenticator: Authenticator[Any] | None
     schemes: Mapping[str, SecurityScheme]
     validate_responses: bool
 
@@ -855,8 +868,8 @@ def build_app(
     handlers: Mapping[str, Any],
     expected_arguments: Mapping[str, Sequence[str]],
     *,
-    context: ContextFactory[Any] | None,
-    authenticator: Authenticator | None,
+    context: ContextFactory[Any, Any] | None,
+    authenticator: Authenticator[Any] | None,
     schemes: Mapping[str, SecurityScheme],
     spec_json: str,
     allow_missing: bool = False,
