@@ -51,3 +51,9 @@ test-pg *args:
 # Generation time and peak memory on a synthetic spec (default 1,000 operations, 3,000 schemas).
 bench-codegen *args:
     uv run python benchmarks/codegen_bench.py {{args}}
+
+# The same on a real-world document: GitHub's REST API (13 MB, 1,200 operations), from npm.
+bench-codegen-github:
+    mkdir -p build/bench
+    cd build/bench && npm pack --silent @octokit/openapi@23.0.2 >/dev/null && tar xzf octokit-openapi-23.0.2.tgz
+    uv run python benchmarks/codegen_bench.py --spec build/bench/package/generated/api.github.com.json --time-limit 60

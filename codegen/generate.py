@@ -38,10 +38,10 @@ def generate(spec: Path) -> Result:
     loaded = load_bundle(spec)
     models: dict[str, str] = {}
 
-    def emit(document: dict[str, object], class_names: dict[str, str]) -> set[str]:
-        source, classes = generate_models(document, class_names)
+    def emit(document: dict[str, object]) -> tuple[set[str], dict[str, str]]:
+        source, classes, by_schema = generate_models(document)
         models["source"] = source
-        return classes
+        return classes, by_schema
 
     parsed = parse(loaded, emit)
     files = render_package(parsed.api, models["source"], loaded.document, _source_name(spec))

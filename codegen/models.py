@@ -3,27 +3,34 @@
 datamodel-code-generator spends a few milliseconds per schema, in pure Python. Large documents
 are therefore split into groups of schemas that do not reference each other, generated in two
 processes, and merged. The split depends only on the document, never on the machine, so the
-output is the same everywhere; if two groups would define the same helper class, the document
-is generated in one piece instead.
+output is the same everywhere; helper classes that two groups name alike are renamed in the
+later group.
 """
 
 from __future__ import annotations
 
 import ast
+import io
 import json
+import os
+import tempfile
+import tokenize
 import warnings
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
 from typing import Any
 
 from codegen.errors import Diagnostic, SpecError
+from codegen.naming import NameTable
 
 # Below this many schemas a second process costs more (start-up, imports) than it saves.
 SPLIT_THRESHOLD = 400
 WORKERS = 2
 
 
-def _run_dcg(document: dict[str, Any], class_names: dict[str, str]) -> str:
+def _run_dcg(document: dict[str, Any]) -> tuple[str, list[tuple[str, str]]]:
+    """The models' source, and (class name, source $ref) for each model it defines."""
     from datamodel_code_generator import (
         DataModelType,
         GenerateConfig,
@@ -33,6 +40,8 @@ def _run_dcg(document: dict[str, Any], class_names: dict[str, str]) -> str:
         generate,
     )
 
+    handle, metadata_path = tempfile.mkstemp(suffix=".json")
+    os.close(handle)
     config = GenerateConfig(
         input_file_type=InputFileType.OpenAPI,
         output_model_type=DataModelType.PydanticV2BaseModel,
@@ -54,9 +63,9 @@ def _run_dcg(document: dict[str, Any], class_names: dict[str, str]) -> str:
         # readOnly fields are not expected in requests, writeOnly ones never sent back.
         read_only_write_only_model_type=ReadOnlyWriteOnlyModelType.RequestResponse,
         formatters=[],
-        # Only real renames: an identity entry makes the generator reserve the name twice
-        # when it derives helper models from that schema (oneOf variants, for instance).
-        model_name_map={name: cls for name, cls in class_names.items() if name != cls},
+        # Which class each schema became: names are the generator's (a name map of ours
+        # would match nested properties of the same name too), read back from here.
+        emit_model_metadata=metadata_path,
     )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -75,10 +84,16 @@ def _run_dcg(document: dict[str, Any], class_names: dict[str, str]) -> str:
         raise SpecError(
             [Diagnostic("datamodel-code-generator produced several modules", "/components/schemas")]
         )
+    try:
+        metadata = json.loads(Path(metadata_path).read_text(encoding="utf-8"))
+    finally:
+        os.unlink(metadata_path)
+    models = [(str(m["class_name"]), str(m.get("source_ref") or "")) for m in metadata["models"]]
     # MISSING left pydantic.experimental in Pydantic 2.14.
-    return source.replace(
+    source = source.replace(
         "from pydantic.experimental.missing_sentinel import MISSING", "from pydantic import MISSING"
     )
+    return source, models
 
 
 def _refs(node: Any) -> Iterator[str]:
@@ -183,33 +198,72 @@ def _document_with(document: dict[str, Any], names: list[str]) -> dict[str, Any]
     return {**document, "components": {"schemas": {name: schemas[name] for name in names}}}
 
 
-def _in_parallel(document: dict[str, Any], class_names: dict[str, str]) -> str | None:
+_Run = tuple[str, list[tuple[str, str]]]
+
+
+def _in_parallel(document: dict[str, Any]) -> _Run | None:
     schemas = document["components"]["schemas"]
     parts = _partition(_groups(schemas), WORKERS)
     if len(parts) < 2:
         return None
     # A copy through JSON: the workers need plain data, and the parent's dicts may be shared.
     jobs = [json.loads(json.dumps(_document_with(document, part))) for part in parts]
-    names = [{n: class_names[n] for n in part if n in class_names} for part in parts]
     with ProcessPoolExecutor(max_workers=WORKERS) as pool:
-        sources = list(pool.map(_run_dcg, jobs, names))
+        runs = list(pool.map(_run_dcg, jobs))
+    # Groups are generated apart, so two may name a helper class alike (two inline `status`
+    # enums both become `Status`): later groups rename theirs, as one run would have.
+    table = NameTable({c for source, _ in runs for c in _classes(source)})
     seen: set[str] = set()
-    for source in sources:
-        classes = set(_classes(source))
-        if classes & seen:
-            return None  # helper classes named alike in two groups: one run names them apart
-        seen |= classes
-    return _merge([_strip_header(s) for s in sources])
+    merged: list[str] = []
+    models: list[tuple[str, str]] = []
+    for source, part_models in runs:
+        classes = _classes(source)
+        renames = {c: table.claim(c) for c in classes if c in seen}
+        seen |= set(classes) | set(renames.values())
+        merged.append(_rename(_strip_header(source), renames) if renames else _strip_header(source))
+        models += [(renames.get(c, c), ref) for c, ref in part_models]
+    return _merge(merged), models
 
 
-def generate_models(document: dict[str, Any], class_names: dict[str, str]) -> tuple[str, set[str]]:
-    """Source of ``models.py`` and the names of the classes it defines."""
+def _rename(source: str, renames: dict[str, str]) -> str:
+    """Rename identifiers (NAME tokens only: strings and comments stay as they are)."""
+    lines = source.splitlines(keepends=True)
+    edits: list[tuple[int, int, int, str]] = []
+    for token in tokenize.generate_tokens(io.StringIO(source).readline):
+        if token.type == tokenize.NAME and token.string in renames:
+            (row, start), (_, end) = token.start, token.end
+            edits.append((row - 1, start, end, renames[token.string]))
+    for row, start, end, name in reversed(edits):
+        lines[row] = lines[row][:start] + name + lines[row][end:]
+    return "".join(lines)
+
+
+def _schema_classes(models: list[tuple[str, str]]) -> dict[str, str]:
+    """Component schema name -> its class (for a readOnly/writeOnly pair, the shared stem)."""
+    prefix = "#/components/schemas/"
+    by_schema: dict[str, list[str]] = {}
+    for class_name, ref in models:
+        if ref.startswith(prefix) and "/" not in ref[len(prefix) :]:
+            name = ref[len(prefix) :].replace("~1", "/").replace("~0", "~")
+            by_schema.setdefault(name, []).append(class_name)
+    found: dict[str, str] = {}
+    for name, classes in by_schema.items():
+        stems = {c.removesuffix("Request").removesuffix("Response") for c in classes}
+        found[name] = stems.pop() if len(classes) > 1 and len(stems) == 1 else classes[0]
+    return found
+
+
+def generate_models(document: dict[str, Any]) -> tuple[str, set[str], dict[str, str]]:
+    """Source of ``models.py``, the classes it defines, and each component schema's class."""
     schemas = (document.get("components") or {}).get("schemas") or {}
     if not schemas:  # nothing to model; the generator would call that an error
-        return '"""This API defines no schemas."""\n', set()
-    source = None
+        return '"""This API defines no schemas."""\n', set(), {}
+    run = None
     if len(schemas) >= SPLIT_THRESHOLD:
-        source = _in_parallel(document, class_names)
-    if source is None:
-        source = _strip_header(_run_dcg(document, class_names))
-    return source, set(_classes(source))
+        run = _in_parallel(document)
+    if run is None:
+        source, models = _run_dcg(document)
+        run = _strip_header(source), models
+    source, models = run
+    classes = set(_classes(source))
+    return source, classes, _schema_classes(models)

@@ -13,7 +13,8 @@ from codegen.errors import Diagnostic, SpecError, join_pointer
 from codegen.naming import NameTable, pascal, safe_identifier, snake
 from codegen.types import Mapped, TypeMapper, is_class_like
 
-ModelEmitter = Callable[[dict[str, Any], dict[str, str]], set[str]]
+# (document) -> (the classes of models.py, component schema name -> its class)
+ModelEmitter = Callable[[dict[str, Any]], tuple[set[str], dict[str, str]]]
 
 METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 _PARAM_LOCATIONS = ("path", "query", "header", "cookie")
@@ -144,13 +145,7 @@ class _Parser:
             "paths": {},
             "components": {"schemas": {**self.schemas, **self.hoisted}},
         }
-        existing = emit_models(model_document, dict(self.class_names))
-        # readOnly/writeOnly schemas exist only as <Name>Request and <Name>Response models.
-        classes = {
-            name: cls
-            for name, cls in self.class_names.items()
-            if existing & {cls, f"{cls}Request", f"{cls}Response"}
-        }
+        existing, classes = emit_models(model_document)
         view = {
             **self.document,
             "components": {
@@ -490,8 +485,9 @@ class _Parser:
 def parse(bundle: Bundle, emit_models: ModelEmitter) -> Parsed:
     """Build the IR of a validated bundle.
 
-    ``emit_models(document, class_names)`` generates the models of ``document``'s schemas
-    and returns the class names that exist afterwards (some schemas collapse into plain types).
+    ``emit_models(document)`` generates the models of ``document``'s schemas and returns the
+    classes that exist afterwards, and which class each component schema became (some
+    schemas collapse into plain types and have none).
     """
     return _Parser(bundle).parse(emit_models)
 

@@ -55,6 +55,22 @@ def is_class_like(schema: Any) -> bool:
     )
 
 
+def _is_model(schema: Any) -> bool:
+    """Whether a named schema is worth its model class (objects, enums, compositions)."""
+    if not isinstance(schema, dict):
+        return False
+    types = schema.get("type")
+    return bool(
+        schema.get("properties")
+        or types == "object"
+        or (isinstance(types, list) and "object" in types)
+        or schema.get("enum")
+        or schema.get("allOf")
+        or schema.get("oneOf")
+        or schema.get("anyOf")
+    )
+
+
 def _literal(value: Any) -> str:
     if isinstance(value, str):
         return json.dumps(value, ensure_ascii=False)
@@ -239,6 +255,9 @@ class TypeMapper:
             cls = self.component_classes.get(
                 ref[len(prefix) :].replace("~1", "/").replace("~0", "~")
             )
+            target_schema = self.resolve({"$ref": ref})
+            if cls is not None and not _is_model(target_schema):
+                cls = None  # a RootModel of a string or list: the plain type reads better
             if cls is not None and self.existing is not None:
                 variant = f"{cls}{self.direction}"
                 if self.direction and variant in self.existing:

@@ -41,17 +41,36 @@ def test_groups_follow_references() -> None:
     assert parts == [["Kind0", "Item1", "Kind4", "Item5"], ["Kind2", "Item3"]]
 
 
+def _import(source: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str) -> Any:
+    (tmp_path / f"{name}.py").write_text(source)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    return importlib.import_module(name)
+
+
 def test_split_generation_is_stable_and_complete(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     document = _document(models.SPLIT_THRESHOLD)
     names = {name: pascal(name) for name in document["components"]["schemas"]}
-    first, classes = models.generate_models(document, names)
-    second, _ = models.generate_models(document, names)
+    first, classes, by_schema = models.generate_models(document)
+    second, _, _ = models.generate_models(document)
     assert first == second
     assert classes == set(names.values())
-    (tmp_path / "split_models.py").write_text(first)
-    monkeypatch.syspath_prepend(str(tmp_path))
-    module = importlib.import_module("split_models")
+    assert by_schema == names
+    module = _import(first, tmp_path, monkeypatch, "split_models")
     item = module.Item1.model_validate({"kind": "a"})
     assert item.kind == module.Kind0.A
+
+
+def test_helper_classes_named_alike_in_two_groups_are_renamed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    document = _document(models.SPLIT_THRESHOLD)
+    schemas = document["components"]["schemas"]
+    for name, values in (("Left", ["l1", "l2"]), ("Right", ["r1", "r2"])):
+        schemas[name] = {"type": "object", "properties": {"state": {"enum": values}}}
+    source, classes, _ = models.generate_models(document)
+    assert {"State", "State2"} <= classes
+    module = _import(source, tmp_path, monkeypatch, "renamed_models")
+    assert module.Left.model_validate({"state": "l1"}).state.value == "l1"
+    assert module.Right.model_validate({"state": "r2"}).state.value == "r2"
