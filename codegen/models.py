@@ -60,6 +60,9 @@ def _run_dcg(document: dict[str, Any]) -> tuple[str, list[tuple[str, str]]]:
         use_double_quotes=True,
         set_default_enum_member=True,
         use_missing_sentinel=True,
+        # URIs stay the strings the client sent: AnyUrl rewrites them (a trailing slash) and
+        # rejects defaults such as "" that real documents use.
+        type_mappings=[f"string+{fmt}=string" for fmt in ("uri", "uri-reference", "iri")],
         # readOnly fields are not expected in requests, writeOnly ones never sent back.
         read_only_write_only_model_type=ReadOnlyWriteOnlyModelType.RequestResponse,
         formatters=[],
