@@ -10,6 +10,7 @@ later group.
 from __future__ import annotations
 
 import ast
+import hashlib
 import io
 import json
 import os
@@ -256,8 +257,58 @@ def _schema_classes(models: list[tuple[str, str]]) -> dict[str, str]:
     return found
 
 
-def generate_models(document: dict[str, Any]) -> tuple[str, set[str], dict[str, str]]:
-    """Source of ``models.py``, the classes it defines, and each component schema's class."""
+Models = tuple[str, set[str], dict[str, str]]
+
+
+def _cache_dir() -> Path | None:
+    if os.environ.get("CODEGEN_NO_CACHE"):
+        return None
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "openapi-codegen"
+
+
+def _cache_key(document: dict[str, Any]) -> str:
+    from importlib.metadata import version
+
+    digest = hashlib.sha256()
+    # The output is a pure function of the schemas, this module and the generator's version.
+    digest.update(json.dumps(document, sort_keys=True).encode())
+    digest.update(Path(__file__).read_bytes())
+    digest.update(version("datamodel-code-generator").encode())
+    return digest.hexdigest()
+
+
+def generate_models(document: dict[str, Any]) -> Models:
+    """Source of ``models.py``, the classes it defines, and each component schema's class.
+
+    Results are cached by content (``~/.cache/openapi-codegen``; ``CODEGEN_NO_CACHE=1``
+    turns it off): the model generator dominates a small document's generation time, and
+    most edits of a spec leave its schemas alone.
+    """
+    folder = _cache_dir()
+    key = _cache_key(document) if folder is not None else ""
+    if folder is not None:
+        cached = folder / f"{key}.json"
+        try:
+            data = json.loads(cached.read_text(encoding="utf-8"))
+            return data["source"], set(data["classes"]), data["by_schema"]
+        except (OSError, ValueError, KeyError):
+            pass
+    result = _generate_models(document)
+    if folder is not None:
+        source, classes, by_schema = result
+        payload = {"source": source, "classes": sorted(classes), "by_schema": by_schema}
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            temporary = folder / f"{key}.{os.getpid()}.tmp"
+            temporary.write_text(json.dumps(payload), encoding="utf-8")
+            temporary.replace(folder / f"{key}.json")
+        except OSError:
+            pass  # a read-only home only costs the next run its speed
+    return result
+
+
+def _generate_models(document: dict[str, Any]) -> Models:
     schemas = (document.get("components") or {}).get("schemas") or {}
     if not schemas:  # nothing to model; the generator would call that an error
         return '"""This API defines no schemas."""\n', set(), {}

@@ -74,3 +74,16 @@ def test_helper_classes_named_alike_in_two_groups_are_renamed(
     module = _import(source, tmp_path, monkeypatch, "renamed_models")
     assert module.Left.model_validate({"state": "l1"}).state.value == "l1"
     assert module.Right.model_validate({"state": "r2"}).state.value == "r2"
+
+
+def test_results_are_cached_by_content(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CODEGEN_NO_CACHE")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    document = _document(4)
+    first = models.generate_models(document)
+    entries = list((tmp_path / "openapi-codegen").glob("*.json"))
+    assert len(entries) == 1
+    assert models.generate_models(document) == first
+    changed = _document(6)
+    assert models.generate_models(changed) != first
+    assert len(list((tmp_path / "openapi-codegen").glob("*.json"))) == 2
