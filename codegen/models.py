@@ -308,7 +308,51 @@ def generate_models(document: dict[str, Any]) -> Models:
     return result
 
 
+_SCHEMA_REF = "#/components/schemas/"
+
+
+def _escape(name: str) -> str:
+    return name.replace("~", "~0").replace("/", "~1")
+
+
+def _without_dots(document: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+    """The document with dots in schema names replaced (the generator reads ``a.b`` as a
+    module path), and a map back to the original names."""
+    schemas = document["components"]["schemas"]
+    if not any("." in name for name in schemas):
+        return document, {}
+    table = NameTable({name for name in schemas if "." not in name})
+    renamed = {
+        name: table.claim(name.replace(".", "_")) if "." in name else name for name in schemas
+    }
+    refs = {
+        _SCHEMA_REF + _escape(old): _SCHEMA_REF + _escape(new)
+        for old, new in renamed.items()
+        if old != new
+    }
+
+    def rewrite(node: Any) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref in refs:
+                node = {**node, "$ref": refs[ref]}
+            return {key: rewrite(value) for key, value in node.items()}
+        if isinstance(node, list):
+            return [rewrite(value) for value in node]
+        return node
+
+    new_schemas = {renamed[name]: rewrite(schema) for name, schema in schemas.items()}
+    back = {new: old for old, new in renamed.items() if old != new}
+    return {**document, "components": {"schemas": new_schemas}}, back
+
+
 def _generate_models(document: dict[str, Any]) -> Models:
+    document, back = _without_dots(document)
+    source, classes, by_schema = _generate_undotted(document)
+    return source, classes, {back.get(name, name): cls for name, cls in by_schema.items()}
+
+
+def _generate_undotted(document: dict[str, Any]) -> Models:
     schemas = (document.get("components") or {}).get("schemas") or {}
     if not schemas:  # nothing to model; the generator would call that an error
         return '"""This API defines no schemas."""\n', set(), {}

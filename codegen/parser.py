@@ -11,6 +11,7 @@ from codegen import ir
 from codegen.bundle import Bundle, dereference
 from codegen.errors import Diagnostic, SpecError, join_pointer
 from codegen.naming import NameTable, pascal, safe_identifier, snake
+from codegen.patterns import adapt_patterns
 from codegen.types import Mapped, TypeMapper, is_class_like
 
 # (document) -> (the classes of models.py, component schema name -> its class)
@@ -47,8 +48,19 @@ class Parsed:
 class _Parser:
     def __init__(self, bundle: Bundle) -> None:
         self.bundle = bundle
-        self.document = bundle.document
         self.warnings: list[Diagnostic] = []
+        dropped: list[tuple[str, str]] = []
+        # The served document keeps its patterns; the code gets what the runtime can compile.
+        self.document = adapt_patterns(bundle.document, "", dropped)
+        for pointer, pattern in dropped:
+            self.warnings.append(
+                bundle.diagnostic(
+                    f"pattern {pattern!r} cannot be compiled by the runtime's regex engine "
+                    "(lookaround, backreference or surrogate); it is not enforced",
+                    pointer,
+                    "warning",
+                )
+            )
         components = self.document.get("components") or {}
         schemas = components.get("schemas") or {}
         self.schemas: dict[str, Any] = dict(schemas) if isinstance(schemas, dict) else {}

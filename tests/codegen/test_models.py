@@ -87,3 +87,24 @@ def test_results_are_cached_by_content(tmp_path: Path, monkeypatch: pytest.Monke
     changed = _document(6)
     assert models.generate_models(changed) != first
     assert len(list((tmp_path / "openapi-codegen").glob("*.json"))) == 2
+
+
+def test_dotted_schema_names_stay_in_one_module() -> None:
+    document = {
+        "openapi": "3.1.0",
+        "info": {"title": "t", "version": "1"},
+        "paths": {},
+        "components": {
+            "schemas": {
+                "content.v1.item": {"type": "object", "properties": {"a": {"type": "string"}}},
+                "Box": {
+                    "type": "object",
+                    "properties": {"item": {"$ref": "#/components/schemas/content.v1.item"}},
+                },
+            }
+        },
+    }
+    source, classes, by_schema = models.generate_models(document)
+    assert by_schema == {"content.v1.item": "ContentV1Item", "Box": "Box"}
+    assert classes == {"ContentV1Item", "Box"}
+    assert "item: ContentV1Item | MISSING" in source
