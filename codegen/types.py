@@ -237,6 +237,8 @@ class TypeMapper:
             if args:
                 validator = f"Annotated[{validator}, Field({', '.join(args)})]"
             return Mapped(plain, validator, "object")
+        if schema.get("type") == "null":
+            return Mapped("None", "None", "scalar")
         base = {"integer": "int", "number": "float", "boolean": "bool", "string": "str"}.get(
             str(types), "Any"
         )

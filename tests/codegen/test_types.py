@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from codegen.types import TypeMapper
+
+DOCUMENT = {
+    "components": {
+        "schemas": {
+            "X": {"type": "object", "properties": {"a": {"type": "string"}}},
+            "Code": {"type": "string", "pattern": "^[A-Z]{3}$"},
+        }
+    }
+}
+
+
+@pytest.mark.parametrize(
+    ("schema", "plain", "validator"),
+    [
+        (
+            {"oneOf": [{"$ref": "#/components/schemas/X"}, {"type": "null"}]},
+            "models.X | None",
+            None,
+        ),
+        ({"anyOf": [{"type": "integer"}, {"type": "null"}]}, "int | None", None),
+        ({"type": ["string", "null"], "maxLength": 3}, "str | None", None),
+        ({"type": "string", "nullable": True}, "str | None", None),
+        (
+            {"$ref": "#/components/schemas/Code"},
+            "str",
+            'Annotated[str, Field(pattern="^[A-Z]{3}$")]',
+        ),
+        ({"type": "array", "items": {"type": "integer"}, "maxItems": 2}, "list[int]", None),
+        ({"type": "object", "additionalProperties": {"type": "number"}}, "dict[str, float]", None),
+        ({"enum": ["a", 1]}, 'Literal["a", 1]', None),
+        ({"const": "x"}, 'Literal["x"]', None),
+        ({}, "Any", None),
+    ],
+)
+def test_mapping(schema: dict[str, Any], plain: str, validator: str | None) -> None:
+    mapped = TypeMapper(DOCUMENT, {"X": "X"}, existing={"X"}).map(schema, "Hint")
+    assert mapped.plain == plain
+    if validator is not None:
+        assert mapped.validator == validator
