@@ -116,11 +116,22 @@ class Tag:
 
 
 @dataclass(frozen=True, slots=True)
+class Outbound:
+    """A request the API sends rather than serves: a webhook, or an operation's callback."""
+
+    kind: str  # webhook | callback
+    name: str
+    target: str  # the webhook's name, or the callback's runtime expression for its URL
+    operation: Operation
+
+
+@dataclass(frozen=True, slots=True)
 class Api:
     title: str
     version: str
     tags: tuple[Tag, ...]
     schemes: tuple[SecurityScheme, ...]
+    outbound: tuple[Outbound, ...] = ()
 
     @property
     def operations(self) -> tuple[Operation, ...]:

@@ -105,15 +105,6 @@ class _Parser:
 
     def parse(self, emit_models: ModelEmitter) -> Parsed:
         paths = self.document.get("paths") or {}
-        webhooks = self.document.get("webhooks")
-        if webhooks:
-            self.warnings.append(
-                self.bundle.diagnostic(
-                    "webhooks are not generated (no server routes belong to them)",
-                    "/webhooks",
-                    "warning",
-                )
-            )
         op_ids = NameTable()
         method_names = NameTable(frozenset())
         response_classes = NameTable()
@@ -135,9 +126,22 @@ class _Parser:
                             join_pointer(item_pointer, method),
                         )
                     )
+        outbound_raw = self.outbound_operations(raw_ops)
         # Pass 1 hoists inline schemas so they get models; pass 2 maps with the final classes.
         hoisting = TypeMapper(self.document, self.class_names, self.hoist)
         kept, self.warnings = self.warnings, []  # pass 2 reports them
+        for _, _, path, method, operation, shared, pointer in outbound_raw:
+            self.operation(
+                hoisting,
+                path,
+                method,
+                operation,
+                shared,
+                pointer,
+                NameTable(),
+                NameTable(),
+                NameTable(),
+            )
         for path, method, operation, shared, pointer in raw_ops:
             self.operation(
                 hoisting,
@@ -181,7 +185,65 @@ class _Parser:
                     response_classes,
                 )
             )
-        return Parsed(self.api(operations), model_document, self.class_names, self.warnings)
+        outbound_ids, outbound_names = NameTable(), NameTable()
+        outbound = tuple(
+            ir.Outbound(
+                kind=kind,
+                name=name,
+                target=path,
+                operation=self.operation(
+                    mapper,
+                    path,
+                    method,
+                    operation,
+                    shared,
+                    pointer,
+                    outbound_ids,
+                    outbound_names,
+                    NameTable(),
+                ),
+            )
+            for kind, name, path, method, operation, shared, pointer in outbound_raw
+        )
+        api = self.api(operations)
+        api = ir.Api(api.title, api.version, api.tags, api.schemes, outbound)
+        return Parsed(api, model_document, self.class_names, self.warnings)
+
+    def outbound_operations(
+        self, raw_ops: list[tuple[str, str, dict[str, Any], list[Any], str]]
+    ) -> list[tuple[str, str, str, str, dict[str, Any], list[Any], str]]:
+        """Requests the API sends: webhooks, and the callbacks of its operations."""
+        found: list[tuple[str, str, str, str, dict[str, Any], list[Any], str]] = []
+        items: list[tuple[str, str, str, Any, str]] = []
+        for name, item in (self.document.get("webhooks") or {}).items():
+            items.append(("webhook", name, name, item, join_pointer("/webhooks", name)))
+        for _, _, operation, _, pointer in raw_ops:
+            for name, callback in (operation.get("callbacks") or {}).items():
+                cb_pointer = join_pointer(pointer, "callbacks", name)
+                callback, _ = self.deref(callback, cb_pointer)
+                for expression, item in (callback or {}).items():
+                    items.append(
+                        ("callback", name, expression, item, join_pointer(cb_pointer, expression))
+                    )
+        for kind, name, target, item, item_pointer in items:
+            item, _ = self.deref(item, item_pointer)
+            if not isinstance(item, dict):
+                continue
+            for method in METHODS:
+                candidate = item.get(method)
+                if isinstance(candidate, dict):
+                    found.append(
+                        (
+                            kind,
+                            name,
+                            target,
+                            method,
+                            candidate,
+                            item.get("parameters") or [],
+                            join_pointer(item_pointer, method),
+                        )
+                    )
+        return found
 
     def api(self, operations: list[ir.Operation]) -> ir.Api:
         info = self.document.get("info") or {}
@@ -251,14 +313,6 @@ class _Parser:
                 self.bundle.diagnostic(
                     f"duplicate operationId {raw_id!r}",
                     join_pointer(pointer, "operationId"),
-                    "warning",
-                )
-            )
-        if op.get("callbacks"):
-            self.warnings.append(
-                self.bundle.diagnostic(
-                    "callbacks are not generated: the server gets no sender for them",
-                    join_pointer(pointer, "callbacks"),
                     "warning",
                 )
             )

@@ -98,6 +98,8 @@ def render_package(
         f"OPENAPI_JSON = {_pyrepr(spec_json)}\n"
     )
     files["app.py"] = _render(env, "app.py.jinja2", header=header, api=api)
+    if api.outbound:
+        files["webhooks.py"] = _render(env, "webhooks.py.jinja2", header=header, api=api)
     for package in ("interfaces", "responses", "routes"):
         names = [tag.module for tag in api.tags]
         files[f"{package}/__init__.py"] = (

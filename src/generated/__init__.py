@@ -4,4 +4,11 @@
 from .app import OPERATIONS, Implementation, build_app
 from .runtime import ApiError, Credentials, RequestInfo
 
-__all__ = ["OPERATIONS", "ApiError", "Credentials", "Implementation", "RequestInfo", "build_app"]
+__all__ = [
+    "OPERATIONS",
+    "ApiError",
+    "Credentials",
+    "Implementation",
+    "RequestInfo",
+    "build_app",
+]
