@@ -257,8 +257,8 @@ class TypeMapper:
             cls = self.component_classes.get(
                 ref[len(prefix) :].replace("~1", "/").replace("~0", "~")
             )
-            target_schema = self.resolve({"$ref": ref})
-            if cls is not None and not _is_model(target_schema):
+            target = self.resolve({"$ref": ref})
+            if cls is not None and not _is_model(target):
                 cls = None  # a RootModel of a string or list: the plain type reads better
             if cls is not None and self.existing is not None:
                 variant = f"{cls}{self.direction}"
@@ -268,7 +268,6 @@ class TypeMapper:
                     cls = None
             if cls is not None:
                 text = f"{MODELS}.{cls}"
-                target = self.resolve({"$ref": ref})
                 validator = text
                 sizes = [
                     f"{arg}={target[key]}"
@@ -289,7 +288,7 @@ class TypeMapper:
             return Mapped("Any", "Any", "scalar")
         self._resolving.add(ref)
         try:
-            return self.map(self.resolve({"$ref": ref}), hint)
+            return self.map(self.resolve({"$ref": ref}), hint)  # not a model: map it in place
         finally:
             self._resolving.discard(ref)
 
