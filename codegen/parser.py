@@ -108,24 +108,11 @@ class _Parser:
         op_ids = NameTable()
         method_names = NameTable(frozenset())
         response_classes = NameTable()
-        raw_ops: list[tuple[str, str, dict[str, Any], list[Any], str]] = []
-        for path, item in paths.items():
-            item_pointer = join_pointer("/paths", path)
-            item, _ = self.deref(item, item_pointer)
-            if not isinstance(item, dict):
-                continue
-            for method in METHODS:
-                operation = item.get(method)
-                if isinstance(operation, dict):
-                    raw_ops.append(
-                        (
-                            path,
-                            method,
-                            operation,
-                            item.get("parameters") or [],
-                            join_pointer(item_pointer, method),
-                        )
-                    )
+        raw_ops = [
+            (path, *found)
+            for path, item in paths.items()
+            for found in self.path_item_operations(item, join_pointer("/paths", path))
+        ]
         outbound_raw = self.outbound_operations(raw_ops)
         # Pass 1 hoists inline schemas so they get models; pass 2 maps with the final classes.
         hoisting = TypeMapper(self.document, self.class_names, self.hoist)
@@ -226,24 +213,24 @@ class _Parser:
                         ("callback", name, expression, item, join_pointer(cb_pointer, expression))
                     )
         for kind, name, target, item, item_pointer in items:
-            item, _ = self.deref(item, item_pointer)
-            if not isinstance(item, dict):
-                continue
-            for method in METHODS:
-                candidate = item.get(method)
-                if isinstance(candidate, dict):
-                    found.append(
-                        (
-                            kind,
-                            name,
-                            target,
-                            method,
-                            candidate,
-                            item.get("parameters") or [],
-                            join_pointer(item_pointer, method),
-                        )
-                    )
+            found.extend(
+                (kind, name, target, *operation)
+                for operation in self.path_item_operations(item, item_pointer)
+            )
         return found
+
+    def path_item_operations(
+        self, item: Any, pointer: str
+    ) -> list[tuple[str, dict[str, Any], list[Any], str]]:
+        """(method, operation, path-level parameters, pointer) of each operation of a path item."""
+        item, _ = self.deref(item, pointer)
+        if not isinstance(item, dict):
+            return []
+        return [
+            (method, item[method], item.get("parameters") or [], join_pointer(pointer, method))
+            for method in METHODS
+            if isinstance(item.get(method), dict)
+        ]
 
     def api(self, operations: list[ir.Operation]) -> ir.Api:
         info = self.document.get("info") or {}
