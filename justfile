@@ -36,9 +36,9 @@ lint-spec:
 
 # ruff (lint and format check) and mypy --strict over codegen, src and tests.
 lint:
-    uv run ruff check codegen src tests migrations benchmarks
-    uv run ruff format --check codegen src tests migrations benchmarks
-    uv run mypy codegen src tests migrations benchmarks
+    uv run ruff check codegen spectools src tests migrations benchmarks
+    uv run ruff format --check codegen spectools src tests migrations benchmarks
+    uv run mypy codegen spectools src tests migrations benchmarks
 
 # Everything that gates a merge: generated code is current, lint, and the whole suite.
 test *args: check-gen lint
