@@ -13,6 +13,7 @@ from impl.auth.passwords import hash_password, hash_password_async
 from impl.auth.principal import Principal
 from impl.kit.clock import utcnow
 from impl.models import Membership, Product, ProductStatus, Role, Team, User
+from impl.teams.access import TeamAccess
 
 DEFAULT_PASSWORD = "correct horse battery staple"
 
@@ -32,6 +33,7 @@ async def create_user(
     username: str | None = None,
     password: str = DEFAULT_PASSWORD,
     is_active: bool = True,
+    is_admin: bool = False,
 ) -> User:
     n = next(_sequence)
     password_hash = (
@@ -44,6 +46,7 @@ async def create_user(
         username=username or f"user{n}",
         password_hash=password_hash,
         is_active=is_active,
+        is_admin=is_admin,
     )
     session.add(user)
     await session.flush()
@@ -51,7 +54,12 @@ async def create_user(
 
 
 def principal_for(user: User) -> Principal:
-    return Principal(user_id=user.id, email=user.email)
+    return Principal(user_id=user.id, email=user.email, is_admin=user.is_admin)
+
+
+def access_for(user: User, team: Team, role: str = Role.OWNER) -> TeamAccess:
+    """What the request context hands a team-scoped service after checking the membership."""
+    return TeamAccess(team_id=team.id, user_id=user.id, role=role)
 
 
 async def create_team(

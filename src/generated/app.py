@@ -20,8 +20,12 @@ from .interfaces.users import UsersApi
 from .routes import users as _users
 from .interfaces.auth import AuthApi
 from .routes import auth as _auth
+from .interfaces.admin import AdminApi
+from .routes import admin as _admin
 from .interfaces.teams import TeamsApi
 from .routes import teams as _teams
+from .interfaces.members import MembersApi
+from .routes import members as _members
 from .interfaces.products import ProductsApi
 from .routes import products as _products
 
@@ -45,7 +49,9 @@ OPERATIONS: tuple[rt.Operation, ...] = (
     *_health.OPERATIONS,
     *_users.OPERATIONS,
     *_auth.OPERATIONS,
+    *_admin.OPERATIONS,
     *_teams.OPERATIONS,
+    *_members.OPERATIONS,
     *_products.OPERATIONS,
 )
 
@@ -55,12 +61,23 @@ EXPECTED_ARGUMENTS: dict[str, tuple[str, ...]] = {
     "get_metrics": (),
     "create_user": ("body",),
     "get_me": (),
+    "update_me": ("body",),
+    "get_preferences": (),
+    "put_preferences": ("body",),
     "create_token": ("body",),
+    "refresh_token": ("body",),
+    "logout": ("body",),
+    "list_users": ("is_active", "limit", "cursor"),
+    "deactivate_user": ("user_id",),
     "list_teams": ("limit", "cursor"),
     "create_team": ("body",),
     "get_team": ("team_id",),
     "delete_team": ("team_id",),
     "update_team": ("team_id", "body"),
+    "list_members": ("team_id", "limit", "cursor"),
+    "add_member": ("team_id", "body"),
+    "remove_member": ("team_id", "user_id"),
+    "update_member": ("team_id", "user_id", "body"),
     "list_products": ("team_id", "limit", "cursor", "status"),
     "create_product": ("team_id", "body"),
     "get_product": ("team_id", "product_id"),
@@ -82,7 +99,9 @@ class Implementation(Generic[Ctx, Principal]):
     health: HealthApi[Ctx] | None = None
     users: UsersApi[Ctx] | None = None
     auth: AuthApi[Ctx] | None = None
+    admin: AdminApi[Ctx] | None = None
     teams: TeamsApi[Ctx] | None = None
+    members: MembersApi[Ctx] | None = None
     products: ProductsApi[Ctx] | None = None
 
 
@@ -107,7 +126,9 @@ def build_app(
             "health": implementation.health,
             "users": implementation.users,
             "auth": implementation.auth,
+            "admin": implementation.admin,
             "teams": implementation.teams,
+            "members": implementation.members,
             "products": implementation.products,
         }
     return rt.build_app(

@@ -32,7 +32,7 @@ async def _seed(settings: Settings) -> None:
         print("The database already has users; demo data was not added.")
         return
     print(
-        "\nDemo login (seeded on first start):\n"
+        "\nDemo login (seeded on first start; a team owner and platform admin):\n"
         f"  email:    {credentials.email}\n"
         f"  password: {credentials.password}\n"
         f"  team:     {credentials.team_id}\n"

@@ -9,10 +9,15 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 
 from generated import Implementation, build_app
+from generated.spec import OPENAPI_JSON
 from impl.accounts.handlers import AuthHandlers, UsersHandlers
 from impl.accounts.service import AccountService
+from impl.admin.handlers import AdminHandlers
+from impl.admin.service import AdminService
+from impl.auth.access import AccessPolicy
 from impl.auth.authenticator import BearerAuthenticator
-from impl.auth.principal import Principal
+from impl.auth.principal import TokenSubject
+from impl.auth.tokens import TokenService
 from impl.catalog.handlers import ProductsHandlers
 from impl.catalog.service import ProductService
 from impl.context import ContextFactory, RequestContext
@@ -20,7 +25,8 @@ from impl.health.handlers import HealthHandlers
 from impl.kit.db import create_engine, create_sessionmaker
 from impl.observability import Metrics, ObservabilityMiddleware
 from impl.settings import Settings
-from impl.teams.handlers import TeamsHandlers
+from impl.teams.handlers import MembersHandlers, TeamsHandlers
+from impl.teams.members import MembershipService
 from impl.teams.service import TeamService
 
 
@@ -31,13 +37,15 @@ def create_app(settings: Settings | None = None, *, validate_responses: bool = F
     sessionmaker = create_sessionmaker(engine)
     metrics = Metrics()
     accounts = AccountService(settings)
-    implementation: Implementation[RequestContext, Principal] = Implementation(
-        context=ContextFactory(sessionmaker),
-        authenticator=BearerAuthenticator(accounts, sessionmaker),
+    implementation: Implementation[RequestContext, TokenSubject] = Implementation(
+        context=ContextFactory(sessionmaker, AccessPolicy.from_json(OPENAPI_JSON)),
+        authenticator=BearerAuthenticator(TokenService(settings)),
         health=HealthHandlers(engine, settings.redis_url, metrics),
         users=UsersHandlers(accounts),
         auth=AuthHandlers(accounts),
+        admin=AdminHandlers(AdminService(settings)),
         teams=TeamsHandlers(TeamService(settings)),
+        members=MembersHandlers(MembershipService(settings)),
         products=ProductsHandlers(ProductService(settings)),
     )
 

@@ -1,7 +1,13 @@
-"""Per-request context handed to every handler: one unit of work, the caller, the request id."""
+"""Per-request context handed to every handler: one unit of work, the caller, the request id.
+
+The context is also where the contract's access rules (`impl.auth.access`) are applied, once,
+before any handler runs: the caller's account and, for team-scoped operations, their role in
+the team are read in one query inside the request's own transaction.
+"""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
@@ -9,9 +15,14 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from generated.runtime import RequestInfo, request_id_var
-from impl.auth.principal import Principal
+from impl.auth.access import AccessPolicy, Rule
+from impl.auth.principal import Principal, TokenSubject
+from impl.auth.repository import CallerRepository
+from impl.auth.tokens import invalid_token
 from impl.kit.db import unit_of_work
-from impl.kit.errors import Unauthorized
+from impl.kit.errors import Forbidden, Unauthorized
+from impl.teams.access import TeamAccess
+from impl.teams.errors import TeamNotFoundError, TeamRoleForbiddenError
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,6 +30,7 @@ class RequestContext:
     session: AsyncSession
     principal: Principal | None
     request_id: str
+    team: TeamAccess | None = None
 
     def caller(self) -> Principal:
         """The authenticated principal; operations with security always have one."""
@@ -26,17 +38,67 @@ class RequestContext:
             raise Unauthorized("Valid credentials are required.")
         return self.principal
 
+    def team_access(self) -> TeamAccess:
+        """The caller's checked access to the path's team; team-scoped operations have one."""
+        if self.team is None:
+            raise TypeError("not a team-scoped operation: declare x-team-roles in the spec")
+        return self.team
+
 
 class ContextFactory:
     """One transaction per request: committed when the handler returns, rolled back on error."""
 
-    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(
+        self, sessionmaker: async_sessionmaker[AsyncSession], policy: AccessPolicy
+    ) -> None:
         self._sessionmaker = sessionmaker
+        self._policy = policy
 
-    def __call__(self, info: RequestInfo[Principal]) -> AbstractAsyncContextManager[RequestContext]:
-        return self._open(info.principal)
+    def __call__(
+        self, info: RequestInfo[TokenSubject]
+    ) -> AbstractAsyncContextManager[RequestContext]:
+        return self._open(info)
 
     @asynccontextmanager
-    async def _open(self, principal: Principal | None) -> AsyncIterator[RequestContext]:
+    async def _open(self, info: RequestInfo[TokenSubject]) -> AsyncIterator[RequestContext]:
+        rule = self._policy.rule(info.operation.operation_id)
         async with unit_of_work(self._sessionmaker) as session:
-            yield RequestContext(session, principal, request_id_var.get())
+            principal, team = None, None
+            if info.principal is not None:
+                team_id = _team_id(info, rule)
+                principal, role = await _load_caller(session, info.principal, team_id)
+                team = _authorise(rule, principal, team_id, role)
+            yield RequestContext(session, principal, request_id_var.get(), team)
+
+
+def _team_id(info: RequestInfo[TokenSubject], rule: Rule | None) -> uuid.UUID | None:
+    if rule is None or rule.team_roles is None:
+        return None
+    # The generated route has already validated the path parameter as a UUID.
+    return uuid.UUID(str(info.request.path_params["team_id"]))
+
+
+async def _load_caller(
+    session: AsyncSession, subject: TokenSubject, team_id: uuid.UUID | None
+) -> tuple[Principal, str | None]:
+    found = await CallerRepository(session).load(subject.user_id, team_id)
+    if found is None:
+        # Deactivated (or deleted) accounts stop at once, whatever their tokens say.
+        raise invalid_token("The user no longer exists or is deactivated")
+    return found
+
+
+def _authorise(
+    rule: Rule | None, principal: Principal, team_id: uuid.UUID | None, role: str | None
+) -> TeamAccess | None:
+    if rule is None:
+        return None
+    if rule.platform_admin and not principal.is_admin:
+        raise Forbidden("Only platform admins may do this")
+    if rule.team_roles is None or team_id is None:
+        return None
+    if role is None:
+        raise TeamNotFoundError
+    if role not in rule.team_roles:
+        raise TeamRoleForbiddenError(role)
+    return TeamAccess(team_id=team_id, user_id=principal.user_id, role=role)

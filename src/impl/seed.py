@@ -51,6 +51,8 @@ async def seed_demo(sessionmaker: async_sessionmaker[AsyncSession]) -> DemoCrede
                 username=DEMO_USERNAME,
                 password_hash=await hash_password_async(DEMO_PASSWORD),
             )
+            # The demo account is also a platform admin, so the admin API can be tried too.
+            await users.set_admin(user, is_admin=True)
             teams = TeamRepository(session)
             team = await teams.create(name=DEMO_TEAM_NAME)
             await teams.add_member(team_id=team.id, user_id=user.id, role=Role.OWNER)

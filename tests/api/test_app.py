@@ -84,7 +84,7 @@ class TestFrameworkErrors:
     async def test_wrong_method(self, client: httpx.AsyncClient) -> None:
         response = await client.put("/v1/me")
         assert response.status_code == 405
-        assert response.headers["allow"] == "GET"
+        assert response.headers["allow"] == "GET, PATCH"
         assert response.headers["content-type"] == "application/problem+json"
 
     async def test_malformed_json(self, client: httpx.AsyncClient) -> None:

@@ -5,7 +5,10 @@ schemathesis has is enabled, in positive and negative generation modes. One chec
 not disabled: ``positive_data_acceptance`` also accepts 400 (an opaque cursor the server did
 not issue, or wrong credentials on the token endpoint), 412 and 428 (a missing or stale
 ``If-Match``): schema-valid requests that the server's state rightly refuses, each
-documented on its operation.
+documented on its operation. Operations whose body refers to other resources also accept 422
+(RFC 9110 §15.5.21: well-formed, but not processable), as their descriptions say: an email no
+account uses (add_member); a product that is not in the team or not on sale, lines in two
+currencies, or an Idempotency-Key reused with another body (create_order).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from codegen.generate import load_bundle
 from tests.contract.conftest import ROOT, LiveServer
 
 POSITIVE_EXPECTED = ["2xx", "400", "401", "403", "404", "409", "412", "428"]
+REFERENCES_IN_BODY = ["add_member", "create_order"]
 
 schema = schemathesis.openapi.from_dict(
     load_bundle(ROOT / "openapi/openapi.yaml").document,
@@ -29,6 +33,17 @@ schema = schemathesis.openapi.from_dict(
                 "enabled": True,
                 "positive_data_acceptance": {"expected-statuses": POSITIVE_EXPECTED},
             },
+            "operations": [
+                {
+                    "include-operation-id": operation_id,
+                    "checks": {
+                        "positive_data_acceptance": {
+                            "expected-statuses": [*POSITIVE_EXPECTED, "422"]
+                        }
+                    },
+                }
+                for operation_id in REFERENCES_IN_BODY
+            ],
         }
     ),
 )

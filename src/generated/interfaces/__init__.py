@@ -4,7 +4,9 @@
 from . import health
 from . import users
 from . import auth
+from . import admin
 from . import teams
+from . import members
 from . import products
 
-__all__ = ["health", "users", "auth", "teams", "products"]
+__all__ = ["health", "users", "auth", "admin", "teams", "members", "products"]

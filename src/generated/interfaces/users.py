@@ -30,3 +30,41 @@ class UsersApi(Protocol[Ctx_contra]):
     ) -> r.GetMe200 | r.GetMe401:
         """GET /v1/me: Get the signed-in user"""
         ...
+
+    async def update_me(
+        self,
+        ctx: Ctx_contra,
+        *,
+        body: models.UserUpdate,
+    ) -> (
+        r.UpdateMe200
+        | r.UpdateMe400
+        | r.UpdateMe401
+        | r.UpdateMe409
+        | r.UpdateMe415
+        | r.UpdateMe422
+    ):
+        """PATCH /v1/me: Update the signed-in user"""
+        ...
+
+    async def get_preferences(
+        self,
+        ctx: Ctx_contra,
+    ) -> r.GetPreferences200 | r.GetPreferences401:
+        """GET /v1/me/preferences: Get my preferences"""
+        ...
+
+    async def put_preferences(
+        self,
+        ctx: Ctx_contra,
+        *,
+        body: models.Preferences,
+    ) -> (
+        r.PutPreferences200
+        | r.PutPreferences400
+        | r.PutPreferences401
+        | r.PutPreferences415
+        | r.PutPreferences422
+    ):
+        """PUT /v1/me/preferences: Replace my preferences"""
+        ...

@@ -36,3 +36,60 @@ class CreateToken422:
     """create_token: 422 The request is well-formed but fails validation: a path, query or header parameter or a body field is missing, of the wrong type, or out of range. `errors` lists every problem found, each with a JSON Pointer."""
 
     body: models.Problem
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RefreshToken200:
+    """refresh_token: 200 A new token pair. The response must not be cached."""
+
+    body: models.Token
+    cache_control: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RefreshToken400:
+    """refresh_token: 400 The request could not be read: a body that is not well-formed JSON or form data, a `cursor` that this API did not issue or that was altered, or (on the token endpoint) an OAuth2 error such as `invalid_grant` for a wrong email or password, carried in the `error` member."""
+
+    body: models.Problem
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RefreshToken415:
+    """refresh_token: 415 The request body's `Content-Type` is not one this operation accepts (`application/json`, or `application/x-www-form-urlencoded` for the token endpoint), or it is missing."""
+
+    body: models.Problem
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RefreshToken422:
+    """refresh_token: 422 The request is well-formed but fails validation: a path, query or header parameter or a body field is missing, of the wrong type, or out of range. `errors` lists every problem found, each with a JSON Pointer."""
+
+    body: models.Problem
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Logout204:
+    """logout: 204 The refresh token (if it existed) and its family are revoked."""
+
+    pass
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Logout400:
+    """logout: 400 The request could not be read: a body that is not well-formed JSON or form data, a `cursor` that this API did not issue or that was altered, or (on the token endpoint) an OAuth2 error such as `invalid_grant` for a wrong email or password, carried in the `error` member."""
+
+    body: models.Problem
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Logout415:
+    """logout: 415 The request body's `Content-Type` is not one this operation accepts (`application/json`, or `application/x-www-form-urlencoded` for the token endpoint), or it is missing."""
+
+    body: models.Problem
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Logout422:
+    """logout: 422 The request is well-formed but fails validation: a path, query or header parameter or a body field is missing, of the wrong type, or out of range. `errors` lists every problem found, each with a JSON Pointer."""
+
+    body: models.Problem

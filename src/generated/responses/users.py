@@ -58,3 +58,97 @@ class GetMe401:
 
     body: models.Problem
     www_authenticate: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UpdateMe200:
+    """update_me: 200 The updated user."""
+
+    body: models.User
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UpdateMe400:
+    """update_me: 400 The request could not be read: a body that is not well-formed JSON or form data, a `cursor` that this API did not issue or that was altered, or (on the token endpoint) an OAuth2 error such as `invalid_grant` for a wrong email or password, carried in the `error` member."""
+
+    body: models.Problem
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UpdateMe401:
+    """update_me: 401 No bearer access token was sent, or the one sent is malformed, expired or revoked. Obtain a new one from `POST /v1/auth/token`."""
+
+    body: models.Problem
+    www_authenticate: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UpdateMe409:
+    """update_me: 409 The request conflicts with the current state of the server, typically a value that must be unique is already taken."""
+
+    body: models.Problem
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UpdateMe415:
+    """update_me: 415 The request body's `Content-Type` is not one this operation accepts (`application/json`, or `application/x-www-form-urlencoded` for the token endpoint), or it is missing."""
+
+    body: models.Problem
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UpdateMe422:
+    """update_me: 422 The request is well-formed but fails validation: a path, query or header parameter or a body field is missing, of the wrong type, or out of range. `errors` lists every problem found, each with a JSON Pointer."""
+
+    body: models.Problem
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GetPreferences200:
+    """get_preferences: 200 The preferences."""
+
+    body: models.Preferences
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GetPreferences401:
+    """get_preferences: 401 No bearer access token was sent, or the one sent is malformed, expired or revoked. Obtain a new one from `POST /v1/auth/token`."""
+
+    body: models.Problem
+    www_authenticate: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PutPreferences200:
+    """put_preferences: 200 The saved preferences."""
+
+    body: models.Preferences
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PutPreferences400:
+    """put_preferences: 400 The request could not be read: a body that is not well-formed JSON or form data, a `cursor` that this API did not issue or that was altered, or (on the token endpoint) an OAuth2 error such as `invalid_grant` for a wrong email or password, carried in the `error` member."""
+
+    body: models.Problem
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PutPreferences401:
+    """put_preferences: 401 No bearer access token was sent, or the one sent is malformed, expired or revoked. Obtain a new one from `POST /v1/auth/token`."""
+
+    body: models.Problem
+    www_authenticate: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PutPreferences415:
+    """put_preferences: 415 The request body's `Content-Type` is not one this operation accepts (`application/json`, or `application/x-www-form-urlencoded` for the token endpoint), or it is missing."""
+
+    body: models.Problem
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PutPreferences422:
+    """put_preferences: 422 The request is well-formed but fails validation: a path, query or header parameter or a body field is missing, of the wrong type, or out of range. `errors` lists every problem found, each with a JSON Pointer."""
+
+    body: models.Problem

@@ -76,4 +76,134 @@ CREATE_TOKEN = rt.Operation(
     deprecated=False,
 )
 
-OPERATIONS: tuple[rt.Operation, ...] = (CREATE_TOKEN,)
+REFRESH_TOKEN = rt.Operation(
+    operation_id="refresh_token",
+    tag="auth",
+    method="POST",
+    path="/v1/auth/refresh",
+    method_name="refresh_token",
+    params=(),
+    params_adapter=None,
+    body=rt.Body(
+        required=True,
+        contents=(
+            rt.Content(
+                media_type="application/json",
+                kind="json",
+                adapter=TypeAdapter(models.RefreshRequest),
+                array_fields=frozenset([]),
+            ),
+        ),
+    ),
+    responses=(
+        rt.ResponseSpec(
+            cls=r.RefreshToken200,
+            status="200",
+            media_type="application/json",
+            kind="json",
+            adapter=TypeAdapter(models.Token),
+            alternatives=(),
+            headers=(
+                rt.HeaderSpec(attribute="cache_control", name="Cache-Control", required=True),
+            ),
+        ),
+        rt.ResponseSpec(
+            cls=r.RefreshToken400,
+            status="400",
+            media_type="application/problem+json",
+            kind="json",
+            adapter=TypeAdapter(models.Problem),
+            alternatives=(),
+            headers=(),
+        ),
+        rt.ResponseSpec(
+            cls=r.RefreshToken415,
+            status="415",
+            media_type="application/problem+json",
+            kind="json",
+            adapter=TypeAdapter(models.Problem),
+            alternatives=(),
+            headers=(),
+        ),
+        rt.ResponseSpec(
+            cls=r.RefreshToken422,
+            status="422",
+            media_type="application/problem+json",
+            kind="json",
+            adapter=TypeAdapter(models.Problem),
+            alternatives=(),
+            headers=(),
+        ),
+    ),
+    statuses=frozenset(["200", "400", "415", "422"]),
+    security=((),),
+    deprecated=False,
+)
+
+LOGOUT = rt.Operation(
+    operation_id="logout",
+    tag="auth",
+    method="POST",
+    path="/v1/auth/logout",
+    method_name="logout",
+    params=(),
+    params_adapter=None,
+    body=rt.Body(
+        required=True,
+        contents=(
+            rt.Content(
+                media_type="application/json",
+                kind="json",
+                adapter=TypeAdapter(models.RefreshRequest),
+                array_fields=frozenset([]),
+            ),
+        ),
+    ),
+    responses=(
+        rt.ResponseSpec(
+            cls=r.Logout204,
+            status="204",
+            media_type=None,
+            kind="empty",
+            adapter=None,
+            alternatives=(),
+            headers=(),
+        ),
+        rt.ResponseSpec(
+            cls=r.Logout400,
+            status="400",
+            media_type="application/problem+json",
+            kind="json",
+            adapter=TypeAdapter(models.Problem),
+            alternatives=(),
+            headers=(),
+        ),
+        rt.ResponseSpec(
+            cls=r.Logout415,
+            status="415",
+            media_type="application/problem+json",
+            kind="json",
+            adapter=TypeAdapter(models.Problem),
+            alternatives=(),
+            headers=(),
+        ),
+        rt.ResponseSpec(
+            cls=r.Logout422,
+            status="422",
+            media_type="application/problem+json",
+            kind="json",
+            adapter=TypeAdapter(models.Problem),
+            alternatives=(),
+            headers=(),
+        ),
+    ),
+    statuses=frozenset(["204", "400", "415", "422"]),
+    security=((),),
+    deprecated=False,
+)
+
+OPERATIONS: tuple[rt.Operation, ...] = (
+    CREATE_TOKEN,
+    REFRESH_TOKEN,
+    LOGOUT,
+)

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-
+from typing import Annotated
 from typing_extensions import TypedDict
 
 from pydantic import TypeAdapter
@@ -119,7 +119,201 @@ GET_ME = rt.Operation(
     deprecated=False,
 )
 
+UPDATE_ME = rt.Operation(
+    operation_id="update_me",
+    tag="users",
+    method="PATCH",
+    path="/v1/me",
+    method_name="update_me",
+    params=(),
+    params_adapter=None,
+    body=rt.Body(
+        required=True,
+        contents=(
+            rt.Content(
+                media_type="application/json",
+                kind="json",
+                adapter=TypeAdapter(Annotated[models.UserUpdate, rt.object_size(minimum=1)]),
+                array_fields=frozenset([]),
+            ),
+        ),
+    ),
+    responses=(
+        rt.ResponseSpec(
+            cls=r.UpdateMe200,
+            status="200",
+            media_type="application/json",
+            kind="json",
+            adapter=TypeAdapter(models.User),
+            alternatives=(),
+            headers=(),
+        ),
+        rt.ResponseSpec(
+            cls=r.UpdateMe400,
+            status="400",
+            media_type="application/problem+json",
+            kind="json",
+            adapter=TypeAdapter(models.Problem),
+            alternatives=(),
+            headers=(),
+        ),
+        rt.ResponseSpec(
+            cls=r.UpdateMe401,
+            status="401",
+            media_type="application/problem+json",
+            kind="json",
+            adapter=TypeAdapter(models.Problem),
+            alternatives=(),
+            headers=(
+                rt.HeaderSpec(attribute="www_authenticate", name="WWW-Authenticate", required=True),
+            ),
+        ),
+        rt.ResponseSpec(
+            cls=r.UpdateMe409,
+            status="409",
+            media_type="application/problem+json",
+            kind="json",
+            adapter=TypeAdapter(models.Problem),
+            alternatives=(),
+            headers=(),
+        ),
+        rt.ResponseSpec(
+            cls=r.UpdateMe415,
+            status="415",
+            media_type="application/problem+json",
+            kind="json",
+            adapter=TypeAdapter(models.Problem),
+            alternatives=(),
+            headers=(),
+        ),
+        rt.ResponseSpec(
+            cls=r.UpdateMe422,
+            status="422",
+            media_type="application/problem+json",
+            kind="json",
+            adapter=TypeAdapter(models.Problem),
+            alternatives=(),
+            headers=(),
+        ),
+    ),
+    statuses=frozenset(["200", "400", "401", "409", "415", "422"]),
+    security=((("OAuth2Password", ()),),),
+    deprecated=False,
+)
+
+GET_PREFERENCES = rt.Operation(
+    operation_id="get_preferences",
+    tag="users",
+    method="GET",
+    path="/v1/me/preferences",
+    method_name="get_preferences",
+    params=(),
+    params_adapter=None,
+    body=None,
+    responses=(
+        rt.ResponseSpec(
+            cls=r.GetPreferences200,
+            status="200",
+            media_type="application/json",
+            kind="json",
+            adapter=TypeAdapter(models.Preferences),
+            alternatives=(),
+            headers=(),
+        ),
+        rt.ResponseSpec(
+            cls=r.GetPreferences401,
+            status="401",
+            media_type="application/problem+json",
+            kind="json",
+            adapter=TypeAdapter(models.Problem),
+            alternatives=(),
+            headers=(
+                rt.HeaderSpec(attribute="www_authenticate", name="WWW-Authenticate", required=True),
+            ),
+        ),
+    ),
+    statuses=frozenset(["200", "401"]),
+    security=((("OAuth2Password", ()),),),
+    deprecated=False,
+)
+
+PUT_PREFERENCES = rt.Operation(
+    operation_id="put_preferences",
+    tag="users",
+    method="PUT",
+    path="/v1/me/preferences",
+    method_name="put_preferences",
+    params=(),
+    params_adapter=None,
+    body=rt.Body(
+        required=True,
+        contents=(
+            rt.Content(
+                media_type="application/json",
+                kind="json",
+                adapter=TypeAdapter(models.Preferences),
+                array_fields=frozenset([]),
+            ),
+        ),
+    ),
+    responses=(
+        rt.ResponseSpec(
+            cls=r.PutPreferences200,
+            status="200",
+            media_type="application/json",
+            kind="json",
+            adapter=TypeAdapter(models.Preferences),
+            alternatives=(),
+            headers=(),
+        ),
+        rt.ResponseSpec(
+            cls=r.PutPreferences400,
+            status="400",
+            media_type="application/problem+json",
+            kind="json",
+            adapter=TypeAdapter(models.Problem),
+            alternatives=(),
+            headers=(),
+        ),
+        rt.ResponseSpec(
+            cls=r.PutPreferences401,
+            status="401",
+            media_type="application/problem+json",
+            kind="json",
+            adapter=TypeAdapter(models.Problem),
+            alternatives=(),
+            headers=(
+                rt.HeaderSpec(attribute="www_authenticate", name="WWW-Authenticate", required=True),
+            ),
+        ),
+        rt.ResponseSpec(
+            cls=r.PutPreferences415,
+            status="415",
+            media_type="application/problem+json",
+            kind="json",
+            adapter=TypeAdapter(models.Problem),
+            alternatives=(),
+            headers=(),
+        ),
+        rt.ResponseSpec(
+            cls=r.PutPreferences422,
+            status="422",
+            media_type="application/problem+json",
+            kind="json",
+            adapter=TypeAdapter(models.Problem),
+            alternatives=(),
+            headers=(),
+        ),
+    ),
+    statuses=frozenset(["200", "400", "401", "415", "422"]),
+    security=((("OAuth2Password", ()),),),
+    deprecated=False,
+)
+
 OPERATIONS: tuple[rt.Operation, ...] = (
     CREATE_USER,
     GET_ME,
+    UPDATE_ME,
+    GET_PREFERENCES,
+    PUT_PREFERENCES,
 )

@@ -1,6 +1,11 @@
 from __future__ import annotations
 
-from impl.kit.errors import BadRequest, Conflict
+from impl.kit.errors import (
+    BadRequest,
+    Conflict,
+    NotFound,
+    UnprocessableContent,
+)
 
 
 class EmailTakenError(Conflict):
@@ -22,3 +27,39 @@ class InvalidGrantError(BadRequest):
 
     def __init__(self, detail: str = "Invalid email or password") -> None:
         super().__init__(detail, extensions={"error": "invalid_grant"})
+
+
+class RefreshTokenReusedError(InvalidGrantError):
+    """A used refresh token came back: someone holds a copy. Its whole family is revoked, and
+    that revocation must survive the refusal."""
+
+    keeps_changes = True
+
+    def __init__(self) -> None:
+        super().__init__("This refresh token was already used; sign in again")
+
+
+class UserNotFoundError(NotFound):
+    def __init__(self) -> None:
+        super().__init__("User not found")
+
+
+class SelfDeactivationError(Conflict):
+    def __init__(self) -> None:
+        super().__init__("Admins cannot deactivate their own account")
+
+
+class UnknownTimezoneError(UnprocessableContent):
+    def __init__(self, name: str) -> None:
+        super().__init__(
+            f"Unknown time zone {name!r}: use an IANA name such as Europe/Paris",
+            extensions={
+                "errors": [
+                    {
+                        "pointer": "/body/timezone",
+                        "message": "unknown time zone",
+                        "code": "timezone",
+                    }
+                ]
+            },
+        )

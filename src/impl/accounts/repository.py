@@ -1,16 +1,18 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from datetime import datetime
 
-from sqlalchemy import exists, select, update
+from sqlalchemy import exists, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from impl.accounts.errors import EmailTakenError, UsernameTakenError
 from impl.kit.clock import utcnow
 from impl.kit.db import is_unique_violation
-from impl.models import RefreshToken, User
+from impl.kit.pagination import KeysetPosition
+from impl.models import RefreshToken, User, UserPreferences
 
 
 class UserRepository:
@@ -19,9 +21,22 @@ class UserRepository:
 
     async def create(self, *, email: str, username: str, password_hash: str) -> User:
         user = User(email=email, username=username, password_hash=password_hash)
+        await self._save_unique(user, {})
+        return user
+
+    async def update(self, user: User, *, email: str | None, username: str | None) -> User:
+        changes = {"email": email, "username": username}
+        await self._save_unique(user, {k: v for k, v in changes.items() if v is not None})
+        return user
+
+    async def _save_unique(self, user: User, changes: Mapping[str, str]) -> None:
+        # The unique constraints decide, not a read first: two concurrent claims can't both win.
+        # Changes are made inside the savepoint, so a refused one leaves nothing to re-flush.
         try:
             async with self.session.begin_nested():
                 self.session.add(user)
+                for name, value in changes.items():
+                    setattr(user, name, value)
                 await self.session.flush()
         except IntegrityError as error:
             if is_unique_violation(
@@ -33,7 +48,6 @@ class UserRepository:
             ):
                 raise UsernameTakenError from error
             raise
-        return user
 
     async def get(self, user_id: uuid.UUID) -> User | None:
         return await self.session.get(User, user_id)
@@ -44,6 +58,54 @@ class UserRepository:
 
     async def any_exist(self) -> bool:
         return bool(await self.session.scalar(select(exists().select_from(User))))
+
+    async def list_page(
+        self, *, is_active: bool | None, limit: int, after: KeysetPosition | None
+    ) -> list[User]:
+        """Accounts in `(created_at, id)` order, strictly after `after`, at most `limit`."""
+        statement = select(User).order_by(User.created_at, User.id).limit(limit)
+        if is_active is not None:
+            statement = statement.where(User.is_active.is_(is_active))
+        if after is not None:
+            statement = statement.where(
+                tuple_(User.created_at, User.id) > (after.created_at, after.id)
+            )
+        return list((await self.session.scalars(statement)).all())
+
+    async def deactivate(self, user: User) -> None:
+        if user.is_active:
+            user.is_active = False
+            user.deactivated_at = utcnow()
+            await self.session.flush()
+
+    async def get_preferences(self, user_id: uuid.UUID) -> UserPreferences | None:
+        return await self.session.get(UserPreferences, user_id)
+
+    async def save_preferences(
+        self, user_id: uuid.UUID, values: Mapping[str, object]
+    ) -> UserPreferences:
+        """Insert or replace the user's one row of preferences."""
+        row = await self.session.get(UserPreferences, user_id)
+        if row is None:
+            try:
+                async with self.session.begin_nested():
+                    row = UserPreferences(user_id=user_id, **values)
+                    self.session.add(row)
+                    await self.session.flush()
+                return row
+            except IntegrityError:
+                # A concurrent first save won the insert: replace what it wrote instead.
+                row = await self.session.get(UserPreferences, user_id)
+                if row is None:
+                    raise
+        for name, value in values.items():
+            setattr(row, name, value)
+        await self.session.flush()
+        return row
+
+    async def set_admin(self, user: User, *, is_admin: bool) -> None:
+        user.is_admin = is_admin
+        await self.session.flush()
 
     async def set_password_hash(self, user: User, password_hash: str) -> None:
         user.password_hash = password_hash
@@ -88,6 +150,21 @@ class RefreshTokenRepository:
             .execution_options(synchronize_session=False)
         )
         return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+    async def is_revoked(self, token: RefreshToken) -> bool:
+        """Re-read: a concurrent request may have used the token after we loaded it."""
+        revoked_at = await self.session.scalar(
+            select(RefreshToken.revoked_at).where(RefreshToken.id == token.id)
+        )
+        return revoked_at is not None
+
+    async def revoke_all_for_user(self, user_id: uuid.UUID) -> None:
+        await self.session.execute(
+            update(RefreshToken)
+            .where(RefreshToken.user_id == user_id, RefreshToken.revoked_at.is_(None))
+            .values(revoked_at=utcnow())
+            .execution_options(synchronize_session=False)
+        )
 
     async def revoke_family(self, family_id: uuid.UUID) -> None:
         await self.session.execute(

@@ -1,14 +1,20 @@
 from __future__ import annotations
 
+import dataclasses
 import functools
 import secrets
 import uuid
+import zoneinfo
 from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from impl.accounts.errors import InvalidGrantError
+from impl.accounts.errors import (
+    InvalidGrantError,
+    RefreshTokenReusedError,
+    UnknownTimezoneError,
+)
 from impl.accounts.repository import RefreshTokenRepository, UserRepository
 from impl.auth.passwords import (
     hash_password,
@@ -22,7 +28,7 @@ from impl.kit.clock import utcnow
 from impl.kit.errors import UnprocessableContent
 from impl.kit.ids import new_id
 from impl.kit.text import is_storable
-from impl.models import User
+from impl.models import Theme, User, UserPreferences
 from impl.settings import Settings
 
 # Matches the column sizes; longer input would fail on PostgreSQL but be stored by SQLite.
@@ -47,6 +53,59 @@ def normalise_email(email: str) -> str:
     return email.strip().lower()
 
 
+def _checked(field: str, value: str, max_length: int) -> str:
+    if not is_storable(value):
+        raise UnprocessableContent(f"{field} contains characters that cannot be stored")
+    if not value or len(value) > max_length:
+        raise UnprocessableContent(f"{field} must be 1 to {max_length} characters")
+    return value
+
+
+def _email(email: str) -> str:
+    return _checked("email", normalise_email(email), MAX_EMAIL_LENGTH)
+
+
+def _username(username: str) -> str:
+    return _checked("username", username.strip(), MAX_USERNAME_LENGTH)
+
+
+@functools.cache
+def _timezones() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
+
+
+@dataclass(frozen=True, slots=True)
+class PreferencesView:
+    timezone: str
+    locale: str
+    theme: str
+    order_updates: bool
+    stock_alerts: bool
+    weekly_digest: bool
+
+    @classmethod
+    def of(cls, row: UserPreferences) -> PreferencesView:
+        return cls(
+            timezone=row.timezone,
+            locale=row.locale,
+            theme=row.theme,
+            order_updates=row.order_updates,
+            stock_alerts=row.stock_alerts,
+            weekly_digest=row.weekly_digest,
+        )
+
+
+# The contract's documented defaults, for accounts that never saved preferences.
+DEFAULT_PREFERENCES = PreferencesView(
+    timezone="UTC",
+    locale="en",
+    theme=Theme.SYSTEM,
+    order_updates=True,
+    stock_alerts=True,
+    weekly_digest=False,
+)
+
+
 class AccountService:
     def __init__(self, settings: Settings) -> None:
         self._tokens = TokenService(settings)
@@ -55,18 +114,10 @@ class AccountService:
     async def sign_up(
         self, session: AsyncSession, *, email: str, username: str, password: str
     ) -> User:
-        email = normalise_email(email)
-        username = username.strip()
-        for field, value in (("email", email), ("username", username)):
-            if not is_storable(value):
-                raise UnprocessableContent(f"{field} contains characters that cannot be stored")
+        email, username = _email(email), _username(username)
         # The password is hashed, never stored: any text is fine, NUL included, if it encodes.
         if not is_storable(password.replace("\x00", "")):
             raise UnprocessableContent("password contains characters that cannot be encoded")
-        if not email or len(email) > MAX_EMAIL_LENGTH:
-            raise UnprocessableContent(f"email must be 1 to {MAX_EMAIL_LENGTH} characters")
-        if not username or len(username) > MAX_USERNAME_LENGTH:
-            raise UnprocessableContent(f"username must be 1 to {MAX_USERNAME_LENGTH} characters")
         password_hash = await hash_password_async(password)
         return await UserRepository(session).create(
             email=email, username=username, password_hash=password_hash
@@ -99,7 +150,14 @@ class AccountService:
             raise InvalidGrantError("Invalid or expired refresh token")
         tokens = RefreshTokenRepository(session)
         stored = await tokens.get_by_hash(hash_refresh_token(refresh_token))
-        if stored is None or not await tokens.consume(stored):
+        if stored is None:
+            raise InvalidGrantError("Invalid or expired refresh token")
+        if not await tokens.consume(stored):
+            if stored.revoked_at is not None or await tokens.is_revoked(stored):
+                # Used before (or lost a race to a concurrent use): someone else holds a copy,
+                # so nothing from this sign-in may be refreshed again (RFC 9700 §4.14.2).
+                await tokens.revoke_family(stored.family_id)
+                raise RefreshTokenReusedError
             raise InvalidGrantError("Invalid or expired refresh token")
         user = await UserRepository(session).get(stored.user_id)
         if user is None or not user.is_active:
@@ -118,12 +176,34 @@ class AccountService:
         if stored is not None:
             await tokens.revoke_family(stored.family_id)
 
-    async def authenticate(self, session: AsyncSession, token: str) -> Principal:
-        claims = self._tokens.decode_access_token(token)
-        user = await UserRepository(session).get(claims.user_id)
-        if user is None or not user.is_active:
-            raise invalid_token("The user no longer exists or is disabled")
-        return Principal(user_id=user.id, email=user.email)
+    async def update_me(
+        self,
+        session: AsyncSession,
+        principal: Principal,
+        *,
+        email: str | None = None,
+        username: str | None = None,
+    ) -> User:
+        user = await self.get_user(session, principal)
+        return await UserRepository(session).update(
+            user,
+            email=_email(email) if email is not None else None,
+            username=_username(username) if username is not None else None,
+        )
+
+    async def get_preferences(self, session: AsyncSession, principal: Principal) -> PreferencesView:
+        saved = await UserRepository(session).get_preferences(principal.user_id)
+        return PreferencesView.of(saved) if saved is not None else DEFAULT_PREFERENCES
+
+    async def put_preferences(
+        self, session: AsyncSession, principal: Principal, preferences: PreferencesView
+    ) -> PreferencesView:
+        if preferences.timezone not in _timezones():
+            raise UnknownTimezoneError(preferences.timezone)
+        saved = await UserRepository(session).save_preferences(
+            principal.user_id, dataclasses.asdict(preferences)
+        )
+        return PreferencesView.of(saved)
 
     async def _issue(
         self, session: AsyncSession, user: User, *, family_id: uuid.UUID

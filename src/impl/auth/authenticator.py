@@ -1,25 +1,23 @@
-"""Turns the bearer token of a request into a Principal, for the generated routes."""
+"""Turns the bearer token of a request into a TokenSubject, for the generated routes."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
 from generated.runtime import Credentials
-from impl.accounts.service import AccountService
-from impl.auth.principal import Principal
-from impl.kit.db import unit_of_work
+from impl.auth.principal import TokenSubject
+from impl.auth.tokens import TokenService
 
 
 class BearerAuthenticator:
-    def __init__(
-        self, accounts: AccountService, sessionmaker: async_sessionmaker[AsyncSession]
-    ) -> None:
-        self._accounts = accounts
-        self._sessionmaker = sessionmaker
+    """Verifies the JWT only; no database work.
 
-    async def authenticate(self, credentials: Credentials, scopes: Sequence[str]) -> Principal:
-        # The user must still exist and be active, so a deactivated account stops at once.
-        async with unit_of_work(self._sessionmaker) as session:
-            return await self._accounts.authenticate(session, credentials.value)
+    Whether the account is still active is checked by the request's context, in the request's
+    own transaction: one session per request, not two.
+    """
+
+    def __init__(self, tokens: TokenService) -> None:
+        self._tokens = tokens
+
+    async def authenticate(self, credentials: Credentials, scopes: Sequence[str]) -> TokenSubject:
+        return TokenSubject(user_id=self._tokens.decode_access_token(credentials.value).user_id)

@@ -42,8 +42,7 @@ class ProductsHandlers:
     ) -> r.ListProducts200:
         page = await self._products.list_products(
             ctx.session,
-            ctx.caller(),
-            team_id=team_id,
+            ctx.team_access(),
             limit=limit,
             cursor=cursor,
             status=status.value if status is not None else None,
@@ -59,8 +58,7 @@ class ProductsHandlers:
     ) -> r.CreateProduct201:
         product = await self._products.create_product(
             ctx.session,
-            ctx.caller(),
-            team_id=team_id,
+            ctx.team_access(),
             sku=body.sku,
             name=body.name,
             description=or_none(body.description),
@@ -78,7 +76,7 @@ class ProductsHandlers:
         self, ctx: RequestContext, *, team_id: UUID, product_id: UUID
     ) -> r.GetProduct200:
         product = await self._products.get_product(
-            ctx.session, ctx.caller(), team_id=team_id, product_id=product_id
+            ctx.session, ctx.team_access(), product_id=product_id
         )
         return r.GetProduct200(body=product_out(product), etag=product_etag(product))
 
@@ -93,8 +91,7 @@ class ProductsHandlers:
     ) -> r.UpdateProduct200:
         product = await self._products.update_product(
             ctx.session,
-            ctx.caller(),
-            team_id=team_id,
+            ctx.team_access(),
             product_id=product_id,
             if_match=if_match,
             changes=body.model_dump(exclude_unset=True, mode="json"),
@@ -105,6 +102,6 @@ class ProductsHandlers:
         self, ctx: RequestContext, *, team_id: UUID, product_id: UUID, if_match: str | None
     ) -> r.DeleteProduct204:
         await self._products.delete_product(
-            ctx.session, ctx.caller(), team_id=team_id, product_id=product_id, if_match=if_match
+            ctx.session, ctx.team_access(), product_id=product_id, if_match=if_match
         )
         return r.DeleteProduct204()

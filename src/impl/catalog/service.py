@@ -7,19 +7,15 @@ from decimal import Decimal, InvalidOperation
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from impl.auth.principal import Principal
 from impl.catalog.errors import ProductModifiedError, ProductNotFoundError
 from impl.catalog.repository import UPDATABLE_FIELDS, ProductRepository
 from impl.kit.errors import PreconditionRequired, UnprocessableContent
 from impl.kit.etags import if_match_satisfied, strong_etag
 from impl.kit.pagination import CursorCodec, KeysetPosition, Page, build_page, clamp_limit
 from impl.kit.text import is_storable
-from impl.models import Product, ProductStatus, Role
+from impl.models import Product, ProductStatus
 from impl.settings import Settings
-from impl.teams.service import require_role
-
-PRODUCT_READERS = frozenset(Role)
-PRODUCT_WRITERS = frozenset({Role.OWNER, Role.ADMIN, Role.MEMBER})
+from impl.teams.access import TeamAccess
 
 # Limits of the columns: PostgreSQL would reject longer values, SQLite would store them.
 MAX_SKU_LENGTH = 64
@@ -113,9 +109,8 @@ class ProductService:
     async def create_product(
         self,
         session: AsyncSession,
-        principal: Principal,
+        access: TeamAccess,
         *,
-        team_id: uuid.UUID,
         sku: str,
         name: str,
         description: str | None = None,
@@ -123,9 +118,8 @@ class ProductService:
         currency: str,
         status: str = ProductStatus.DRAFT,
     ) -> Product:
-        await require_role(session, principal, team_id, PRODUCT_WRITERS)
         return await ProductRepository(session).create(
-            team_id=team_id,
+            team_id=access.team_id,
             sku=_text("sku", sku, MAX_SKU_LENGTH),
             name=_text("name", name, MAX_NAME_LENGTH),
             description=_description(description),
@@ -137,18 +131,16 @@ class ProductService:
     async def list_products(
         self,
         session: AsyncSession,
-        principal: Principal,
+        access: TeamAccess,
         *,
-        team_id: uuid.UUID,
         limit: int | None = None,
         cursor: str | None = None,
         status: str | None = None,
     ) -> Page[Product]:
-        await require_role(session, principal, team_id, PRODUCT_READERS)
         limit = clamp_limit(limit)
         after = self._cursors.decode_position(cursor) if cursor else None
         rows = await ProductRepository(session).list_in_team(
-            team_id,
+            access.team_id,
             limit=limit + 1,
             after=after,
             status=_status(status) if status is not None else None,
@@ -158,27 +150,23 @@ class ProductService:
     async def get_product(
         self,
         session: AsyncSession,
-        principal: Principal,
+        access: TeamAccess,
         *,
-        team_id: uuid.UUID,
         product_id: uuid.UUID,
     ) -> Product:
-        await require_role(session, principal, team_id, PRODUCT_READERS)
-        return await self._get(session, team_id, product_id)
+        return await self._get(session, access.team_id, product_id)
 
     async def update_product(
         self,
         session: AsyncSession,
-        principal: Principal,
+        access: TeamAccess,
         *,
-        team_id: uuid.UUID,
         product_id: uuid.UUID,
         if_match: str | None,
         changes: Mapping[str, object],
     ) -> Product:
         """Apply `changes` (only the fields the client sent) if `if_match` is current."""
-        await require_role(session, principal, team_id, PRODUCT_WRITERS)
-        product = await self._get(session, team_id, product_id)
+        product = await self._get(session, access.team_id, product_id)
         _require_if_match(if_match, product)
         unknown = changes.keys() - UPDATABLE_FIELDS
         if unknown:
@@ -192,14 +180,12 @@ class ProductService:
     async def delete_product(
         self,
         session: AsyncSession,
-        principal: Principal,
+        access: TeamAccess,
         *,
-        team_id: uuid.UUID,
         product_id: uuid.UUID,
         if_match: str | None,
     ) -> None:
-        await require_role(session, principal, team_id, PRODUCT_WRITERS)
-        product = await self._get(session, team_id, product_id)
+        product = await self._get(session, access.team_id, product_id)
         _require_if_match(if_match, product)
         await ProductRepository(session).soft_delete(product)
 

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.pool import ConnectionPoolEntry
 
+from impl.kit.errors import AppError
 from impl.settings import Settings
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
@@ -101,11 +102,15 @@ async def unit_of_work(
     """Yield a session; commit if the block succeeds, roll back if it raises anything.
 
     This is the only place in the application that commits, so everything a request does
-    (or a job, or the seed) is atomic.
+    (or a job, or the seed) is atomic. The one exception is an `AppError` that
+    `keeps_changes`: a refusal whose side effects are the point (see `AppError`).
     """
     async with sessionmaker() as session:
         try:
             yield session
+        except AppError as error:
+            await (session.commit() if error.keeps_changes else session.rollback())
+            raise
         except BaseException:
             await session.rollback()
             raise

@@ -20,6 +20,9 @@ class AppError(ApiError):
     status = 400
     slug = "bad-request"
     title = "Bad Request"
+    # True for a refusal whose side effects must stand (revoking a stolen token's family):
+    # the unit of work commits before the error is rendered, instead of rolling back.
+    keeps_changes = False
 
     def __init__(
         self,
@@ -78,6 +81,11 @@ class UnprocessableContent(AppError):
     status = 422
     slug = "unprocessable-content"
     title = "Unprocessable Content"
+
+
+def invalid_value(pointer: str, message: str, code: str) -> dict[str, Any]:
+    """The `errors` extension of a 422 naming one invalid value, as validation errors do."""
+    return {"errors": [{"pointer": pointer, "message": message, "code": code}]}
 
 
 class PreconditionRequired(AppError):

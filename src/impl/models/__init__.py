@@ -3,7 +3,7 @@
 from impl.models.base import Base, UTCDateTime
 from impl.models.product import Product, ProductStatus
 from impl.models.team import Membership, Role, Team
-from impl.models.user import RefreshToken, User
+from impl.models.user import RefreshToken, Theme, User, UserPreferences
 
 __all__ = [
     "Base",
@@ -13,6 +13,8 @@ __all__ = [
     "RefreshToken",
     "Role",
     "Team",
+    "Theme",
     "UTCDateTime",
     "User",
+    "UserPreferences",
 ]

@@ -2,13 +2,14 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from enum import StrEnum
 
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import CheckConstraint, ForeignKey, String, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from impl.kit.clock import utcnow
 from impl.kit.ids import new_id
-from impl.models.base import Base
+from impl.models.base import Base, in_values
 
 
 class User(Base):
@@ -20,6 +21,8 @@ class User(Base):
     username: Mapped[str] = mapped_column(String(64), unique=True)
     password_hash: Mapped[str] = mapped_column(String(255))
     is_active: Mapped[bool] = mapped_column(default=True)
+    is_admin: Mapped[bool] = mapped_column(default=False, server_default=false())
+    deactivated_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -39,3 +42,27 @@ class RefreshToken(Base):
     expires_at: Mapped[datetime]
     revoked_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Theme(StrEnum):
+    SYSTEM = "system"
+    LIGHT = "light"
+    DARK = "dark"
+
+
+class UserPreferences(Base):
+    """Saved preferences; a user without a row reads the defaults of the contract."""
+
+    __tablename__ = "user_preferences"
+    __table_args__ = (CheckConstraint(in_values("theme", Theme), name="theme"),)
+
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    timezone: Mapped[str] = mapped_column(String(64))
+    locale: Mapped[str] = mapped_column(String(35))
+    theme: Mapped[str] = mapped_column(String(16))
+    order_updates: Mapped[bool]
+    stock_alerts: Mapped[bool]
+    weekly_digest: Mapped[bool]
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

@@ -2,14 +2,15 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import Select, select, tuple_
+from sqlalchemy import Select, func, select, tuple_
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
 from impl.kit.clock import utcnow
 from impl.kit.pagination import KeysetPosition
-from impl.models import Membership, Team
-from impl.teams.errors import TeamModifiedError
+from impl.models import Membership, Role, Team, User
+from impl.teams.errors import AlreadyMemberError, TeamModifiedError
 
 
 def _for_member(user_id: uuid.UUID) -> Select[Team, str]:
@@ -37,23 +38,10 @@ class TeamRepository:
         await self.session.flush()
         return membership
 
-    async def get_for_member(
-        self, team_id: uuid.UUID, user_id: uuid.UUID
-    ) -> tuple[Team, str] | None:
-        """The team and the member's role; None if it is deleted or they are not a member."""
-        result = await self.session.execute(_for_member(user_id).where(Team.id == team_id))
-        row = result.one_or_none()
-        return None if row is None else (row[0], row[1])
-
-    async def get_role(self, team_id: uuid.UUID, user_id: uuid.UUID) -> str | None:
+    async def get(self, team_id: uuid.UUID) -> Team | None:
+        """The team, unless it is deleted."""
         return await self.session.scalar(
-            select(Membership.role)
-            .join(Team, Team.id == Membership.team_id)
-            .where(
-                Membership.team_id == team_id,
-                Membership.user_id == user_id,
-                Team.deleted_at.is_(None),
-            )
+            select(Team).where(Team.id == team_id, Team.deleted_at.is_(None))
         )
 
     async def list_for_member(
@@ -86,3 +74,67 @@ class TeamRepository:
                 await self.session.flush()
         except StaleDataError as error:
             raise TeamModifiedError from error
+
+
+class MembershipRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def list_page(
+        self, team_id: uuid.UUID, *, limit: int, after: KeysetPosition | None
+    ) -> list[tuple[Membership, User]]:
+        """Members in `(joined, user id)` order, strictly after `after`, at most `limit`."""
+        statement = (
+            select(Membership, User)
+            .join(User, User.id == Membership.user_id)
+            .where(Membership.team_id == team_id)
+            .order_by(Membership.created_at, Membership.user_id)
+            .limit(limit)
+        )
+        if after is not None:
+            statement = statement.where(
+                tuple_(Membership.created_at, Membership.user_id) > (after.created_at, after.id)
+            )
+        return [(membership, user) for membership, user in await self.session.execute(statement)]
+
+    async def get(self, team_id: uuid.UUID, user_id: uuid.UUID) -> tuple[Membership, User] | None:
+        row = (
+            await self.session.execute(
+                select(Membership, User)
+                .join(User, User.id == Membership.user_id)
+                .where(Membership.team_id == team_id, Membership.user_id == user_id)
+            )
+        ).one_or_none()
+        return None if row is None else (row[0], row[1])
+
+    async def add(self, *, team_id: uuid.UUID, user_id: uuid.UUID, role: str) -> Membership:
+        membership = Membership(team_id=team_id, user_id=user_id, role=role, created_at=utcnow())
+        try:
+            async with self.session.begin_nested():
+                self.session.add(membership)
+                await self.session.flush()
+        except IntegrityError as error:
+            # The primary key (team, user) decides, so a concurrent double add is one 409.
+            raise AlreadyMemberError from error
+        return membership
+
+    async def lock_team(self, team_id: uuid.UUID) -> None:
+        """Serialise membership changes of one team (a no-op on SQLite, whose writers are
+        serialised by BEGIN IMMEDIATE anyway)."""
+        await self.session.execute(select(Team.id).where(Team.id == team_id).with_for_update())
+
+    async def count_owners(self, team_id: uuid.UUID) -> int:
+        count = await self.session.scalar(
+            select(func.count())
+            .select_from(Membership)
+            .where(Membership.team_id == team_id, Membership.role == Role.OWNER)
+        )
+        return int(count or 0)
+
+    async def set_role(self, membership: Membership, role: str) -> None:
+        membership.role = role
+        await self.session.flush()
+
+    async def delete(self, membership: Membership) -> None:
+        await self.session.delete(membership)
+        await self.session.flush()

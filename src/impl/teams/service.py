@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Set
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -13,13 +12,11 @@ from impl.kit.pagination import CursorCodec, KeysetPosition, Page, build_page, c
 from impl.kit.text import is_storable
 from impl.models import Role, Team
 from impl.settings import Settings
-from impl.teams.errors import TeamNotFoundError, TeamRoleForbiddenError
+from impl.teams.access import TeamAccess
+from impl.teams.errors import TeamNotFoundError
 from impl.teams.repository import TeamRepository
 
 MAX_TEAM_NAME_LENGTH = 200
-
-TEAM_EDITORS = frozenset({Role.OWNER, Role.ADMIN})
-TEAM_OWNERS = frozenset({Role.OWNER})
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,25 +40,6 @@ class TeamView:
             updated_at=team.updated_at,
             role=role,
         )
-
-
-async def require_role(
-    session: AsyncSession, principal: Principal, team_id: uuid.UUID, allowed: Set[str]
-) -> str:
-    """The caller's role in the team, if it is one of `allowed`.
-
-    Non-members (and deleted teams) get `NotFound`, not `Forbidden`, so team ids cannot be
-    probed for existence; members with another role get `Forbidden`.
-    """
-    return _authorise(await TeamRepository(session).get_role(team_id, principal.user_id), allowed)
-
-
-def _authorise(role: str | None, allowed: Set[str] | None) -> str:
-    if role is None:
-        raise TeamNotFoundError
-    if allowed is not None and role not in allowed:
-        raise TeamRoleForbiddenError(role)
-    return role
 
 
 def _team_name(name: str) -> str:
@@ -105,40 +83,22 @@ class TeamService:
         views = [TeamView.of(team, role) for team, role in rows]
         return build_page(views, limit=limit, codec=self._cursors, position=_position)
 
-    async def get_team(
-        self, session: AsyncSession, principal: Principal, *, team_id: uuid.UUID
-    ) -> TeamView:
-        team, role = await self._load(session, principal, team_id)
-        return TeamView.of(team, role)
+    async def get_team(self, session: AsyncSession, access: TeamAccess) -> TeamView:
+        return TeamView.of(await self._load(session, access), access.role)
 
     async def update_team(
-        self,
-        session: AsyncSession,
-        principal: Principal,
-        *,
-        team_id: uuid.UUID,
-        name: str | None = None,
+        self, session: AsyncSession, access: TeamAccess, *, name: str | None = None
     ) -> TeamView:
-        team, role = await self._load(session, principal, team_id, allowed=TEAM_EDITORS)
+        team = await self._load(session, access)
         if name is not None:
             await TeamRepository(session).update(team, name=_team_name(name))
-        return TeamView.of(team, role)
+        return TeamView.of(team, access.role)
 
-    async def delete_team(
-        self, session: AsyncSession, principal: Principal, *, team_id: uuid.UUID
-    ) -> None:
-        team, _ = await self._load(session, principal, team_id, allowed=TEAM_OWNERS)
-        await TeamRepository(session).soft_delete(team)
+    async def delete_team(self, session: AsyncSession, access: TeamAccess) -> None:
+        await TeamRepository(session).soft_delete(await self._load(session, access))
 
-    async def _load(
-        self,
-        session: AsyncSession,
-        principal: Principal,
-        team_id: uuid.UUID,
-        *,
-        allowed: Set[str] | None = None,
-    ) -> tuple[Team, str]:
-        found = await TeamRepository(session).get_for_member(team_id, principal.user_id)
-        role = _authorise(found[1] if found else None, allowed)
-        assert found is not None
-        return found[0], role
+    async def _load(self, session: AsyncSession, access: TeamAccess) -> Team:
+        team = await TeamRepository(session).get(access.team_id)
+        if team is None:  # deleted since the context checked the membership
+            raise TeamNotFoundError
+        return team

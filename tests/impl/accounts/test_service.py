@@ -1,18 +1,19 @@
 from __future__ import annotations
 
-import uuid
+import json
+import zoneinfo
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from generated.spec import OPENAPI_JSON
 from impl.accounts.repository import RefreshTokenRepository
 from impl.accounts.service import AccountService
 from impl.auth.passwords import verify_password
-from impl.auth.principal import Principal
 from impl.auth.tokens import TokenService, hash_refresh_token
-from impl.kit.errors import BadRequest, Conflict, Unauthorized, UnprocessableContent
+from impl.kit.errors import BadRequest, Conflict, UnprocessableContent
 from impl.settings import Settings
-from tests.factories import DEFAULT_PASSWORD, create_user, principal_for
+from tests.factories import DEFAULT_PASSWORD, create_user
 
 
 @pytest.fixture
@@ -161,50 +162,6 @@ class TestRefreshTokens:
             await service.refresh_tokens(session, refresh_token=second.refresh_token)
 
 
-class TestAuthenticate:
-    async def test_valid(
-        self, session: AsyncSession, service: AccountService, settings: Settings
-    ) -> None:
-        user = await create_user(session)
-        token, _ = TokenService(settings).issue_access_token(user.id)
-        principal = await service.authenticate(session, token)
-        assert principal == Principal(user_id=user.id, email=user.email)
-
-    async def test_garbage(self, session: AsyncSession, service: AccountService) -> None:
-        with pytest.raises(Unauthorized) as caught:
-            await service.authenticate(session, "not-a-jwt")
-        assert caught.value.status == 401
-        assert "WWW-Authenticate" in caught.value.headers
-
-    async def test_unknown_user(
-        self, session: AsyncSession, service: AccountService, settings: Settings
-    ) -> None:
-        token, _ = TokenService(settings).issue_access_token(uuid.uuid4())
-        with pytest.raises(Unauthorized):
-            await service.authenticate(session, token)
-
-    async def test_inactive_user(
-        self, session: AsyncSession, service: AccountService, settings: Settings
-    ) -> None:
-        user = await create_user(session, is_active=False)
-        token, _ = TokenService(settings).issue_access_token(user.id)
-        with pytest.raises(Unauthorized):
-            await service.authenticate(session, token)
-
-    async def test_token_from_another_deployment(
-        self, session: AsyncSession, service: AccountService
-    ) -> None:
-        user = await create_user(session)
-        foreign = TokenService(Settings(jwt_secret="z" * 32)).issue_access_token(user.id)[0]
-        with pytest.raises(Unauthorized):
-            await service.authenticate(session, foreign)
-
-
-class TestGetUser:
-    async def test_valid(self, session: AsyncSession, service: AccountService) -> None:
-        user = await create_user(session)
-        assert await service.get_user(session, principal_for(user)) is user
-
-    async def test_deleted_user(self, session: AsyncSession, service: AccountService) -> None:
-        with pytest.raises(Unauthorized):
-            await service.get_user(session, Principal(user_id=uuid.uuid4(), email="x@y.z"))
+def test_the_contract_lists_exactly_the_time_zones_the_server_knows() -> None:
+    schema = json.loads(OPENAPI_JSON)["components"]["schemas"]["TimeZone"]
+    assert set(schema["enum"]) == zoneinfo.available_timezones()

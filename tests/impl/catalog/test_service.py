@@ -9,12 +9,10 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
-from impl.auth.principal import Principal
 from impl.catalog.service import ProductService, product_etag
 from impl.kit.errors import (
     BadRequest,
     Conflict,
-    Forbidden,
     NotFound,
     PreconditionFailed,
     PreconditionRequired,
@@ -22,7 +20,8 @@ from impl.kit.errors import (
 )
 from impl.models import Product, Role, Team, User
 from impl.settings import Settings
-from tests.factories import add_member, create_product, create_team, create_user, principal_for
+from impl.teams.access import TeamAccess
+from tests.factories import access_for, add_member, create_product, create_team, create_user
 
 
 @pytest.fixture
@@ -40,17 +39,16 @@ async def team(session: AsyncSession, owner: User) -> Team:
     return await create_team(session, owner=owner)
 
 
-async def _member(session: AsyncSession, team: Team, role: Role) -> Principal:
+async def _member(session: AsyncSession, team: Team, role: Role) -> TeamAccess:
     user = await create_user(session)
     await add_member(session, team=team, user=user, role=role)
-    return principal_for(user)
+    return access_for(user, team, role)
 
 
 async def _create(
     service: ProductService,
     session: AsyncSession,
-    principal: Principal,
-    team: Team,
+    access: TeamAccess,
     **overrides: object,
 ) -> Product:
     fields: dict[str, object] = {
@@ -62,7 +60,7 @@ async def _create(
         "status": "active",
     }
     fields.update(overrides)
-    return await service.create_product(session, principal, team_id=team.id, **fields)  # type: ignore[arg-type]
+    return await service.create_product(session, access, **fields)  # type: ignore[arg-type]
 
 
 class TestCreateProduct:
@@ -70,8 +68,7 @@ class TestCreateProduct:
     async def test_valid(
         self, session: AsyncSession, service: ProductService, team: Team, role: Role
     ) -> None:
-        principal = await _member(session, team, role)
-        product = await _create(service, session, principal, team)
+        product = await _create(service, session, await _member(session, team, role))
         assert (product.sku, product.name, product.price, product.currency) == (
             "MUG-1",
             "Mug",
@@ -95,55 +92,40 @@ class TestCreateProduct:
         price: object,
         expected: str | None,
     ) -> None:
-        product = await _create(service, session, principal_for(owner), team, price=price)
+        product = await _create(service, session, access_for(owner, team), price=price)
         assert str(product.price) == (expected or str(price))
         session.expunge_all()
         reloaded = await service.get_product(
-            session, principal_for(owner), team_id=team.id, product_id=product.id
+            session, access_for(owner, team), product_id=product.id
         )
         assert reloaded.price == product.price
-
-    async def test_viewer_forbidden(
-        self, session: AsyncSession, service: ProductService, team: Team
-    ) -> None:
-        viewer = await _member(session, team, Role.VIEWER)
-        with pytest.raises(Forbidden):
-            await _create(service, session, viewer, team)
-
-    async def test_non_member_not_found(
-        self, session: AsyncSession, service: ProductService, team: Team
-    ) -> None:
-        outsider = principal_for(await create_user(session))
-        with pytest.raises(NotFound):
-            await _create(service, session, outsider, team)
 
     async def test_duplicate_sku(
         self, session: AsyncSession, service: ProductService, team: Team, owner: User
     ) -> None:
-        await _create(service, session, principal_for(owner), team)
+        await _create(service, session, access_for(owner, team))
         with pytest.raises(Conflict, match="SKU"):
-            await _create(service, session, principal_for(owner), team, name="Other")
+            await _create(service, session, access_for(owner, team), name="Other")
 
     async def test_same_sku_in_another_team(
         self, session: AsyncSession, service: ProductService, team: Team, owner: User
     ) -> None:
         other = await create_team(session, owner=owner)
-        await _create(service, session, principal_for(owner), team)
-        product = await _create(service, session, principal_for(owner), other)
+        await _create(service, session, access_for(owner, team))
+        product = await _create(service, session, access_for(owner, other))
         assert product.team_id == other.id
 
     async def test_sku_free_again_after_delete(
         self, session: AsyncSession, service: ProductService, team: Team, owner: User
     ) -> None:
-        first = await _create(service, session, principal_for(owner), team)
+        first = await _create(service, session, access_for(owner, team))
         await service.delete_product(
             session,
-            principal_for(owner),
-            team_id=team.id,
+            access_for(owner, team),
             product_id=first.id,
             if_match=product_etag(first),
         )
-        second = await _create(service, session, principal_for(owner), team)
+        second = await _create(service, session, access_for(owner, team))
         assert second.id != first.id
 
     @pytest.mark.parametrize(
@@ -173,7 +155,7 @@ class TestCreateProduct:
         overrides: dict[str, object],
     ) -> None:
         with pytest.raises(UnprocessableContent):
-            await _create(service, session, principal_for(owner), team, **overrides)
+            await _create(service, session, access_for(owner, team), **overrides)
 
 
 class TestListProducts:
@@ -192,9 +174,7 @@ class TestListProducts:
         cursor = None
         pages = 0
         while True:
-            page = await service.list_products(
-                session, viewer, team_id=team.id, limit=5, cursor=cursor, status=None
-            )
+            page = await service.list_products(session, viewer, limit=5, cursor=cursor, status=None)
             pages += 1
             assert len(page.items) <= 5
             seen += [product.id for product in page.items]
@@ -212,12 +192,11 @@ class TestListProducts:
         for _ in range(4):
             await create_product(session, team=team)
         first = await service.list_products(
-            session, principal_for(owner), team_id=team.id, limit=2, cursor=None, status=None
+            session, access_for(owner, team), limit=2, cursor=None, status=None
         )
         second = await service.list_products(
             session,
-            principal_for(owner),
-            team_id=team.id,
+            access_for(owner, team),
             limit=2,
             cursor=first.next_cursor,
             status=None,
@@ -231,7 +210,7 @@ class TestListProducts:
         draft = await create_product(session, team=team, status="draft")
         await create_product(session, team=team, status="active")
         page = await service.list_products(
-            session, principal_for(owner), team_id=team.id, limit=10, cursor=None, status="draft"
+            session, access_for(owner, team), limit=10, cursor=None, status="draft"
         )
         assert [product.id for product in page.items] == [draft.id]
 
@@ -242,7 +221,7 @@ class TestListProducts:
         product.deleted_at = datetime.now(UTC)
         await session.flush()
         page = await service.list_products(
-            session, principal_for(owner), team_id=team.id, limit=10, cursor=None, status=None
+            session, access_for(owner, team), limit=10, cursor=None, status=None
         )
         assert page.items == []
 
@@ -252,7 +231,7 @@ class TestListProducts:
     ) -> None:
         with pytest.raises(BadRequest, match="Invalid cursor"):
             await service.list_products(
-                session, principal_for(owner), team_id=team.id, limit=10, cursor=cursor, status=None
+                session, access_for(owner, team), limit=10, cursor=cursor, status=None
             )
 
     async def test_cursor_from_another_secret(
@@ -262,25 +241,15 @@ class TestListProducts:
             await create_product(session, team=team)
         other = ProductService(Settings(cursor_secret="another-secret-" * 3))
         page = await other.list_products(
-            session, principal_for(owner), team_id=team.id, limit=1, cursor=None, status=None
+            session, access_for(owner, team), limit=1, cursor=None, status=None
         )
         with pytest.raises(BadRequest, match="Invalid cursor"):
             await service.list_products(
                 session,
-                principal_for(owner),
-                team_id=team.id,
+                access_for(owner, team),
                 limit=1,
                 cursor=page.next_cursor,
                 status=None,
-            )
-
-    async def test_non_member(
-        self, session: AsyncSession, service: ProductService, team: Team
-    ) -> None:
-        outsider = principal_for(await create_user(session))
-        with pytest.raises(NotFound):
-            await service.list_products(
-                session, outsider, team_id=team.id, limit=10, cursor=None, status=None
             )
 
 
@@ -288,7 +257,7 @@ class TestGetProduct:
     async def test_viewer(self, session: AsyncSession, service: ProductService, team: Team) -> None:
         product = await create_product(session, team=team)
         viewer = await _member(session, team, Role.VIEWER)
-        found = await service.get_product(session, viewer, team_id=team.id, product_id=product.id)
+        found = await service.get_product(session, viewer, product_id=product.id)
         assert found.id == product.id
 
     async def test_product_of_another_team(
@@ -296,17 +265,7 @@ class TestGetProduct:
     ) -> None:
         elsewhere = await create_product(session, team=await create_team(session))
         with pytest.raises(NotFound):
-            await service.get_product(
-                session, principal_for(owner), team_id=team.id, product_id=elsewhere.id
-            )
-
-    async def test_non_member(
-        self, session: AsyncSession, service: ProductService, team: Team
-    ) -> None:
-        product = await create_product(session, team=team)
-        outsider = principal_for(await create_user(session))
-        with pytest.raises(NotFound):
-            await service.get_product(session, outsider, team_id=team.id, product_id=product.id)
+            await service.get_product(session, access_for(owner, team), product_id=elsewhere.id)
 
 
 class TestUpdateProduct:
@@ -314,15 +273,14 @@ class TestUpdateProduct:
         self,
         service: ProductService,
         session: AsyncSession,
-        principal: Principal,
+        access: TeamAccess,
         product: Product,
         if_match: str | None,
         **changes: object,
     ) -> Product:
         return await service.update_product(
             session,
-            principal,
-            team_id=product.team_id,
+            access,
             product_id=product.id,
             if_match=if_match,
             changes=changes or {"name": "Renamed"},
@@ -333,19 +291,19 @@ class TestUpdateProduct:
     ) -> None:
         product = await create_product(session, team=team)
         with pytest.raises(PreconditionRequired) as caught:
-            await self._update(service, session, principal_for(owner), product, None)
+            await self._update(service, session, access_for(owner, team), product, None)
         assert caught.value.status == 428
         with pytest.raises(PreconditionRequired):
-            await self._update(service, session, principal_for(owner), product, "  ")
+            await self._update(service, session, access_for(owner, team), product, "  ")
 
     async def test_stale_if_match(
         self, session: AsyncSession, service: ProductService, team: Team, owner: User
     ) -> None:
         product = await create_product(session, team=team)
         stale = product_etag(product)
-        await self._update(service, session, principal_for(owner), product, stale)
+        await self._update(service, session, access_for(owner, team), product, stale)
         with pytest.raises(PreconditionFailed) as caught:
-            await self._update(service, session, principal_for(owner), product, stale)
+            await self._update(service, session, access_for(owner, team), product, stale)
         assert caught.value.status == 412
 
     @pytest.mark.parametrize(
@@ -368,7 +326,7 @@ class TestUpdateProduct:
         updated = await self._update(
             service,
             session,
-            principal_for(owner),
+            access_for(owner, team),
             product,
             header,
             name="Renamed",
@@ -390,7 +348,7 @@ class TestUpdateProduct:
     ) -> None:
         product = await create_product(session, team=team, name="Same")
         updated = await self._update(
-            service, session, principal_for(owner), product, product_etag(product), name="Same"
+            service, session, access_for(owner, team), product, product_etag(product), name="Same"
         )
         assert updated.version == 1
 
@@ -407,17 +365,9 @@ class TestUpdateProduct:
             .execution_options(synchronize_session=False)
         )
         with pytest.raises(PreconditionFailed) as caught:
-            await self._update(service, session, principal_for(owner), product, etag)
+            await self._update(service, session, access_for(owner, team), product, etag)
         # The If-Match check passed on the stale copy; the versioned UPDATE caught it.
         assert isinstance(caught.value.__cause__, StaleDataError)
-
-    async def test_viewer_forbidden(
-        self, session: AsyncSession, service: ProductService, team: Team
-    ) -> None:
-        product = await create_product(session, team=team)
-        viewer = await _member(session, team, Role.VIEWER)
-        with pytest.raises(Forbidden):
-            await self._update(service, session, viewer, product, product_etag(product))
 
     async def test_sku_taken(
         self, session: AsyncSession, service: ProductService, team: Team, owner: User
@@ -426,7 +376,12 @@ class TestUpdateProduct:
         product = await create_product(session, team=team)
         with pytest.raises(Conflict):
             await self._update(
-                service, session, principal_for(owner), product, product_etag(product), sku="TAKEN"
+                service,
+                session,
+                access_for(owner, team),
+                product,
+                product_etag(product),
+                sku="TAKEN",
             )
 
     @pytest.mark.parametrize(
@@ -445,7 +400,7 @@ class TestUpdateProduct:
         product = await create_product(session, team=team)
         with pytest.raises(UnprocessableContent):
             await self._update(
-                service, session, principal_for(owner), product, product_etag(product), **changes
+                service, session, access_for(owner, team), product, product_etag(product), **changes
             )
 
 
@@ -459,40 +414,25 @@ class TestDeleteProduct:
         await service.delete_product(
             session,
             principal,
-            team_id=team.id,
             product_id=product.id,
             if_match=product_etag(product),
         )
 
         assert product.deleted_at is not None
         with pytest.raises(NotFound):
-            await service.get_product(session, principal, team_id=team.id, product_id=product.id)
+            await service.get_product(session, principal, product_id=product.id)
         with pytest.raises(NotFound):
-            await service.delete_product(
-                session, principal, team_id=team.id, product_id=product.id, if_match="*"
-            )
+            await service.delete_product(session, principal, product_id=product.id, if_match="*")
 
     async def test_preconditions(
         self, session: AsyncSession, service: ProductService, team: Team, owner: User
     ) -> None:
         product = await create_product(session, team=team)
-        principal = principal_for(owner)
+        principal = access_for(owner, team)
         with pytest.raises(PreconditionRequired):
-            await service.delete_product(
-                session, principal, team_id=team.id, product_id=product.id, if_match=None
-            )
+            await service.delete_product(session, principal, product_id=product.id, if_match=None)
         with pytest.raises(PreconditionFailed):
             await service.delete_product(
-                session, principal, team_id=team.id, product_id=product.id, if_match='"old-v0"'
+                session, principal, product_id=product.id, if_match='"old-v0"'
             )
         assert product.deleted_at is None
-
-    async def test_viewer_forbidden(
-        self, session: AsyncSession, service: ProductService, team: Team
-    ) -> None:
-        product = await create_product(session, team=team)
-        viewer = await _member(session, team, Role.VIEWER)
-        with pytest.raises(Forbidden):
-            await service.delete_product(
-                session, viewer, team_id=team.id, product_id=product.id, if_match="*"
-            )

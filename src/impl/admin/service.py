@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from impl.accounts.errors import SelfDeactivationError, UserNotFoundError
+from impl.accounts.repository import RefreshTokenRepository, UserRepository
+from impl.auth.principal import Principal
+from impl.kit.pagination import CursorCodec, KeysetPosition, Page, build_page, clamp_limit
+from impl.models import User
+from impl.settings import Settings
+
+
+def _position(user: User) -> KeysetPosition:
+    return KeysetPosition(created_at=user.created_at, id=user.id)
+
+
+class AdminService:
+    """Platform administration. Callers are platform admins: the request context checked."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._cursors = CursorCodec(settings.cursor_secret.get_secret_value().encode())
+
+    async def list_users(
+        self,
+        session: AsyncSession,
+        principal: Principal,
+        *,
+        is_active: bool | None = None,
+        limit: int | None = None,
+        cursor: str | None = None,
+    ) -> Page[User]:
+        limit = clamp_limit(limit)
+        after = self._cursors.decode_position(cursor) if cursor else None
+        rows = await UserRepository(session).list_page(
+            is_active=is_active, limit=limit + 1, after=after
+        )
+        return build_page(rows, limit=limit, codec=self._cursors, position=_position)
+
+    async def deactivate_user(
+        self, session: AsyncSession, principal: Principal, *, user_id: uuid.UUID
+    ) -> User:
+        """Deactivate an account and revoke its refresh tokens; its access tokens stop
+        working at once because every request re-checks the account (`impl.context`)."""
+        if user_id == principal.user_id:
+            raise SelfDeactivationError
+        users = UserRepository(session)
+        user = await users.get(user_id)
+        if user is None:
+            raise UserNotFoundError
+        await users.deactivate(user)
+        await RefreshTokenRepository(session).revoke_all_for_user(user.id)
+        return user
