@@ -44,7 +44,9 @@ def generate(spec: Path) -> Result:
         return classes, by_schema
 
     parsed = parse(loaded, emit)
-    files = render_package(parsed.api, models["source"], loaded.document, _source_name(spec))
+    files = render_package(
+        parsed.api, models["source"], loaded.document, _source_name(spec), parsed.positions
+    )
     return Result(files, parsed.warnings)
 
 

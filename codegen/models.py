@@ -224,12 +224,12 @@ def _in_parallel(document: dict[str, Any]) -> _Run | None:
         classes = _classes(source)
         renames = {c: table.claim(c) for c in classes if c in seen}
         seen |= set(classes) | set(renames.values())
-        merged.append(_rename(_strip_header(source), renames) if renames else _strip_header(source))
+        merged.append(rename(_strip_header(source), renames) if renames else _strip_header(source))
         models += [(renames.get(c, c), ref) for c, ref in part_models]
     return _merge(merged), models
 
 
-def _rename(source: str, renames: dict[str, str]) -> str:
+def rename(source: str, renames: dict[str, str]) -> str:
     """Rename identifiers (NAME tokens only: strings and comments stay as they are)."""
     lines = source.splitlines(keepends=True)
     edits: list[tuple[int, int, int, str]] = []

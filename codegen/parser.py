@@ -17,6 +17,11 @@ from codegen.types import Mapped, TypeMapper, is_class_like
 # (document) -> (the classes of models.py, component schema name -> its class)
 ModelEmitter = Callable[[dict[str, Any]], tuple[set[str], dict[str, str]]]
 
+# The model generator writes prefixItems as a list of a union; each such schema reaches it as
+# a custom type of this (non-existent) module, replaced afterwards by a positional tuple.
+POSITIONS_MODULE = "codegen_positions"
+_NOT_SCHEMAS = frozenset({"default", "example", "examples", "enum", "const"})
+
 METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 _PARAM_LOCATIONS = ("path", "query", "header", "cookie")
 
@@ -43,6 +48,8 @@ class Parsed:
     model_document: dict[str, Any]
     class_names: dict[str, str]
     warnings: list[Diagnostic] = field(default_factory=list)
+    # Placeholder name in the models' source -> the positional tuple type it stands for.
+    positions: dict[str, str] = field(default_factory=dict)
 
 
 class _Parser:
@@ -142,13 +149,16 @@ class _Parser:
                 NameTable(),
             )
         self.warnings = kept
+        tuples = self.tuple_placeholders(hoisting)
+        all_schemas = {**self.schemas, **self.hoisted}
         model_document = {
             "openapi": self.document.get("openapi", "3.1.0"),
             "info": {"title": "models", "version": "0"},
             "paths": {},
-            "components": {"schemas": {**self.schemas, **self.hoisted}},
+            "components": {"schemas": _with_placeholders(all_schemas, tuples)},
         }
         existing, classes = emit_models(model_document)
+        model_document["components"]["schemas"] = all_schemas
         view = {
             **self.document,
             "components": {
@@ -194,7 +204,25 @@ class _Parser:
         )
         api = self.api(operations)
         api = ir.Api(api.title, api.version, api.tags, api.schemes, outbound)
-        return Parsed(api, model_document, self.class_names, self.warnings)
+        local = TypeMapper(view, classes, None, existing=existing, qualified=False)
+        positions = {name: local.map(schema, name).validator for name, schema in tuples.values()}
+        return Parsed(api, model_document, self.class_names, self.warnings, positions)
+
+    def tuple_placeholders(self, hoisting: TypeMapper) -> dict[int, tuple[str, Any]]:
+        """Every ``prefixItems`` schema inside the modelled schemas (by ``id``), with the
+        placeholder name it gets; mapping each first hoists its inline object positions,
+        which are searched in turn."""
+        found: dict[int, tuple[str, Any]] = {}
+        done: set[str] = set()
+        while pending := [n for n in [*self.schemas, *self.hoisted] if n not in done]:
+            for name in pending:
+                done.add(name)
+                schemas = self.schemas if name in self.schemas else self.hoisted
+                for node in _prefix_items_schemas(schemas[name]):
+                    if id(node) not in found:
+                        found[id(node)] = (f"CodegenPositions{len(found)}", node)
+                        hoisting.map(node, pascal(name) + "Item")
+        return found
 
     def outbound_operations(
         self, raw_ops: list[tuple[str, str, dict[str, Any], list[Any], str]]
@@ -398,7 +426,7 @@ class _Parser:
                 safe_identifier(name.lower() if location == "header" else name)
             )
             required = bool(param.get("required", False)) or location == "path"
-            resolved = mapper.resolve(schema or {})
+            resolved = mapper.with_siblings(schema or {})
             has_default = isinstance(resolved, dict) and "default" in resolved
             default = resolved.get("default") if has_default else None
             style = str(param.get("style", "form" if location in ("query", "cookie") else "simple"))
@@ -533,6 +561,37 @@ class _Parser:
                 )
             )
         return tuple(result)
+
+
+def _prefix_items_schemas(node: Any) -> list[dict[str, Any]]:
+    """Schemas with ``prefixItems`` in ``node``, outermost only, in document order."""
+    if isinstance(node, list):
+        return [found for value in node for found in _prefix_items_schemas(value)]
+    if not isinstance(node, dict):
+        return []
+    if isinstance(node.get("prefixItems"), list):
+        return [node]
+    return [
+        found
+        for key, value in node.items()
+        if key not in _NOT_SCHEMAS
+        for found in _prefix_items_schemas(value)
+    ]
+
+
+def _with_placeholders(node: Any, tuples: dict[int, tuple[str, Any]]) -> Any:
+    """A copy of ``node`` in which each schema of ``tuples`` is its placeholder type."""
+    if id(node) in tuples:
+        name, schema = tuples[id(node)]
+        placeholder = {"customTypePath": f"{POSITIONS_MODULE}.{name}"}
+        if isinstance(schema.get("description"), str):
+            placeholder["description"] = schema["description"]
+        return placeholder
+    if isinstance(node, list):
+        return [_with_placeholders(value, tuples) for value in node]
+    if isinstance(node, dict):
+        return {key: _with_placeholders(value, tuples) for key, value in node.items()}
+    return node
 
 
 def parse(bundle: Bundle, emit_models: ModelEmitter) -> Parsed:

@@ -27,6 +27,16 @@ _STRING_FORMATS = {
 }
 
 
+# Keywords a sibling of `$ref` can tighten (3.1: siblings apply as in allOf).
+_UPPER_BOUNDS = frozenset({"maximum", "exclusiveMaximum", "maxLength", "maxItems", "maxProperties"})
+_LOWER_BOUNDS = frozenset({"minimum", "exclusiveMinimum", "minLength", "minItems", "minProperties"})
+_CONSTRAINTS = _UPPER_BOUNDS | _LOWER_BOUNDS | {"pattern", "multipleOf", "enum", "const", "format"}
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
 @dataclass(frozen=True, slots=True)
 class Mapped:
     plain: str
@@ -123,8 +133,11 @@ class TypeMapper:
         existing: set[str] | None = None,
         direction: str = "",
         text_inputs: bool = False,
+        qualified: bool = True,
     ) -> None:
         self.document = document
+        # Model classes are ``models.X`` outside models.py, ``X`` inside it.
+        self.models_prefix = f"{MODELS}." if qualified else ""
         self.component_classes = component_classes
         self.hoister = hoister
         self.existing = existing
@@ -143,6 +156,7 @@ class TypeMapper:
             existing=self.existing,
             direction=direction,
             text_inputs=text_inputs,
+            qualified=bool(self.models_prefix),
         )
 
     def resolve(self, schema: Any) -> Any:
@@ -159,10 +173,37 @@ class TypeMapper:
                 return {}
         return schema
 
+    def with_siblings(self, schema: Any) -> Any:
+        """The schema a ``$ref`` points to, with the ref's sibling keywords applied too.
+
+        OpenAPI 3.1 lets a ``$ref`` carry siblings (``default``, ``maxLength``, …) that apply
+        in addition to the target, as ``allOf: [{$ref}, {siblings}]`` would: of two bounds the
+        stricter holds; a pattern the target already has stays (one pattern per field).
+        """
+        target = self.resolve(schema)
+        if not isinstance(schema, dict) or "$ref" not in schema or not isinstance(target, dict):
+            return target
+        merged = dict(target)
+        for key, value in schema.items():
+            old = merged.get(key)
+            if key == "$ref" or (key == "pattern" and isinstance(old, str)):
+                continue
+            if key in _UPPER_BOUNDS and _number(old) and _number(value):
+                merged[key] = min(old, value)
+            elif key in _LOWER_BOUNDS and _number(old) and _number(value):
+                merged[key] = max(old, value)
+            else:
+                merged[key] = value
+        return merged
+
     def map(self, schema: Any, hint: str) -> Mapped:
         """Annotations for ``schema``; ``hint`` names a hoisted model if one is needed."""
         if not isinstance(schema, dict) or not schema:
             return Mapped("Any", "Any", "scalar")
+        if "$ref" in schema and _CONSTRAINTS & schema.keys():
+            target = self.resolve(schema)
+            if isinstance(target, dict) and not _is_model(target) and target is not schema:
+                schema = self.with_siblings(schema)  # a constrained plain type, mapped in place
         nullable = schema.get("nullable") is True
         types = schema.get("type")
         if isinstance(types, list):
@@ -213,6 +254,8 @@ class TypeMapper:
                 " | ".join(dict.fromkeys(p.validator for p in parts)),
                 "scalar",
             )
+        if isinstance(schema.get("prefixItems"), list) and types in (None, "array"):
+            return self._map_positions(schema, hint)
         if types is None:
             if "items" in schema:
                 types = "array"
@@ -251,6 +294,53 @@ class TypeMapper:
             validator = f"Annotated[{validator}, rt.integer_text]"
         return Mapped(base, validator, "scalar")
 
+    def _map_positions(self, schema: dict[str, Any], hint: str) -> Mapped:
+        """``prefixItems``: a union of tuples, one per length the array may have.
+
+        ``tuple[A, B]`` when the array holds exactly its positions; shorter tuples when
+        ``minItems`` lets it stop early (JSON Schema does); ``tuple[A, B, *tuple[C, ...]]``
+        when ``items`` (or nothing, meaning anything) allows more.
+        """
+        positions: list[Mapped] = []
+        for i, position in enumerate(schema["prefixItems"]):
+            if position is False:  # nothing is valid there: the array ends before it
+                break
+            positions.append(self.map(position, f"{hint}{i}"))
+        closed = len(positions) < len(schema["prefixItems"])
+        items = schema.get("items", True)
+        minimum = schema.get("minItems")
+        minimum = minimum if isinstance(minimum, int) and minimum > 0 else 0
+        maximum = schema.get("maxItems")
+        maximum = maximum if isinstance(maximum, int) else None
+        closed = closed or items is False or (maximum is not None and maximum <= len(positions))
+        tail = None if closed else self.map(items if isinstance(items, dict) else {}, hint + "Item")
+        longest = len(positions) if maximum is None else min(len(positions), maximum)
+        if minimum > longest and closed:
+            minimum = longest  # no array is valid; Positions reports the shortfall
+        texts: list[Mapped] = []
+        for length in range(min(minimum, longest), longest + 1):
+            members = positions[:length]
+            plain = [m.plain for m in members]
+            validator = [m.validator for m in members]
+            if tail is not None and length == longest:
+                plain.append(f"*tuple[{tail.plain}, ...]")
+                validator.append(f"*tuple[{tail.validator}, ...]")
+            texts.append(
+                Mapped(
+                    f"tuple[{', '.join(plain) or '()'}]",
+                    f"tuple[{', '.join(validator) or '()'}]",
+                    "array",
+                )
+            )
+        args = [f"minimum={schema['minItems']}"] if minimum else []
+        if maximum is not None and not closed:
+            args.append(f"maximum={maximum}")
+        plain_union = " | ".join(dict.fromkeys(t.plain for t in texts))
+        validator_union = " | ".join(dict.fromkeys(t.validator for t in texts))
+        return Mapped(
+            plain_union, f"Annotated[{validator_union}, rt.Positions({', '.join(args)})]", "array"
+        )
+
     def _map_ref(self, ref: str, hint: str) -> Mapped:
         prefix = "#/components/schemas/"
         if ref.startswith(prefix):
@@ -267,7 +357,7 @@ class TypeMapper:
                 elif cls not in self.existing:
                     cls = None
             if cls is not None:
-                text = f"{MODELS}.{cls}"
+                text = f"{self.models_prefix}{cls}"
                 validator = text
                 sizes = [
                     f"{arg}={target[key]}"
@@ -321,5 +411,8 @@ class TypeMapper:
             return False
         types = schema.get("type")
         return (
-            types == "array" or (isinstance(types, list) and "array" in types) or "items" in schema
+            types == "array"
+            or (isinstance(types, list) and "array" in types)
+            or "items" in schema
+            or "prefixItems" in schema
         )

@@ -37,6 +37,35 @@ DOCUMENT = {
         ({"enum": ["a", 1]}, 'Literal["a", 1]', None),
         ({"const": "x"}, 'Literal["x"]', None),
         ({}, "Any", None),
+        (
+            {
+                "prefixItems": [{"type": "string"}, {"type": "integer"}],
+                "minItems": 2,
+                "items": False,
+            },
+            "tuple[str, int]",
+            "Annotated[tuple[str, int], rt.Positions(minimum=2)]",
+        ),
+        (
+            {"prefixItems": [{"type": "string"}, {"type": "integer"}], "maxItems": 2},
+            "tuple[()] | tuple[str] | tuple[str, int]",
+            "Annotated[tuple[()] | tuple[str] | tuple[str, int], rt.Positions()]",
+        ),
+        (
+            {"prefixItems": [{"type": "string"}], "minItems": 1, "items": {"type": "number"}},
+            "tuple[str, *tuple[float, ...]]",
+            "Annotated[tuple[str, *tuple[float, ...]], rt.Positions(minimum=1)]",
+        ),
+        (
+            {"type": "array", "prefixItems": [{"$ref": "#/components/schemas/X"}], "minItems": 1},
+            "tuple[models.X, *tuple[Any, ...]]",
+            None,
+        ),
+        (
+            {"prefixItems": [{"type": "string"}, False], "minItems": 1},
+            "tuple[str]",
+            "Annotated[tuple[str], rt.Positions(minimum=1)]",
+        ),
     ],
 )
 def test_mapping(schema: dict[str, Any], plain: str, validator: str | None) -> None:

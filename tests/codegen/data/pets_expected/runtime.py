@@ -23,10 +23,18 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Generic, Protocol
+from types import UnionType
+from typing import Any, Generic, Protocol, Union, Unpack, get_args, get_origin
 from urllib.parse import parse_qsl, urlencode
 
-from pydantic import AfterValidator, BeforeValidator, TypeAdapter, ValidationError
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    GetCoreSchemaHandler,
+    TypeAdapter,
+    ValidationError,
+)
+from pydantic_core import PydanticCustomError, core_schema
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -317,6 +325,85 @@ def object_size(minimum: int | None = None, maximum: int | None = None) -> After
         return value
 
     return AfterValidator(check)
+
+
+_ABSENT = object()
+
+
+def _unpacked(arg: Any) -> Any:
+    """``T`` for ``*tuple[T, ...]`` (or ``Unpack[tuple[T, ...]]``), else ``None``."""
+    if getattr(arg, "__unpacked__", False) or get_origin(arg) is Unpack:
+        inner = get_args(arg)[0] if get_origin(arg) is Unpack else arg
+        return get_args(inner)[0]
+    return None
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class Positions:
+    """``prefixItems``: validates each position of a JSON array with its own type.
+
+    The annotation is a union of tuples, the longest naming every position and, when more
+    items are allowed, their type (``tuple[str, int, *tuple[float, ...]]``). As in JSON Schema
+    an array may stop before the last position unless ``minimum`` (minItems) says otherwise.
+    """
+
+    minimum: int = 0
+    maximum: int | None = None
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> Any:
+        members = get_args(source) if get_origin(source) in (Union, UnionType) else (source,)
+        longest = max(members, key=lambda member: len(get_args(member)))
+        prefix: list[Any] = []
+        tail: Any = None
+        for arg in get_args(longest):
+            if (inner := _unpacked(arg)) is not None:
+                tail = inner
+            elif arg != ():
+                prefix.append(arg)
+        # Missing trailing positions take a marker, dropped after validation.
+        items: list[core_schema.CoreSchema] = [
+            core_schema.with_default_schema(handler.generate_schema(p), default=_ABSENT)
+            for p in prefix
+        ]
+        if tail is not None:
+            items.append(handler.generate_schema(tail))
+        schema = core_schema.tuple_schema(
+            items,
+            variadic_item_index=len(prefix) if tail is not None else None,
+            max_length=self.maximum,
+        )
+        # A shorter array is written as the tuple of its own length.
+        lengths: list[core_schema.CoreSchema | tuple[core_schema.CoreSchema, str]] = [
+            core_schema.tuple_schema([handler.generate_schema(p) for p in prefix[:length]])
+            for length in range(len(prefix))
+        ]
+        full = [handler.generate_schema(p) for p in (*prefix, *([tail] if tail else []))]
+        lengths.append(
+            core_schema.tuple_schema(
+                full, variadic_item_index=len(prefix) if tail is not None else None
+            )
+        )
+        serialization = core_schema.plain_serializer_function_ser_schema(
+            _same, return_schema=core_schema.union_schema(lengths)
+        )
+        return core_schema.no_info_after_validator_function(
+            self._check, schema, serialization=serialization
+        )
+
+    def _check(self, value: tuple[Any, ...]) -> tuple[Any, ...]:
+        if _ABSENT in value:
+            value = value[: value.index(_ABSENT)]
+        if len(value) < self.minimum:
+            raise PydanticCustomError(
+                "too_short",
+                "Array should have at least {minimum} items, not {length}",
+                {"minimum": self.minimum, "length": len(value)},
+            )
+        return value
 
 
 def _pointer_token(value: object) -> str:
