@@ -423,8 +423,10 @@ def test_signature_changes_name_the_generated_methods() -> None:
 # -- the command line, on a real git repository ---------------------------------------
 
 
-def _git(repo: Path, *args: str) -> None:
-    subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True)
+def _git(repo: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", *args], cwd=repo, check=True, capture_output=True, text=True
+    ).stdout.strip()
 
 
 def _write_spec(repo: Path, document: dict[str, Any]) -> None:
@@ -537,3 +539,12 @@ def test_cli_needs_a_base_when_there_is_no_main(tmp_path: Path) -> None:
     done = _gate(tmp_path)
     assert done.returncode == 2
     assert "no merge base between HEAD and 'main'; pass --base REF" in done.stderr
+
+
+def test_cli_rejects_a_base_without_the_spec(repo: Path) -> None:
+    commit = _git(
+        repo, "commit-tree", _git(repo, "hash-object", "-t", "tree", "/dev/null"), "-m", "e"
+    )
+    done = _gate(repo, "--base", commit)
+    assert done.returncode == 2
+    assert f"cannot read openapi/ at {commit[:10]}" in done.stderr
