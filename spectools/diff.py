@@ -596,18 +596,23 @@ class _SchemaDiffer:
         self.emit(f"{self.direction}-{stem}", message, keyword)
 
     def run(self) -> None:
+        old, new = self.pair.old, self.pair.new
+        composed = _composition(old), _composition(new)
+        if composed[0] != composed[1]:
+            # `X` became `anyOf: [X, null]` (or back): only the alternatives are comparable.
+            self.variants()
+            return
         if not self.types():
             return  # another type: its keywords are not comparable
         self.format()
         self.bounds()
         self.enum()
         self.properties()
-        old, new = self.pair.old, self.pair.new
         if isinstance(old.get("items"), dict) and isinstance(new.get("items"), dict):
             items = self.pair.get("items")
             self.owner.schema(items, self.direction, self.context, f"{self.path}[]")
-        for keyword in ("oneOf", "anyOf"):
-            self.variants(keyword)
+        if composed[0] is not None:
+            self.variants()
 
     def types(self) -> bool:
         """Report type changes; False when the types no longer have a kind in common."""
@@ -730,44 +735,52 @@ class _SchemaDiffer:
             )
             owner.schema(prop, direction, self.context, f"{prefix}{name}")
 
-    def variants(self, keyword: str) -> None:
-        before, after = self.pair.old.get(keyword), self.pair.new.get(keyword)
-        if not isinstance(before, list) or not isinstance(after, list):
-            return
-        old_keys, new_keys = _variant_keys(before), _variant_keys(after)
-        self.owner.removed(
-            f"{self.direction}-variant-removed",
-            (
-                (
-                    f"{self.where}: {keyword} alternative {key} removed",
-                    join_pointer(self.pair.old_at, keyword, index),
-                )
-                for key, index in old_keys.items()
-                if key not in new_keys
-            ),
-        )
-        for key, index in new_keys.items():
-            if key not in old_keys:
-                message = f"new {keyword} alternative {key}"
-                self.emit(f"{self.direction}-variant-added", message, f"{keyword}/{index}")
+    def variants(self) -> None:
+        """Compare the alternatives of ``oneOf``/``anyOf``; a plain schema is its own one."""
+        before = _alternatives(self.pair.old, self.pair.old_at)
+        after = _alternatives(self.pair.new, self.pair.new_at)
+        for key, (_, pointer) in before.items():
+            if key in after:
                 continue
-            old_index = old_keys[key]
-            variant = _Pair(
-                before[old_index],
-                after[index],
-                join_pointer(self.pair.old_at, keyword, old_index),
-                join_pointer(self.pair.new_at, keyword, index),
-            )
-            self.owner.schema(variant, self.direction, self.context, self.path)
+            if key == "null":
+                self.directed("nullable-removed", "no longer nullable")
+            else:
+                message = f"{self.where}: alternative {key} removed"
+                self.owner.removed(f"{self.direction}-variant-removed", [(message, pointer)])
+        for key, (variant, pointer) in after.items():
+            if key not in before:
+                if key == "null":
+                    self.directed("became-nullable", "became nullable")
+                else:
+                    message = f"{self.where}: new alternative {key}"
+                    self.owner.emit(f"{self.direction}-variant-added", message, pointer)
+                continue
+            old_variant, old_pointer = before[key]
+            pair = _Pair(old_variant, variant, old_pointer, pointer)
+            self.owner.schema(pair, self.direction, self.context, self.path)
 
 
-def _variant_keys(variants: list[Any]) -> dict[str, int]:
-    """Alternatives are matched by the component they name, else by position."""
-    keys: dict[str, int] = {}
-    for index, variant in enumerate(variants):
+def _composition(schema: dict[str, Any]) -> str | None:
+    return next((k for k in ("oneOf", "anyOf") if isinstance(schema.get(k), list)), None)
+
+
+def _alternatives(schema: dict[str, Any], pointer: str) -> dict[str, tuple[Any, str]]:
+    """Alternatives by the component they name, ``null``, or else their position."""
+    keyword = _composition(schema)
+    if keyword is None:
+        name = pointer.removeprefix("/components/schemas/")
+        return {f"`{name}`" if "/" not in name else "#0": (schema, pointer)}
+    found: dict[str, tuple[Any, str]] = {}
+    for index, variant in enumerate(schema[keyword]):
         ref = variant.get("$ref") if isinstance(variant, dict) else None
-        keys[f"`{ref.rsplit('/', 1)[-1]}`" if isinstance(ref, str) else f"#{index}"] = index
-    return keys
+        if isinstance(ref, str):
+            key = f"`{ref.rsplit('/', 1)[-1]}`"
+        elif isinstance(variant, dict) and variant.get("type") == "null":
+            key = "null"
+        else:
+            key = f"#{index}"
+        found[key] = (variant, join_pointer(pointer, keyword, index))
+    return found
 
 
 def _visible_properties(

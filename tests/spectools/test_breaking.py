@@ -201,6 +201,7 @@ def test_additive_changes_are_all_non_breaking() -> None:
 CREATE = f"{SCHEMAS}/ItemCreate"
 READ = f"{SCHEMAS}/Item"
 GET_200 = f"{ITEM}/get/responses/200"
+STATUS = {"$ref": "#/components/schemas/Status"}
 REQUIRED_Q = {"name": "q", "in": "query", "required": True, "schema": {"type": "string"}}
 
 # (edits of head, every change expected as (operationId, rule, breaking, pointer)), one per rule
@@ -245,6 +246,14 @@ RULE_CASES: dict[str, tuple[Edits, Found]] = {
     "response-became-nullable": (
         [(f"{READ}/properties/name/type", ["string", "null"])],
         [("get_item", "response-became-nullable", True, f"{READ}/properties/name/type")],
+    ),
+    "response-became-nullable-through-any-of": (
+        [(f"{READ}/properties/status", {"anyOf": [STATUS, {"type": "null"}]})],
+        [("get_item", "response-became-nullable", True, f"{READ}/properties/status")],
+    ),
+    "response-variant-added": (
+        [(f"{READ}/properties/status", {"oneOf": [STATUS, {"type": "integer"}]})],
+        [("get_item", "response-variant-added", True, f"{READ}/properties/status/oneOf/1")],
     ),
     "response-status-removed": (
         [(GET_200, DELETE), (f"{ITEM}/get/responses/204", {"description": "-"})],
