@@ -34,6 +34,11 @@ lint-spec:
     uv run python -m codegen bundle --spec {{spec}} --out build/openapi.json
     @echo "spec OK: bundled to build/openapi.json"
 
+# Changes to the spec since BASE (default: the merge base with main), as Markdown (also in
+# build/breaking.md); fails on breaking ones unless info.version's major was bumped.
+breaking base="":
+    uv run python -m spectools.breaking {{ if base == "" { "" } else { "--base " + quote(base) } }} --spec {{spec}} --markdown-out build/breaking.md
+
 # ruff (lint and format check) and mypy --strict over codegen, src and tests.
 lint:
     uv run ruff check codegen spectools src tests migrations benchmarks
