@@ -821,3 +821,8 @@ def test_cli_invalid_document_exits_1(spec: Spec) -> None:
     done = _cli("--spec", str(spec.root))
     assert done.returncode == 1
     assert "error[oas-valid]" in done.stdout
+
+
+def test_the_project_spec_has_no_errors() -> None:
+    findings = lint(ROOT / "openapi" / "openapi.yaml")
+    assert [str(f) for f in findings if f.severity == ERROR] == []
