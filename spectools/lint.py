@@ -261,6 +261,7 @@ class _Linter:
         self.findings: list[Finding] = []
         self.waivers: list[_Waiver] = []
         self.operations = list(self._operations())
+        self._by_pointer = {op.pointer: op for op in self.operations}
         self._validators: dict[str, Any] = {}
         self._openapi_30 = str(self.document.get("openapi", "")).startswith("3.0")
         self._registry: Any = None
@@ -398,6 +399,15 @@ class _Linter:
     def responses(self, op: _Operation) -> dict[str, Any]:
         responses = op.node.get("responses")
         return responses if isinstance(responses, dict) else {}
+
+    def body_name(self, pointer: str, owner: str | None) -> str:
+        """How a reviewer names the body at ``pointer``: "the 200 response body of get_me"."""
+        op = self._by_pointer.get(owner or "")
+        of = f" of {op.name}" if op else ""
+        if "/responses/" in pointer:
+            status = unescape_pointer_token(pointer.split("/responses/", 1)[1].split("/", 1)[0])
+            return f"the {status} response body{of}" if op else f"the body of response {status}"
+        return f"the request body{of}"
 
     def response_schema(
         self, op: _Operation, status: str
@@ -778,7 +788,7 @@ def _check_inline_schemas(lint: _Linter) -> None:
             lint.report(
                 "inline-schema",
                 join_pointer(pointer, "schema"),
-                "the body schema is an inline anonymous object.",
+                f"{lint.body_name(pointer, owner)} has an inline anonymous object schema.",
                 owner=owner,
             )
 
@@ -824,7 +834,12 @@ def _check_missing_examples(lint: _Linter) -> None:
             continue
         if isinstance(schema, dict) and ("example" in schema or schema.get("examples")):
             continue
-        lint.report("example-missing", pointer, "this body has no example.", owner=owner)
+        lint.report(
+            "example-missing",
+            pointer,
+            f"{lint.body_name(pointer, owner)} has no example.",
+            owner=owner,
+        )
 
 
 def _component_of(pointer: str) -> str | None:

@@ -627,7 +627,7 @@ CASES = [
         ),
         PATHS,
         "          schema:",
-        "the body schema is an inline anonymous object",
+        "the request body of create_widget has an inline anonymous object schema",
         occurrence=2,
     ),
     Case(
@@ -669,7 +669,7 @@ CASES = [
         ),
         PATHS,
         "application/json:",
-        "this body has no example",
+        "the 200 response body of get_widget has no example",
         occurrence=4,
         severity=WARNING,
     ),
