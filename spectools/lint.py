@@ -934,7 +934,12 @@ def _spec_findings(error: SpecError) -> list[Finding]:
     rule = RULES["oas-valid"]
     return [
         Finding(
-            rule.code, rule.severity, d.message.rstrip(".") + ".", rule.fix, d.pointer, d.location
+            rule.code,
+            rule.severity,
+            f"{d.message.rstrip('.')} (at {d.pointer or '/'}).",
+            rule.fix,
+            d.pointer,
+            d.location,
         )
         for d in error.diagnostics
     ]
