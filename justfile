@@ -29,9 +29,9 @@ gen:
 check-gen:
     uv run python -m codegen generate --spec {{spec}} --out {{out}} --check
 
-# Bundle and validate the spec; errors name file, line and JSON pointer.
+# Bundle, validate and lint the spec against api-guidelines.md (writes build/openapi.json); findings name file:line, rule and fix.
 lint-spec:
-    uv run python -m codegen bundle --spec {{spec}} --out build/openapi.json
+    uv run python -m spectools.lint --spec {{spec}} --out build/openapi.json
     @echo "spec OK: bundled to build/openapi.json"
 
 # Changes to the spec since BASE (default: the merge base with main), as Markdown (also in
