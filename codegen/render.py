@@ -100,6 +100,39 @@ def with_positions(models_source: str, positions: dict[str, str]) -> str:
     return imports + source
 
 
+def with_rfc3339(models_source: str) -> str:
+    """The models with date-time and date fields taking RFC 3339 text only.
+
+    The model generator writes Pydantic's ``AwareDatetime`` and ``date``, which also accept
+    Unix times such as ``"0.5"``; the runtime's annotated versions of the same types refuse
+    those first. Only the imports change, so the models read as before.
+    """
+    lines = models_source.splitlines()
+    swapped: list[str] = []
+    for module, name, replacement in _TEMPORAL:
+        for index, line in enumerate(lines):
+            prefix = f"from {module} import "
+            names = line[len(prefix) :].split(", ") if line.startswith(prefix) else []
+            if name in names:
+                rest = [n for n in names if n != name]
+                lines[index] = prefix + ", ".join(rest) if rest else ""
+                swapped.append(replacement)
+    if not swapped:
+        return models_source
+    source = "\n".join(lines) + "\n"
+    imports = "".join(f"from .runtime import {r}\n" for r in swapped)
+    future = "from __future__ import annotations\n"
+    if future in source:
+        return source.replace(future, future + imports, 1)
+    return imports + source
+
+
+_TEMPORAL = (
+    ("pydantic", "AwareDatetime", "AwareDatetime"),
+    ("datetime", "date", "Date as date"),
+)
+
+
 def render_package(
     api: Api,
     models_source: str,
@@ -113,7 +146,8 @@ def render_package(
     header = f"{HEADER_MARK} from {source_name}; change the spec and run the generator instead."
     files: dict[str, str] = {}
     files["__init__.py"] = _render(env, "init.py.jinja2", header=header, api=api)
-    files["models.py"] = f"{header}\n{with_positions(models_source, positions or {})}"
+    models = with_rfc3339(with_positions(models_source, positions or {}))
+    files["models.py"] = f"{header}\n{models}"
     runtime = (
         resources.files("codegen").joinpath("templates/runtime.py").read_text(encoding="utf-8")
     )

@@ -27,6 +27,9 @@ _STRING_FORMATS = {
 }
 
 
+# Pydantic reads "0.5" as a Unix time: the runtime insists on RFC 3339 first.
+_TEMPORAL_TEXT = {"AwareDatetime": "date_time_text", "date": "date_text"}
+
 # Keywords a sibling of `$ref` can tighten (3.1: siblings apply as in allOf).
 _UPPER_BOUNDS = frozenset({"maximum", "exclusiveMaximum", "maxLength", "maxItems", "maxProperties"})
 _LOWER_BOUNDS = frozenset({"minimum", "exclusiveMinimum", "minLength", "minItems", "minProperties"})
@@ -292,6 +295,8 @@ class TypeMapper:
         validator = f"Annotated[{base}, Field({', '.join(args)})]" if args else base
         if self.text_inputs and base == "int":
             validator = f"Annotated[{validator}, rt.integer_text]"
+        if base in _TEMPORAL_TEXT:
+            validator = f"Annotated[{validator}, rt.{_TEMPORAL_TEXT[base]}]"
         return Mapped(base, validator, "scalar")
 
     def _map_positions(self, schema: dict[str, Any], hint: str) -> Mapped:

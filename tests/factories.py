@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from impl.auth.passwords import hash_password, hash_password_async
 from impl.auth.principal import Principal
 from impl.kit.clock import utcnow
-from impl.models import Membership, Product, ProductStatus, Role, Team, User
+from impl.models import Membership, Product, ProductStatus, Role, StockLevel, Team, User
 from impl.teams.access import TeamAccess
 
 DEFAULT_PASSWORD = "correct horse battery staple"
@@ -112,5 +112,7 @@ async def create_product(
         updated_at=now,
     )
     session.add(product)
+    await session.flush()
+    session.add(StockLevel(product_id=product.id, team_id=team.id, on_hand=0, version=1))
     await session.flush()
     return product

@@ -28,6 +28,10 @@ from .interfaces.members import MembersApi
 from .routes import members as _members
 from .interfaces.products import ProductsApi
 from .routes import products as _products
+from .interfaces.inventory import InventoryApi
+from .routes import inventory as _inventory
+from .interfaces.orders import OrdersApi
+from .routes import orders as _orders
 
 Ctx = TypeVar("Ctx")
 Principal = TypeVar("Principal", default=Any)
@@ -53,6 +57,8 @@ OPERATIONS: tuple[rt.Operation, ...] = (
     *_teams.OPERATIONS,
     *_members.OPERATIONS,
     *_products.OPERATIONS,
+    *_inventory.OPERATIONS,
+    *_orders.OPERATIONS,
 )
 
 EXPECTED_ARGUMENTS: dict[str, tuple[str, ...]] = {
@@ -83,6 +89,24 @@ EXPECTED_ARGUMENTS: dict[str, tuple[str, ...]] = {
     "get_product": ("team_id", "product_id"),
     "delete_product": ("team_id", "product_id", "if_match"),
     "update_product": ("team_id", "product_id", "if_match", "body"),
+    "get_stock": ("team_id", "product_id"),
+    "list_stock_movements": ("team_id", "product_id", "limit", "cursor"),
+    "adjust_stock": ("team_id", "product_id", "body"),
+    "list_orders": (
+        "team_id",
+        "status",
+        "customer_email",
+        "created_after",
+        "created_before",
+        "limit",
+        "cursor",
+    ),
+    "create_order": ("team_id", "idempotency_key", "body"),
+    "get_order": ("team_id", "order_id"),
+    "pay_order": ("team_id", "order_id"),
+    "fulfill_order": ("team_id", "order_id"),
+    "cancel_order": ("team_id", "order_id"),
+    "refund_order": ("team_id", "order_id"),
 }
 
 
@@ -103,6 +127,8 @@ class Implementation(Generic[Ctx, Principal]):
     teams: TeamsApi[Ctx] | None = None
     members: MembersApi[Ctx] | None = None
     products: ProductsApi[Ctx] | None = None
+    inventory: InventoryApi[Ctx] | None = None
+    orders: OrdersApi[Ctx] | None = None
 
 
 def build_app(
@@ -130,6 +156,8 @@ def build_app(
             "teams": implementation.teams,
             "members": implementation.members,
             "products": implementation.products,
+            "inventory": implementation.inventory,
+            "orders": implementation.orders,
         }
     return rt.build_app(
         OPERATIONS,

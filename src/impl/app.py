@@ -22,8 +22,12 @@ from impl.catalog.handlers import ProductsHandlers
 from impl.catalog.service import ProductService
 from impl.context import ContextFactory, RequestContext
 from impl.health.handlers import HealthHandlers
+from impl.inventory.handlers import InventoryHandlers
+from impl.inventory.service import InventoryService
 from impl.kit.db import create_engine, create_sessionmaker
 from impl.observability import Metrics, ObservabilityMiddleware
+from impl.orders.handlers import OrdersHandlers
+from impl.orders.service import OrderService
 from impl.settings import Settings
 from impl.teams.handlers import MembersHandlers, TeamsHandlers
 from impl.teams.members import MembershipService
@@ -47,6 +51,8 @@ def create_app(settings: Settings | None = None, *, validate_responses: bool = F
         teams=TeamsHandlers(TeamService(settings)),
         members=MembersHandlers(MembershipService(settings)),
         products=ProductsHandlers(ProductService(settings)),
+        inventory=InventoryHandlers(InventoryService(settings)),
+        orders=OrdersHandlers(OrderService(settings)),
     )
 
     @asynccontextmanager

@@ -8,6 +8,7 @@ role check when it is; a non-member gets 404 everywhere.
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from typing import Any
 
@@ -37,10 +38,14 @@ CASES = [pytest.param(*case, id=case[2]["operationId"]) for case in OPERATIONS]
 
 
 def _request(path: str, method: str, operation: dict[str, Any], team_id: str) -> dict[str, Any]:
-    url = path.replace("{team_id}", team_id)
-    for name in ("product_id", "user_id"):
-        url = url.replace(f"{{{name}}}", str(uuid.uuid4()))
-    request: dict[str, Any] = {"method": method.upper(), "url": url}
+    # Other ids are made up: the role check comes before any lookup.
+    url = re.sub(r"\{\w+\}", lambda _: str(uuid.uuid4()), path.replace("{team_id}", team_id))
+    request: dict[str, Any] = {"method": method.upper(), "url": url, "headers": {}}
+    for parameter in operation.get("parameters", []):
+        if "$ref" in parameter:
+            parameter = DOCUMENT["components"]["parameters"][parameter["$ref"].rsplit("/", 1)[1]]
+        if parameter["in"] == "header" and parameter.get("required"):
+            request["headers"][parameter["name"]] = str(uuid.uuid4())
     content = (operation.get("requestBody") or {}).get("content", {})
     if "application/json" in content:
         examples = content["application/json"]["examples"]
@@ -88,9 +93,9 @@ async def test_roles(
     allowed = set(operation["x-team-roles"])
     # Owners last: an allowed call may be destructive (delete_team).
     for role in reversed(ROLES):
-        response = await client.request(
-            **_request(path, method, operation, team_id), headers=headers[role]
-        )
+        request = _request(path, method, operation, team_id)
+        request["headers"].update(headers[role])
+        response = await client.request(**request)
         if role not in allowed:
             assert response.status_code == 403, (role, response.text)
         elif operation["operationId"] not in FINER_RULES:
@@ -107,5 +112,7 @@ async def test_non_member(
 ) -> None:
     team_id, _ = members
     outsider = await sign_up(client, name="mxoutsider")
-    response = await client.request(**_request(path, method, operation, team_id), headers=outsider)
+    request = _request(path, method, operation, team_id)
+    request["headers"].update(outsider)
+    response = await client.request(**request)
     assert response.status_code == 404, response.text

@@ -91,6 +91,7 @@ class ParamsImpl:
             "count": kwargs["x_count"],
             "session": kwargs["session"],
             "day": kwargs["day"],
+            "since": kwargs["since"],
             "class": kwargs["class_"],
         }
         body = self.pkg.models.Echo.model_validate({k: v for k, v in wire.items() if v is not None})
@@ -110,6 +111,38 @@ params_schema = _schema("params")
 @params_schema.parametrize()
 def test_params(case: Any, params_app: Any) -> None:
     case.call_and_validate(app=params_app)
+
+
+@pytest.mark.parametrize(
+    ("query", "status"),
+    [
+        ("day=2024-11-05&since=2024-11-05T09:30:00.5%2B01:00", 200),
+        ("since=2024-11-05t09:30:00Z", 200),
+        ("since=0.5", 422),  # Pydantic alone reads these as Unix times
+        ("since=1700000000", 422),
+        ("since=2024-11-05", 422),
+        ("since=2024-11-05 09:30:00Z", 422),
+        ("day=0", 422),
+        ("day=2024-11-05T00:00:00Z", 422),
+    ],
+)
+async def test_dates_are_rfc_3339_text(params_app: Any, query: str, status: int) -> None:
+    transport = httpx.ASGITransport(app=params_app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        response = await client.get(f"/items/1/a?q=x&{query}")
+    assert response.status_code == status, response.text
+
+
+def test_model_dates_are_rfc_3339_text(packages: Path) -> None:
+    models = _package(packages, "visibility").models
+    item = next(
+        c
+        for n, c in vars(models).items()
+        if n.endswith("Response") and "created_at" in getattr(c, "model_fields", {})
+    )
+    assert item.model_validate_json('{"name": "a", "created_at": "2024-11-05T09:30:00Z"}')
+    with pytest.raises(ValueError, match="RFC 3339"):
+        item.model_validate_json('{"name": "a", "created_at": "0.5"}')
 
 
 # ------------------------------------------------------------------ composition

@@ -8,5 +8,17 @@ from . import admin
 from . import teams
 from . import members
 from . import products
+from . import inventory
+from . import orders
 
-__all__ = ["health", "users", "auth", "admin", "teams", "members", "products"]
+__all__ = [
+    "health",
+    "users",
+    "auth",
+    "admin",
+    "teams",
+    "members",
+    "products",
+    "inventory",
+    "orders",
+]

@@ -13,7 +13,7 @@ from impl.catalog.errors import ProductModifiedError, SkuTakenError
 from impl.kit.clock import utcnow
 from impl.kit.db import is_unique_violation
 from impl.kit.pagination import KeysetPosition
-from impl.models import Product
+from impl.models import Product, StockLevel
 
 UPDATABLE_FIELDS = frozenset({"sku", "name", "description", "price", "currency", "status"})
 
@@ -46,6 +46,11 @@ class ProductRepository:
             updated_at=now,
         )
         await self._flush(add=product)
+        # Every product is born with an empty stock level: the ledger starts at zero.
+        self.session.add(
+            StockLevel(product_id=product.id, team_id=team_id, on_hand=0, version=1, updated_at=now)
+        )
+        await self.session.flush()
         return product
 
     async def get_in_team(self, team_id: uuid.UUID, product_id: uuid.UUID) -> Product | None:

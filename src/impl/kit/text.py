@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from impl.kit.errors import UnprocessableContent
+
 
 def is_storable(value: str) -> bool:
     """True if `value` can be stored in a text column on every supported backend.
@@ -16,3 +18,10 @@ def is_storable(value: str) -> bool:
     except UnicodeEncodeError:
         return False
     return True
+
+
+def checked_note(field: str, value: str | None, max_length: int) -> str | None:
+    """An optional free-text field, refused (422) if it cannot be stored or is too long."""
+    if value is not None and (not is_storable(value) or len(value) > max_length):
+        raise UnprocessableContent(f"{field} must be at most {max_length} storable characters")
+    return value

@@ -1,17 +1,26 @@
 """ORM models; importing this package registers every table on `Base.metadata`."""
 
 from impl.models.base import Base, UTCDateTime
+from impl.models.inventory import StockLevel, StockMovement, StockReason
+from impl.models.order import IdempotencyKey, Order, OrderLine, OrderStatus
 from impl.models.product import Product, ProductStatus
 from impl.models.team import Membership, Role, Team
 from impl.models.user import RefreshToken, Theme, User, UserPreferences
 
 __all__ = [
     "Base",
+    "IdempotencyKey",
     "Membership",
+    "Order",
+    "OrderLine",
+    "OrderStatus",
     "Product",
     "ProductStatus",
     "RefreshToken",
     "Role",
+    "StockLevel",
+    "StockMovement",
+    "StockReason",
     "Team",
     "Theme",
     "UTCDateTime",

@@ -13,6 +13,7 @@ import base64
 import binascii
 import contextlib
 import contextvars
+import datetime
 import importlib.util
 import inspect
 import json
@@ -24,9 +25,10 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from types import UnionType
-from typing import Any, Generic, Protocol, Union, Unpack, get_args, get_origin
+from typing import Annotated, Any, Generic, Protocol, Union, Unpack, get_args, get_origin
 from urllib.parse import parse_qsl, urlencode
 
+import pydantic
 from pydantic import (
     AfterValidator,
     BeforeValidator,
@@ -309,6 +311,33 @@ def _integer_text(value: Any) -> Any:
 # integer must be written as one ("1.0" or "1e3" is refused, as a JSON Schema would say).
 from_text = BeforeValidator(_from_text)
 integer_text = BeforeValidator(_integer_text)
+
+# JSON Schema's date-time and date are RFC 3339's. Pydantic also reads "0.5" or "1700000000"
+# as a Unix time, even in strict mode: such input is refused before it gets there.
+_DATE_TIME_TEXT = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]+)?"
+    r"(?:[Zz]|[+-][0-9]{2}:[0-9]{2})"
+)
+_DATE_TEXT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def _date_time_text(value: Any) -> Any:
+    if isinstance(value, str) and not _DATE_TIME_TEXT.fullmatch(value):
+        raise ValueError("Input should be an RFC 3339 date-time, such as 2024-11-05T09:30:00Z")
+    return value
+
+
+def _date_text(value: Any) -> Any:
+    if isinstance(value, str) and not _DATE_TEXT.fullmatch(value):
+        raise ValueError("Input should be an RFC 3339 full-date, such as 2024-11-05")
+    return value
+
+
+date_time_text = BeforeValidator(_date_time_text)
+date_text = BeforeValidator(_date_text)
+# What models.py uses for date-time and date fields.
+AwareDatetime = Annotated[pydantic.AwareDatetime, date_time_text]
+Date = Annotated[datetime.date, date_text]
 
 
 def object_size(minimum: int | None = None, maximum: int | None = None) -> AfterValidator:

@@ -1,0 +1,136 @@
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, tuple_
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+from sqlalchemy.orm.exc import StaleDataError
+
+from impl.kit.pagination import KeysetPosition
+from impl.models import IdempotencyKey, Order, Product
+from impl.orders.errors import OrderModifiedError
+
+
+class OrderRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def products_in_team(
+        self, team_id: uuid.UUID, product_ids: Sequence[uuid.UUID]
+    ) -> dict[uuid.UUID, Product]:
+        rows = await self.session.scalars(
+            select(Product).where(
+                Product.team_id == team_id,
+                Product.id.in_(product_ids),
+                Product.deleted_at.is_(None),
+            )
+        )
+        return {product.id: product for product in rows}
+
+    async def add(self, order: Order) -> Order:
+        self.session.add(order)
+        await self.session.flush()
+        return order
+
+    async def get_in_team(
+        self, team_id: uuid.UUID, order_id: uuid.UUID, *, for_update: bool = False
+    ) -> Order | None:
+        statement = (
+            select(Order)
+            .where(Order.team_id == team_id, Order.id == order_id)
+            .options(selectinload(Order.lines))
+            .execution_options(populate_existing=True)
+        )
+        if for_update:
+            statement = statement.with_for_update(of=Order)
+        return await self.session.scalar(statement)
+
+    async def list_in_team(
+        self,
+        team_id: uuid.UUID,
+        *,
+        limit: int,
+        before: KeysetPosition | None,
+        status: str | None,
+        customer_email: str | None,
+        created_after: datetime | None,
+        created_before: datetime | None,
+    ) -> list[Order]:
+        """Newest first, strictly before `before`, at most `limit`, with their lines."""
+        statement = (
+            select(Order)
+            .where(Order.team_id == team_id)
+            .options(selectinload(Order.lines))
+            .order_by(Order.created_at.desc(), Order.id.desc())
+            .limit(limit)
+        )
+        if before is not None:
+            statement = statement.where(
+                tuple_(Order.created_at, Order.id) < (before.created_at, before.id)
+            )
+        if status is not None:
+            statement = statement.where(Order.status == status)
+        if customer_email is not None:
+            statement = statement.where(Order.customer_email == customer_email)
+        if created_after is not None:
+            statement = statement.where(Order.created_at >= created_after)
+        if created_before is not None:
+            statement = statement.where(Order.created_at < created_before)
+        return list((await self.session.scalars(statement)).all())
+
+    async def set_status(self, order: Order, status: str) -> None:
+        order.status = status
+        try:
+            async with self.session.begin_nested():
+                await self.session.flush()
+        except StaleDataError as error:
+            raise OrderModifiedError from error
+
+
+class IdempotencyRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def claim(
+        self, *, team_id: uuid.UUID, operation: str, key: str, request_hash: str
+    ) -> IdempotencyKey | None:
+        """Insert the key; None if this request is the first, else the row already there.
+
+        On PostgreSQL a concurrent first request holding the key makes this insert wait
+        until it commits (then: the existing row) or rolls back (then: ours).
+        """
+        row = IdempotencyKey(
+            team_id=team_id, operation=operation, key=key, request_hash=request_hash
+        )
+        try:
+            async with self.session.begin_nested():
+                self.session.add(row)
+                await self.session.flush()
+            return None
+        except IntegrityError:
+            existing = await self.session.scalar(
+                select(IdempotencyKey)
+                .where(
+                    IdempotencyKey.team_id == team_id,
+                    IdempotencyKey.operation == operation,
+                    IdempotencyKey.key == key,
+                )
+                .execution_options(populate_existing=True)
+            )
+            if existing is None:
+                raise
+            return existing
+
+    async def complete(
+        self, row_key: tuple[uuid.UUID, str, str], *, resource_id: uuid.UUID, response: Any
+    ) -> None:
+        row = await self.session.get(IdempotencyKey, row_key)
+        assert row is not None, "claimed in this transaction"
+        row.resource_id = resource_id
+        row.response = response
+        await self.session.flush()

@@ -1,0 +1,340 @@
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from impl.accounts.service import normalise_email
+from impl.inventory.service import Inventory, Movement
+from impl.kit.errors import UnprocessableContent
+from impl.kit.etags import strong_etag
+from impl.kit.pagination import CursorCodec, KeysetPosition, Page, build_page, clamp_limit
+from impl.kit.text import checked_note, is_storable
+from impl.models import Order, OrderLine, OrderStatus, ProductStatus, StockReason
+from impl.orders.errors import (
+    IdempotencyKeyReusedError,
+    IllegalTransitionError,
+    InvalidLineError,
+    OrderNotFoundError,
+)
+from impl.orders.repository import IdempotencyRepository, OrderRepository
+from impl.settings import Settings
+from impl.teams.access import TeamAccess
+
+_CENT = Decimal("0.01")
+MAX_NOTE_LENGTH = 1000
+MAX_EMAIL_LENGTH = 320
+
+
+@dataclass(frozen=True, slots=True)
+class LineRequest:
+    product_id: uuid.UUID
+    quantity: int
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    """An order action: the states it may start from, and where it leads."""
+
+    sources: frozenset[OrderStatus]
+    target: OrderStatus
+    # Stock goes back on the shelf when the goods have not left it.
+    restock_from: frozenset[OrderStatus] = frozenset()
+    restock_reason: StockReason | None = None
+
+
+TRANSITIONS = {
+    "pay": Transition(frozenset({OrderStatus.PENDING}), OrderStatus.PAID),
+    "fulfill": Transition(frozenset({OrderStatus.PAID}), OrderStatus.FULFILLED),
+    "cancel": Transition(
+        frozenset({OrderStatus.PENDING, OrderStatus.PAID}),
+        OrderStatus.CANCELLED,
+        restock_from=frozenset({OrderStatus.PENDING, OrderStatus.PAID}),
+        restock_reason=StockReason.ORDER_CANCELLED,
+    ),
+    "refund": Transition(
+        frozenset({OrderStatus.PAID, OrderStatus.FULFILLED}),
+        OrderStatus.REFUNDED,
+        restock_from=frozenset({OrderStatus.PAID}),
+        restock_reason=StockReason.ORDER_REFUNDED,
+    ),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class LineView:
+    product_id: uuid.UUID
+    sku: str
+    name: str
+    unit_price: Decimal
+    quantity: int
+    line_total: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class OrderView:
+    """An order as it was answered; also what an idempotent retry replays."""
+
+    id: uuid.UUID
+    status: str
+    customer_email: str
+    currency: str
+    total: Decimal
+    note: str | None
+    lines: tuple[LineView, ...]
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+    @property
+    def etag(self) -> str:
+        return strong_etag(f"{self.id}-v{self.version}")
+
+    @classmethod
+    def of(cls, order: Order) -> OrderView:
+        return cls(
+            id=order.id,
+            status=order.status,
+            customer_email=order.customer_email,
+            currency=order.currency,
+            total=order.total,
+            note=order.note,
+            lines=tuple(
+                LineView(
+                    product_id=line.product_id,
+                    sku=line.sku,
+                    name=line.name,
+                    unit_price=line.unit_price,
+                    quantity=line.quantity,
+                    line_total=line.line_total,
+                )
+                for line in order.lines
+            ),
+            version=order.version,
+            created_at=order.created_at,
+            updated_at=order.updated_at,
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return json.loads(json.dumps(asdict(self), default=str))  # type: ignore[no-any-return]
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> OrderView:
+        return cls(
+            id=uuid.UUID(data["id"]),
+            status=data["status"],
+            customer_email=data["customer_email"],
+            currency=data["currency"],
+            total=Decimal(data["total"]),
+            note=data["note"],
+            lines=tuple(
+                LineView(
+                    product_id=uuid.UUID(line["product_id"]),
+                    sku=line["sku"],
+                    name=line["name"],
+                    unit_price=Decimal(line["unit_price"]),
+                    quantity=line["quantity"],
+                    line_total=Decimal(line["line_total"]),
+                )
+                for line in data["lines"]
+            ),
+            version=data["version"],
+            created_at=datetime.fromisoformat(data["created_at"]),
+            updated_at=datetime.fromisoformat(data["updated_at"]),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Created:
+    order: OrderView
+    replayed: bool
+
+
+def _fingerprint(customer_email: str, lines: Sequence[LineRequest], note: str | None) -> str:
+    canonical = json.dumps(
+        {
+            "customer_email": customer_email,
+            "lines": [[str(line.product_id), line.quantity] for line in lines],
+            "note": note,
+        },
+        separators=(",", ":"),
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _position(order: OrderView) -> KeysetPosition:
+    return KeysetPosition(created_at=order.created_at, id=order.id)
+
+
+class OrderService:
+    def __init__(self, settings: Settings) -> None:
+        self._cursors = CursorCodec(settings.cursor_secret.get_secret_value().encode())
+
+    async def create_order(
+        self,
+        session: AsyncSession,
+        access: TeamAccess,
+        *,
+        idempotency_key: str,
+        customer_email: str,
+        lines: Sequence[LineRequest],
+        note: str | None = None,
+    ) -> Created:
+        """Capture prices, total with Decimal, reserve stock: all in the caller's transaction.
+
+        A retry with the same key and body replays the first answer; the same key with
+        another body is refused (422). A failed attempt keeps nothing, key included.
+        """
+        customer_email = normalise_email(customer_email)
+        if not is_storable(customer_email) or len(customer_email) > MAX_EMAIL_LENGTH:
+            raise UnprocessableContent("customer_email cannot be stored")
+        note = checked_note("note", note, MAX_NOTE_LENGTH)
+        if not is_storable(idempotency_key):
+            raise UnprocessableContent("Idempotency-Key contains characters that cannot be stored")
+        keys = IdempotencyRepository(session)
+        fingerprint = _fingerprint(customer_email, lines, note)
+        existing = await keys.claim(
+            team_id=access.team_id,
+            operation="create_order",
+            key=idempotency_key,
+            request_hash=fingerprint,
+        )
+        if existing is not None:
+            if existing.request_hash != fingerprint or existing.response is None:
+                raise IdempotencyKeyReusedError
+            return Created(OrderView.from_json(existing.response), replayed=True)
+
+        order = await self._place(session, access, customer_email, lines, note)
+        view = OrderView.of(order)
+        await keys.complete(
+            (access.team_id, "create_order", idempotency_key),
+            resource_id=order.id,
+            response=view.to_json(),
+        )
+        return Created(view, replayed=False)
+
+    async def _place(
+        self,
+        session: AsyncSession,
+        access: TeamAccess,
+        customer_email: str,
+        lines: Sequence[LineRequest],
+        note: str | None,
+    ) -> Order:
+        seen: set[uuid.UUID] = set()
+        for index, line in enumerate(lines):
+            if line.product_id in seen:
+                raise InvalidLineError(index, "product_id", "product already on another line")
+            seen.add(line.product_id)
+        orders = OrderRepository(session)
+        products = await orders.products_in_team(
+            access.team_id, [line.product_id for line in lines]
+        )
+        order_lines = []
+        for index, line in enumerate(lines):
+            product = products.get(line.product_id)
+            if product is None:
+                raise InvalidLineError(index, "product_id", "no such product in this team")
+            if product.status != ProductStatus.ACTIVE:
+                raise InvalidLineError(index, "product_id", f"product is {product.status}")
+            unit_price = product.price.quantize(_CENT)
+            order_lines.append(
+                OrderLine(
+                    position=index,
+                    product_id=product.id,
+                    sku=product.sku,
+                    name=product.name,
+                    unit_price=unit_price,
+                    quantity=line.quantity,
+                    line_total=(unit_price * line.quantity).quantize(_CENT),
+                )
+            )
+        currencies = {products[line.product_id].currency for line in lines}
+        if len(currencies) != 1:
+            raise UnprocessableContent(
+                "All lines of an order must be priced in one currency, not "
+                + ", ".join(sorted(currencies))
+            )
+        order = await orders.add(
+            Order(
+                team_id=access.team_id,
+                status=OrderStatus.PENDING,
+                customer_email=customer_email,
+                currency=currencies.pop(),
+                total=sum((line.line_total for line in order_lines), Decimal("0.00")),
+                note=note,
+                created_by=access.user_id,
+                lines=order_lines,
+            )
+        )
+        await Inventory(session).move(
+            access,
+            [Movement(line.product_id, -line.quantity) for line in lines],
+            reason=StockReason.ORDER,
+            order_id=order.id,
+        )
+        return order
+
+    async def get_order(
+        self, session: AsyncSession, access: TeamAccess, *, order_id: uuid.UUID
+    ) -> OrderView:
+        order = await OrderRepository(session).get_in_team(access.team_id, order_id)
+        if order is None:
+            raise OrderNotFoundError
+        return OrderView.of(order)
+
+    async def list_orders(
+        self,
+        session: AsyncSession,
+        access: TeamAccess,
+        *,
+        limit: int | None = None,
+        cursor: str | None = None,
+        status: str | None = None,
+        customer_email: str | None = None,
+        created_after: datetime | None = None,
+        created_before: datetime | None = None,
+    ) -> Page[OrderView]:
+        limit = clamp_limit(limit)
+        before = self._cursors.decode_position(cursor) if cursor else None
+        rows = await OrderRepository(session).list_in_team(
+            access.team_id,
+            limit=limit + 1,
+            before=before,
+            status=status,
+            customer_email=normalise_email(customer_email) if customer_email else None,
+            created_after=created_after,
+            created_before=created_before,
+        )
+        views = [OrderView.of(order) for order in rows]
+        return build_page(views, limit=limit, codec=self._cursors, position=_position)
+
+    async def transition(
+        self, session: AsyncSession, access: TeamAccess, *, order_id: uuid.UUID, action: str
+    ) -> OrderView:
+        """Move the order along its state machine; 409 naming the state if not allowed."""
+        rule = TRANSITIONS[action]
+        orders = OrderRepository(session)
+        # Locked, so two concurrent actions on one order are applied one after the other.
+        order = await orders.get_in_team(access.team_id, order_id, for_update=True)
+        if order is None:
+            raise OrderNotFoundError
+        current = OrderStatus(order.status)
+        if current not in rule.sources:
+            raise IllegalTransitionError(action, current)
+        if current in rule.restock_from and rule.restock_reason is not None:
+            await Inventory(session).move(
+                access,
+                [Movement(line.product_id, line.quantity) for line in order.lines],
+                reason=rule.restock_reason,
+                order_id=order.id,
+            )
+        await orders.set_status(order, rule.target)
+        return OrderView.of(order)
