@@ -32,6 +32,8 @@ from .interfaces.inventory import InventoryApi
 from .routes import inventory as _inventory
 from .interfaces.orders import OrdersApi
 from .routes import orders as _orders
+from .interfaces.audit import AuditApi
+from .routes import audit as _audit
 
 Ctx = TypeVar("Ctx")
 Principal = TypeVar("Principal", default=Any)
@@ -59,6 +61,7 @@ OPERATIONS: tuple[rt.Operation, ...] = (
     *_products.OPERATIONS,
     *_inventory.OPERATIONS,
     *_orders.OPERATIONS,
+    *_audit.OPERATIONS,
 )
 
 EXPECTED_ARGUMENTS: dict[str, tuple[str, ...]] = {
@@ -107,6 +110,17 @@ EXPECTED_ARGUMENTS: dict[str, tuple[str, ...]] = {
     "fulfill_order": ("team_id", "order_id"),
     "cancel_order": ("team_id", "order_id"),
     "refund_order": ("team_id", "order_id"),
+    "list_audit_events": (
+        "team_id",
+        "entity_type",
+        "entity_id",
+        "actor_id",
+        "action",
+        "created_after",
+        "created_before",
+        "limit",
+        "cursor",
+    ),
 }
 
 
@@ -129,6 +143,7 @@ class Implementation(Generic[Ctx, Principal]):
     products: ProductsApi[Ctx] | None = None
     inventory: InventoryApi[Ctx] | None = None
     orders: OrdersApi[Ctx] | None = None
+    audit: AuditApi[Ctx] | None = None
 
 
 def build_app(
@@ -158,6 +173,7 @@ def build_app(
             "products": implementation.products,
             "inventory": implementation.inventory,
             "orders": implementation.orders,
+            "audit": implementation.audit,
         }
     return rt.build_app(
         OPERATIONS,

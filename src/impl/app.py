@@ -14,6 +14,9 @@ from impl.accounts.handlers import AuthHandlers, UsersHandlers
 from impl.accounts.service import AccountService
 from impl.admin.handlers import AdminHandlers
 from impl.admin.service import AdminService
+from impl.audit import recorder
+from impl.audit.handlers import AuditHandlers
+from impl.audit.service import AuditService
 from impl.auth.access import AccessPolicy
 from impl.auth.authenticator import BearerAuthenticator
 from impl.auth.principal import TokenSubject
@@ -37,6 +40,7 @@ from impl.teams.service import TeamService
 def create_app(settings: Settings | None = None, *, validate_responses: bool = False) -> Starlette:
     """Build the Storefront ASGI app. The database must already be migrated."""
     settings = settings or Settings()
+    recorder.install()
     engine = create_engine(settings)
     sessionmaker = create_sessionmaker(engine)
     metrics = Metrics()
@@ -53,6 +57,7 @@ def create_app(settings: Settings | None = None, *, validate_responses: bool = F
         products=ProductsHandlers(ProductService(settings)),
         inventory=InventoryHandlers(InventoryService(settings)),
         orders=OrdersHandlers(OrderService(settings)),
+        audit=AuditHandlers(AuditService(settings)),
     )
 
     @asynccontextmanager

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from generated.runtime import RequestInfo, request_id_var
+from impl.audit.recorder import Actor, reset_actor, set_actor
 from impl.auth.access import AccessPolicy, Rule
 from impl.auth.principal import Principal, TokenSubject
 from impl.auth.repository import CallerRepository
@@ -62,13 +63,24 @@ class ContextFactory:
     @asynccontextmanager
     async def _open(self, info: RequestInfo[TokenSubject]) -> AsyncIterator[RequestContext]:
         rule = self._policy.rule(info.operation.operation_id)
-        async with unit_of_work(self._sessionmaker) as session:
-            principal, team = None, None
-            if info.principal is not None:
-                team_id = _team_id(info, rule)
-                principal, role = await _load_caller(session, info.principal, team_id)
-                team = _authorise(rule, principal, team_id, role)
-            yield RequestContext(session, principal, request_id_var.get(), team)
+        request_id = request_id_var.get()
+        # Whatever this request changes is audited as done by its caller, through its operation.
+        actor = Actor(
+            user_id=info.principal.user_id if info.principal else None,
+            action=info.operation.operation_id,
+            request_id=request_id,
+        )
+        token = set_actor(actor)
+        try:
+            async with unit_of_work(self._sessionmaker) as session:
+                principal, team = None, None
+                if info.principal is not None:
+                    team_id = _team_id(info, rule)
+                    principal, role = await _load_caller(session, info.principal, team_id)
+                    team = _authorise(rule, principal, team_id, role)
+                yield RequestContext(session, principal, request_id, team)
+        finally:
+            reset_actor(token)
 
 
 def _team_id(info: RequestInfo[TokenSubject], rule: Rule | None) -> uuid.UUID | None:

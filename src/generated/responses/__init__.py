@@ -10,6 +10,7 @@ from . import members
 from . import products
 from . import inventory
 from . import orders
+from . import audit
 
 __all__ = [
     "health",
@@ -21,4 +22,5 @@ __all__ = [
     "products",
     "inventory",
     "orders",
+    "audit",
 ]

@@ -1,5 +1,6 @@
 """ORM models; importing this package registers every table on `Base.metadata`."""
 
+from impl.models.audit import AuditEvent
 from impl.models.base import Base, UTCDateTime
 from impl.models.inventory import StockLevel, StockMovement, StockReason
 from impl.models.order import IdempotencyKey, Order, OrderLine, OrderStatus
@@ -8,6 +9,7 @@ from impl.models.team import Membership, Role, Team
 from impl.models.user import RefreshToken, Theme, User, UserPreferences
 
 __all__ = [
+    "AuditEvent",
     "Base",
     "IdempotencyKey",
     "Membership",

@@ -1,0 +1,159 @@
+"""Every change to an audited row becomes an AuditEvent, in the same transaction.
+
+Recorded from the ORM's flush, not by each service: a new service or field cannot forget to
+audit. What a request changes is attributed to the request's caller and operation (set by
+the request context); changes made outside a request (the seed) have no actor.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from enum import Enum
+from typing import Any
+
+from sqlalchemy import event, inspect
+from sqlalchemy.orm import Session, UOWTransaction
+
+from impl.kit.clock import utcnow
+from impl.models import (
+    AuditEvent,
+    Membership,
+    Order,
+    Product,
+    StockMovement,
+    Team,
+    User,
+    UserPreferences,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    user_id: uuid.UUID | None
+    action: str
+    request_id: str | None
+
+
+_actor: contextvars.ContextVar[Actor | None] = contextvars.ContextVar("audit_actor", default=None)
+
+SYSTEM = Actor(user_id=None, action="system", request_id=None)
+
+# Entity name per audited class, and fields whose values never enter the trail.
+AUDITED: dict[type[Any], str] = {
+    Team: "team",
+    Membership: "membership",
+    Product: "product",
+    StockMovement: "stock_movement",
+    Order: "order",
+    User: "user",
+    UserPreferences: "preferences",
+}
+REDACTED = frozenset({"password_hash"})
+# Bookkeeping that changes with every write and says nothing on its own.
+IGNORED = frozenset({"version", "updated_at", "created_at"})
+_PENDING = "audit_pending"
+
+
+def set_actor(actor: Actor) -> contextvars.Token[Actor | None]:
+    """Attribute the changes of the current task (a request) to `actor`."""
+    return _actor.set(actor)
+
+
+def reset_actor(token: contextvars.Token[Actor | None]) -> None:
+    _actor.reset(token)
+
+
+def _json(value: Any) -> Any:
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, uuid.UUID | Decimal):
+        return str(value)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return str(value)
+
+
+def _value(name: str, value: Any) -> Any:
+    return "[redacted]" if name in REDACTED else _json(value)
+
+
+def _team_id(entity: Any) -> uuid.UUID | None:
+    if isinstance(entity, Team):
+        return entity.id
+    team_id = getattr(entity, "team_id", None)
+    return team_id if isinstance(team_id, uuid.UUID) else None
+
+
+def _entity_id(entity: Any) -> str:
+    # Read from the attributes: a row inserted by this flush has no identity key yet.
+    return "/".join(str(part) for part in inspect(entity).mapper.primary_key_from_instance(entity))
+
+
+def _changes(entity: Any, kind: str) -> dict[str, Any]:
+    state = inspect(entity)
+    found: dict[str, Any] = {}
+    for attribute in state.mapper.column_attrs:
+        name = attribute.key
+        if name in IGNORED:
+            continue
+        history = state.attrs[name].history
+        if kind == "created":
+            found[name] = {"after": _value(name, getattr(entity, name))}
+        elif kind == "deleted":
+            found[name] = {"before": _value(name, getattr(entity, name))}
+        elif history.has_changes():
+            before = history.deleted[0] if history.deleted else None
+            after = history.added[0] if history.added else None
+            if before != after:
+                found[name] = {"before": _value(name, before), "after": _value(name, after)}
+    return found
+
+
+def _collect(session: Session, flush_context: UOWTransaction) -> None:
+    actor = _actor.get() or SYSTEM
+    events = session.info.setdefault(_PENDING, [])
+    for kind, entities in (
+        ("created", session.new),
+        ("updated", session.dirty),
+        ("deleted", session.deleted),
+    ):
+        for entity in entities:
+            entity_type = AUDITED.get(type(entity))
+            if entity_type is None:
+                continue
+            changes = _changes(entity, kind)
+            if kind == "updated" and not changes:
+                continue
+            events.append(
+                AuditEvent(
+                    team_id=_team_id(entity),
+                    actor_id=actor.user_id,
+                    action=actor.action,
+                    entity_type=entity_type,
+                    entity_id=_entity_id(entity),
+                    change=kind,
+                    changes=changes,
+                    request_id=actor.request_id,
+                    created_at=utcnow(),
+                )
+            )
+
+
+def _queue(session: Session, flush_context: UOWTransaction) -> None:
+    # Events are collected while the flush's history is still there, and queued after it:
+    # the commit (or the next flush) writes them.
+    events: list[AuditEvent] = session.info.pop(_PENDING, [])
+    session.add_all(events)
+
+
+def install() -> None:
+    """Listen on every ORM session; idempotent."""
+    if not event.contains(Session, "after_flush", _collect):
+        event.listen(Session, "after_flush", _collect)
+        event.listen(Session, "after_flush_postexec", _queue)

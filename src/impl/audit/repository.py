@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import select, tuple_
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from impl.kit.pagination import KeysetPosition
+from impl.models import AuditEvent
+
+
+class AuditRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def list_for_team(
+        self,
+        team_id: uuid.UUID,
+        *,
+        limit: int,
+        before: KeysetPosition | None,
+        entity_type: str | None = None,
+        entity_id: str | None = None,
+        actor_id: uuid.UUID | None = None,
+        action: str | None = None,
+        created_after: datetime | None = None,
+        created_before: datetime | None = None,
+    ) -> list[AuditEvent]:
+        """Newest first, strictly before `before`, at most `limit`."""
+        statement = (
+            select(AuditEvent)
+            .where(AuditEvent.team_id == team_id)
+            .order_by(AuditEvent.created_at.desc(), AuditEvent.id.desc())
+            .limit(limit)
+        )
+        if before is not None:
+            statement = statement.where(
+                tuple_(AuditEvent.created_at, AuditEvent.id) < (before.created_at, before.id)
+            )
+        filters = {
+            AuditEvent.entity_type: entity_type,
+            AuditEvent.entity_id: entity_id,
+            AuditEvent.actor_id: actor_id,
+            AuditEvent.action: action,
+        }
+        for column, value in filters.items():
+            if value is not None:
+                statement = statement.where(column == value)
+        if created_after is not None:
+            statement = statement.where(AuditEvent.created_at >= created_after)
+        if created_before is not None:
+            statement = statement.where(AuditEvent.created_at < created_before)
+        return list((await self.session.scalars(statement)).all())
