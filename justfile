@@ -18,8 +18,8 @@ migrate:
     uv run python -m impl migrate
 
 # Fill DATABASE_URL with the demo dataset if it is empty, and print the demo login.
-seed:
-    uv run python -m impl seed
+seed teams="3" products="25" orders="30":
+    uv run python -m impl seed --teams {{teams}} --products {{products}} --orders {{orders}}
 
 # Regenerate src/generated from the OpenAPI document (rewrites only files that change).
 gen:

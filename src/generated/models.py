@@ -2,7 +2,7 @@
 from __future__ import annotations
 from .runtime import AwareDatetime
 from typing import Annotated, Any
-from pydantic import BaseModel, ConfigDict, EmailStr, Field
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, RootModel
 from enum import StrEnum
 from uuid import UUID
 from pydantic import MISSING
@@ -1158,6 +1158,10 @@ class ProductStatus(StrEnum):
     ARCHIVED = "archived"
 
 
+class ProductTag(RootModel[str]):
+    root: Annotated[str, Field(pattern="^[a-z0-9][a-z0-9-]{0,31}$")]
+
+
 class ProductCreate(BaseModel):
     """
     A request to add a product to a team's catalog.
@@ -1166,6 +1170,15 @@ class ProductCreate(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
     )
+    tags: Annotated[
+        list[ProductTag] | MISSING,
+        Field(examples=[["camping", "two-person"]], max_length=20, title="ProductTags"),
+    ] = MISSING
+    """
+    Free labels for grouping and filtering products: at most 20, each 1 to 32
+    characters of lowercase letters, digits and `-`, no duplicates.
+
+    """
     sku: Annotated[str, Field(examples=["TENT-2P-GRN"], pattern="^[A-Z0-9][A-Z0-9-]{0,63}$")]
     """
     The stock keeping unit: 1 to 64 characters of uppercase letters, digits
@@ -1224,6 +1237,15 @@ class ProductUpdate(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
     )
+    tags: Annotated[
+        list[ProductTag] | MISSING,
+        Field(examples=[["camping", "two-person"]], max_length=20, title="ProductTags"),
+    ] = MISSING
+    """
+    Free labels for grouping and filtering products: at most 20, each 1 to 32
+    characters of lowercase letters, digits and `-`, no duplicates.
+
+    """
     name: Annotated[
         str | MISSING,
         Field(
@@ -1271,6 +1293,15 @@ class Product(BaseModel):
     A product in a team's catalog.
     """
 
+    tags: Annotated[
+        list[ProductTag],
+        Field(examples=[["camping", "two-person"]], max_length=20, title="ProductTags"),
+    ]
+    """
+    Free labels for grouping and filtering products: at most 20, each 1 to 32
+    characters of lowercase letters, digits and `-`, no duplicates.
+
+    """
     id: Annotated[UUID, Field(examples=["0192f4a3-5d6e-7f80-a1b2-c3d4e5f60718"])]
     """
     The product's identifier (UUIDv7).

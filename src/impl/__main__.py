@@ -18,14 +18,29 @@ async def _migrate(settings: Settings) -> None:
     logger.info("database migrated: %s", _safe_url(settings.database_url))
 
 
-async def _seed(settings: Settings) -> None:
+async def _seed(settings: Settings, fake: tuple[int, int, int] | None = None) -> None:
     base_url = f"http://{settings.host}:{settings.port}"
+    from impl.audit import recorder
     from impl.kit.db import create_engine, create_sessionmaker
     from impl.seed import seed_demo
 
+    recorder.install()
     engine = create_engine(settings)
     try:
-        credentials = await seed_demo(create_sessionmaker(engine))
+        sessionmaker = create_sessionmaker(engine)
+        credentials = await seed_demo(sessionmaker)
+        if fake is not None and any(fake):
+            from impl.fake_data import FAKE_PASSWORD, seed_fake
+
+            teams, products, orders = fake
+            made = await seed_fake(
+                sessionmaker, settings, teams=teams, products=products, orders=orders
+            )
+            print(
+                f"Added {made.users} users, {made.teams} teams, {made.products} products and "
+                f"{made.orders} orders of fake data (every fake user's password: "
+                f"{FAKE_PASSWORD})."
+            )
     finally:
         await engine.dispose()
     if credentials is None:
@@ -51,6 +66,10 @@ def _safe_url(url: str) -> str:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m impl")
     parser.add_argument("command", choices=["serve", "migrate", "seed"])
+    fake = parser.add_argument_group("seed: fake data (Faker, deterministic) besides the demo")
+    fake.add_argument("--teams", type=int, default=0, help="teams to add (default 0)")
+    fake.add_argument("--products", type=int, default=20, help="products per team")
+    fake.add_argument("--orders", type=int, default=20, help="orders per team")
     args = parser.parse_args(argv)
     settings = Settings()
     from impl.observability import configure_logging
@@ -59,7 +78,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.command == "migrate":
         asyncio.run(_migrate(settings))
     elif args.command == "seed":
-        asyncio.run(_seed(settings))
+        asyncio.run(_seed(settings, (args.teams, args.products, args.orders)))
     else:
         import uvicorn
 

@@ -142,3 +142,181 @@ class TestDeleteProduct:
         assert (await client.get(url, headers=auth)).status_code == 404
         listed = (await client.get(f"/v1/teams/{product['team_id']}/products", headers=auth)).json()
         assert listed["items"] == []
+
+
+async def _catalog(client: httpx.AsyncClient, auth: dict[str, str], team_id: str) -> list[str]:
+    """Five products with distinct names, prices and tags; returns their ids in creation order."""
+    rows = [
+        ("TENT-1", "Tent", "189.00", ["camping", "outdoor"], "active"),
+        ("MUG-1", "Mug 100%", "12.50", ["kitchen"], "active"),
+        ("STOVE-1", "Camp stove", "45.00", ["camping"], "draft"),
+        ("BAG-1", "Sleeping bag", "99.99", ["camping"], "active"),
+        ("CUP-1", "Cup", "3.00", [], "archived"),
+    ]
+    ids = []
+    for sku, name, price, tags, status in rows:
+        response = await client.post(
+            f"/v1/teams/{team_id}/products",
+            json={
+                "sku": sku,
+                "name": name,
+                "price": price,
+                "currency": "EUR",
+                "tags": tags,
+                "status": status,
+            },
+            headers=auth,
+        )
+        assert response.status_code == 201, response.text
+        ids.append(response.json()["id"])
+    return ids
+
+
+async def _names(
+    client: httpx.AsyncClient, auth: dict[str, str], team_id: str, **params: str
+) -> list[str]:
+    """Every page of the list, following cursors two items at a time."""
+    names: list[str] = []
+    cursor = None
+    while True:
+        query = {"limit": "2", **params, **({"cursor": cursor} if cursor else {})}
+        response = await client.get(f"/v1/teams/{team_id}/products", params=query, headers=auth)
+        assert response.status_code == 200, response.text
+        names += [p["name"] for p in response.json()["items"]]
+        cursor = response.json()["next_cursor"]
+        if cursor is None:
+            return names
+
+
+class TestListFiltersAndSort:
+    @pytest.mark.parametrize(
+        ("sort", "expected"),
+        [
+            ("name", ["Camp stove", "Cup", "Mug 100%", "Sleeping bag", "Tent"]),
+            ("-price", ["Tent", "Sleeping bag", "Camp stove", "Mug 100%", "Cup"]),
+            ("price", ["Cup", "Mug 100%", "Camp stove", "Sleeping bag", "Tent"]),
+            ("-created_at", ["Cup", "Sleeping bag", "Camp stove", "Mug 100%", "Tent"]),
+        ],
+    )
+    async def test_sorts_page_without_gaps(
+        self,
+        client: httpx.AsyncClient,
+        auth: dict[str, str],
+        team_id: str,
+        sort: str,
+        expected: list[str],
+    ) -> None:
+        await _catalog(client, auth, team_id)
+        assert await _names(client, auth, team_id, sort=sort) == expected
+
+    @pytest.mark.parametrize(
+        ("params", "expected"),
+        [
+            ({"tag": "camping"}, ["Tent", "Camp stove", "Sleeping bag"]),
+            ({"tag": "camping", "status": "active"}, ["Tent", "Sleeping bag"]),
+            (
+                {"min_price": "12.50", "max_price": "99.99"},
+                ["Mug 100%", "Camp stove", "Sleeping bag"],
+            ),
+            ({"q": "CAMP"}, ["Camp stove"]),
+            ({"q": "e-1"}, ["Camp stove"]),  # its SKU, STOVE-1
+            ({"q": "%"}, ["Mug 100%"]),  # LIKE wildcards are matched literally
+            ({"q": "_"}, []),
+            ({"created_after": "2999-01-01T00:00:00Z"}, []),
+            ({"created_before": "2999-01-01T00:00:00Z", "tag": "kitchen"}, ["Mug 100%"]),
+        ],
+    )
+    async def test_filters(
+        self,
+        client: httpx.AsyncClient,
+        auth: dict[str, str],
+        team_id: str,
+        params: dict[str, str],
+        expected: list[str],
+    ) -> None:
+        await _catalog(client, auth, team_id)
+        assert await _names(client, auth, team_id, **params) == expected
+
+    async def test_cursor_of_another_sort(
+        self, client: httpx.AsyncClient, auth: dict[str, str], team_id: str
+    ) -> None:
+        await _catalog(client, auth, team_id)
+        first = await client.get(
+            f"/v1/teams/{team_id}/products", params={"limit": "1", "sort": "name"}, headers=auth
+        )
+        cursor = first.json()["next_cursor"]
+        response = await client.get(
+            f"/v1/teams/{team_id}/products",
+            params={"cursor": cursor, "sort": "price"},
+            headers=auth,
+        )
+        assert response.status_code == 400
+
+
+class TestTags:
+    async def test_update_and_filter(
+        self, client: httpx.AsyncClient, auth: dict[str, str], product: dict[str, Any], team_id: str
+    ) -> None:
+        url = f"/v1/teams/{team_id}/products/{product['id']}"
+        etag = (await client.get(url, headers=auth)).headers["etag"]
+        updated = await client.patch(
+            url, json={"tags": ["sale", "new"]}, headers={**auth, "If-Match": etag}
+        )
+        assert updated.status_code == 200
+        assert updated.json()["tags"] == ["sale", "new"]
+        tagged = await client.get(f"/v1/teams/{team_id}/products?tag=sale", headers=auth)
+        assert [p["id"] for p in tagged.json()["items"]] == [product["id"]]
+
+    async def test_invalid(
+        self, client: httpx.AsyncClient, auth: dict[str, str], team_id: str
+    ) -> None:
+        for tags in (["Bad Tag"], ["a", "a"], [f"t{i}" for i in range(21)]):
+            response = await client.post(
+                f"/v1/teams/{team_id}/products",
+                json={"sku": "T-1", "name": "T", "price": "1.00", "currency": "EUR", "tags": tags},
+                headers=auth,
+            )
+            assert response.status_code == 422, tags
+
+
+class TestRestoreProduct:
+    async def test_restore(
+        self, client: httpx.AsyncClient, auth: dict[str, str], product: dict[str, Any], team_id: str
+    ) -> None:
+        url = f"/v1/teams/{team_id}/products/{product['id']}"
+        etag = (await client.get(url, headers=auth)).headers["etag"]
+        assert (await client.delete(url, headers={**auth, "If-Match": etag})).status_code == 204
+        assert (await client.get(url, headers=auth)).status_code == 404
+
+        restored = await client.post(f"{url}/restore", headers=auth)
+
+        assert restored.status_code == 200
+        assert restored.json()["sku"] == product["sku"]
+        assert (await client.get(url, headers=auth)).status_code == 200
+        assert (await client.post(f"{url}/restore", headers=auth)).status_code == 409
+
+    async def test_sku_taken_meanwhile(
+        self, client: httpx.AsyncClient, auth: dict[str, str], product: dict[str, Any], team_id: str
+    ) -> None:
+        url = f"/v1/teams/{team_id}/products/{product['id']}"
+        etag = (await client.get(url, headers=auth)).headers["etag"]
+        await client.delete(url, headers={**auth, "If-Match": etag})
+        again = await client.post(
+            f"/v1/teams/{team_id}/products",
+            json={"sku": product["sku"], "name": "Again", "price": "1.00", "currency": "EUR"},
+            headers=auth,
+        )
+        assert again.status_code == 201
+        assert (await client.post(f"{url}/restore", headers=auth)).status_code == 409
+
+    async def test_members_cannot_restore(
+        self, client: httpx.AsyncClient, auth: dict[str, str], product: dict[str, Any], team_id: str
+    ) -> None:
+        member = await sign_up(client, name="restorer")
+        await client.post(
+            f"/v1/teams/{team_id}/members",
+            json={"email": "restorer@example.com", "role": "member"},
+            headers=auth,
+        )
+        url = f"/v1/teams/{team_id}/products/{product['id']}/restore"
+        assert (await client.post(url, headers=member)).status_code == 403

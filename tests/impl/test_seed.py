@@ -1,12 +1,15 @@
 from __future__ import annotations
 
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from impl.accounts.service import AccountService
 from impl.auth.repository import CallerRepository
 from impl.auth.tokens import TokenService
 from impl.catalog.service import ProductService
+from impl.fake_data import seed_fake
 from impl.kit.db import unit_of_work
+from impl.models import Order, StockLevel, StockMovement
 from impl.seed import DEMO_PASSWORD, DEMO_PRODUCT_COUNT, seed_demo
 from impl.settings import Settings
 from impl.teams.access import TeamAccess
@@ -42,3 +45,25 @@ async def test_seeds_once(
         assert {product.status for product in products.items} == {"draft", "active", "archived"}
 
     assert await seed_demo(sessionmaker) is None
+
+
+async def test_fake_data_keeps_every_invariant(
+    sessionmaker: async_sessionmaker[AsyncSession], settings: Settings
+) -> None:
+    made = await seed_fake(sessionmaker, settings, teams=2, products=6, orders=8, seed=7)
+
+    assert (made.users, made.teams, made.products) == (6, 2, 12)
+    assert 0 < made.orders <= 16
+    async with unit_of_work(sessionmaker) as session:
+        levels = {row.product_id: row.on_hand for row in await session.scalars(select(StockLevel))}
+        sums = select(StockMovement.product_id, func.sum(StockMovement.delta)).group_by(
+            StockMovement.product_id
+        )
+        ledger = {row.product_id: row[1] for row in await session.execute(sums)}
+        orders = await session.scalar(select(func.count()).select_from(Order))
+    assert levels == ledger
+    assert orders == made.orders
+
+    # The same arguments on a database that already has them add more, without collisions.
+    again = await seed_fake(sessionmaker, settings, teams=1, products=2, orders=1, seed=7)
+    assert again.teams == 1

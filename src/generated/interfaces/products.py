@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from pydantic import AwareDatetime
+from typing import Literal
 from uuid import UUID
 from typing import Protocol, TypeVar
 
@@ -23,6 +25,13 @@ class ProductsApi(Protocol[Ctx_contra]):
         limit: int,
         cursor: str | None,
         status: models.ProductStatus | None,
+        tag: str | None,
+        min_price: str | None,
+        max_price: str | None,
+        q: str | None,
+        created_after: AwareDatetime | None,
+        created_before: AwareDatetime | None,
+        sort: Literal["created_at", "-created_at", "name", "-name", "price", "-price"],
     ) -> (
         r.ListProducts200
         | r.ListProducts400
@@ -101,4 +110,21 @@ class ProductsApi(Protocol[Ctx_contra]):
         | r.UpdateProduct428
     ):
         """PATCH /v1/teams/{team_id}/products/{product_id}: Update a product"""
+        ...
+
+    async def restore_product(
+        self,
+        ctx: Ctx_contra,
+        *,
+        team_id: UUID,
+        product_id: UUID,
+    ) -> (
+        r.RestoreProduct200
+        | r.RestoreProduct401
+        | r.RestoreProduct403
+        | r.RestoreProduct404
+        | r.RestoreProduct409
+        | r.RestoreProduct422
+    ):
+        """POST /v1/teams/{team_id}/products/{product_id}/restore: Restore a deleted product"""
         ...

@@ -247,3 +247,47 @@ class UpdateProduct428:
     """update_product: 428 This write must be conditional, but no `If-Match` header was sent. Read the resource, then send its `ETag` in `If-Match`."""
 
     body: models.Problem
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RestoreProduct200:
+    """restore_product: 200 The restored product."""
+
+    body: models.Product
+    etag: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RestoreProduct401:
+    """restore_product: 401 No bearer access token was sent, or the one sent is malformed, expired or revoked. Obtain a new one from `POST /v1/auth/token`."""
+
+    body: models.Problem
+    www_authenticate: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RestoreProduct403:
+    """restore_product: 403 The caller is a member of the team, but their role does not allow this action. (A caller who is not a member gets 404 instead.)"""
+
+    body: models.Problem
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RestoreProduct404:
+    """restore_product: 404 The resource does not exist, was deleted, or belongs to a team the caller is not a member of (the API does not reveal which)."""
+
+    body: models.Problem
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RestoreProduct409:
+    """restore_product: 409 The request conflicts with the current state of the server, typically a value that must be unique is already taken."""
+
+    body: models.Problem
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RestoreProduct422:
+    """restore_product: 422 The request is well-formed but fails validation: a path, query or header parameter or a body field is missing, of the wrong type, or out of range. `errors` lists every problem found, each with a JSON Pointer."""
+
+    body: models.Problem

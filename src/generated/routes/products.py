@@ -3,8 +3,8 @@
 
 from __future__ import annotations
 
-from pydantic import Field
-from typing import Annotated
+from pydantic import AwareDatetime, Field
+from typing import Annotated, Literal
 from uuid import UUID
 from typing_extensions import TypedDict
 
@@ -19,6 +19,13 @@ class _ListProductsParams(TypedDict):
     limit: Annotated[Annotated[int, Field(ge=1, le=100)], rt.integer_text]
     cursor: Annotated[str, Field(min_length=1, max_length=512)] | None
     status: models.ProductStatus | None
+    tag: Annotated[str, Field(pattern="^[a-z0-9][a-z0-9-]{0,31}$")] | None
+    min_price: Annotated[str, Field(pattern="^(0|[1-9][0-9]{0,11})\\.[0-9]{2}$")] | None
+    max_price: Annotated[str, Field(pattern="^(0|[1-9][0-9]{0,11})\\.[0-9]{2}$")] | None
+    q: Annotated[str, Field(min_length=1, max_length=100, pattern="^[^\\x00]*$")] | None
+    created_after: Annotated[AwareDatetime, rt.date_time_text] | None
+    created_before: Annotated[AwareDatetime, rt.date_time_text] | None
+    sort: Literal["created_at", "-created_at", "name", "-name", "price", "-price"]
 
 
 class _CreateProductParams(TypedDict):
@@ -40,6 +47,11 @@ class _UpdateProductParams(TypedDict):
     team_id: UUID
     product_id: UUID
     if_match: Annotated[str, Field(min_length=1, max_length=256)] | None
+
+
+class _RestoreProductParams(TypedDict):
+    team_id: UUID
+    product_id: UUID
 
 
 LIST_PRODUCTS = rt.Operation(
@@ -92,6 +104,90 @@ LIST_PRODUCTS = rt.Operation(
             required=False,
             default=None,
             has_default=False,
+            shape="scalar",
+            style="form",
+            explode=True,
+            content_json=False,
+        ),
+        rt.Param(
+            name="tag",
+            location="query",
+            python_name="tag",
+            required=False,
+            default=None,
+            has_default=False,
+            shape="scalar",
+            style="form",
+            explode=True,
+            content_json=False,
+        ),
+        rt.Param(
+            name="min_price",
+            location="query",
+            python_name="min_price",
+            required=False,
+            default=None,
+            has_default=False,
+            shape="scalar",
+            style="form",
+            explode=True,
+            content_json=False,
+        ),
+        rt.Param(
+            name="max_price",
+            location="query",
+            python_name="max_price",
+            required=False,
+            default=None,
+            has_default=False,
+            shape="scalar",
+            style="form",
+            explode=True,
+            content_json=False,
+        ),
+        rt.Param(
+            name="q",
+            location="query",
+            python_name="q",
+            required=False,
+            default=None,
+            has_default=False,
+            shape="scalar",
+            style="form",
+            explode=True,
+            content_json=False,
+        ),
+        rt.Param(
+            name="created_after",
+            location="query",
+            python_name="created_after",
+            required=False,
+            default=None,
+            has_default=False,
+            shape="scalar",
+            style="form",
+            explode=True,
+            content_json=False,
+        ),
+        rt.Param(
+            name="created_before",
+            location="query",
+            python_name="created_before",
+            required=False,
+            default=None,
+            has_default=False,
+            shape="scalar",
+            style="form",
+            explode=True,
+            content_json=False,
+        ),
+        rt.Param(
+            name="sort",
+            location="query",
+            python_name="sort",
+            required=False,
+            default="created_at",
+            has_default=True,
             shape="scalar",
             style="form",
             explode=True,
@@ -613,10 +709,108 @@ UPDATE_PRODUCT = rt.Operation(
     deprecated=False,
 )
 
+RESTORE_PRODUCT = rt.Operation(
+    operation_id="restore_product",
+    tag="products",
+    method="POST",
+    path="/v1/teams/{team_id}/products/{product_id}/restore",
+    method_name="restore_product",
+    params=(
+        rt.Param(
+            name="team_id",
+            location="path",
+            python_name="team_id",
+            required=True,
+            default=None,
+            has_default=False,
+            shape="scalar",
+            style="simple",
+            explode=False,
+            content_json=False,
+        ),
+        rt.Param(
+            name="product_id",
+            location="path",
+            python_name="product_id",
+            required=True,
+            default=None,
+            has_default=False,
+            shape="scalar",
+            style="simple",
+            explode=False,
+            content_json=False,
+        ),
+    ),
+    params_adapter=TypeAdapter(_RestoreProductParams),
+    body=None,
+    responses=(
+        rt.ResponseSpec(
+            cls=r.RestoreProduct200,
+            status="200",
+            media_type="application/json",
+            kind="json",
+            adapter=TypeAdapter(models.Product),
+            alternatives=(),
+            headers=(rt.HeaderSpec(attribute="etag", name="ETag", required=True),),
+        ),
+        rt.ResponseSpec(
+            cls=r.RestoreProduct401,
+            status="401",
+            media_type="application/problem+json",
+            kind="json",
+            adapter=TypeAdapter(models.Problem),
+            alternatives=(),
+            headers=(
+                rt.HeaderSpec(attribute="www_authenticate", name="WWW-Authenticate", required=True),
+            ),
+        ),
+        rt.ResponseSpec(
+            cls=r.RestoreProduct403,
+            status="403",
+            media_type="application/problem+json",
+            kind="json",
+            adapter=TypeAdapter(models.Problem),
+            alternatives=(),
+            headers=(),
+        ),
+        rt.ResponseSpec(
+            cls=r.RestoreProduct404,
+            status="404",
+            media_type="application/problem+json",
+            kind="json",
+            adapter=TypeAdapter(models.Problem),
+            alternatives=(),
+            headers=(),
+        ),
+        rt.ResponseSpec(
+            cls=r.RestoreProduct409,
+            status="409",
+            media_type="application/problem+json",
+            kind="json",
+            adapter=TypeAdapter(models.Problem),
+            alternatives=(),
+            headers=(),
+        ),
+        rt.ResponseSpec(
+            cls=r.RestoreProduct422,
+            status="422",
+            media_type="application/problem+json",
+            kind="json",
+            adapter=TypeAdapter(models.Problem),
+            alternatives=(),
+            headers=(),
+        ),
+    ),
+    statuses=frozenset(["200", "401", "403", "404", "409", "422"]),
+    security=((("OAuth2Password", ()),),),
+    deprecated=False,
+)
+
 OPERATIONS: tuple[rt.Operation, ...] = (
     LIST_PRODUCTS,
     CREATE_PRODUCT,
     GET_PRODUCT,
     DELETE_PRODUCT,
     UPDATE_PRODUCT,
+    RESTORE_PRODUCT,
 )

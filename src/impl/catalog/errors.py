@@ -18,3 +18,8 @@ class SkuTakenError(Conflict):
 class ProductModifiedError(PreconditionFailed):
     def __init__(self) -> None:
         super().__init__("The product has changed since it was read; fetch it again")
+
+
+class ProductNotDeletedError(Conflict):
+    def __init__(self) -> None:
+        super().__init__("The product is not deleted")

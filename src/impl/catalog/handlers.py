@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
+from typing import Literal
 from uuid import UUID
 
 from generated import models
@@ -21,6 +23,7 @@ def product_out(product: Product) -> models.Product:
         price=f"{product.price:.2f}",
         currency=product.currency,
         status=models.ProductStatus(product.status),
+        tags=list(product.tags),
         version=product.version,
         created_at=product.created_at,
         updated_at=product.updated_at,
@@ -39,13 +42,27 @@ class ProductsHandlers:
         limit: int,
         cursor: str | None,
         status: models.ProductStatus | None,
+        tag: str | None,
+        min_price: str | None,
+        max_price: str | None,
+        q: str | None,
+        created_after: datetime | None,
+        created_before: datetime | None,
+        sort: Literal["created_at", "-created_at", "name", "-name", "price", "-price"],
     ) -> r.ListProducts200:
         page = await self._products.list_products(
             ctx.session,
             ctx.team_access(),
             limit=limit,
             cursor=cursor,
+            sort=sort,
             status=status.value if status is not None else None,
+            tag=tag,
+            min_price=Decimal(min_price) if min_price is not None else None,
+            max_price=Decimal(max_price) if max_price is not None else None,
+            text=q,
+            created_after=created_after,
+            created_before=created_before,
         )
         return r.ListProducts200(
             body=models.ProductPage(
@@ -65,6 +82,7 @@ class ProductsHandlers:
             price=Decimal(body.price),
             currency=body.currency,
             status=body.status.value,
+            tags=[tag.root for tag in or_none(body.tags) or []],
         )
         return r.CreateProduct201(
             body=product_out(product),
@@ -105,3 +123,11 @@ class ProductsHandlers:
             ctx.session, ctx.team_access(), product_id=product_id, if_match=if_match
         )
         return r.DeleteProduct204()
+
+    async def restore_product(
+        self, ctx: RequestContext, *, team_id: UUID, product_id: UUID
+    ) -> r.RestoreProduct200:
+        product = await self._products.restore_product(
+            ctx.session, ctx.team_access(), product_id=product_id
+        )
+        return r.RestoreProduct200(body=product_out(product), etag=product_etag(product))

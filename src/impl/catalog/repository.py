@@ -1,21 +1,42 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import ColumnElement, delete, func, or_, select, tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.orm.exc import StaleDataError
 
 from impl.catalog.errors import ProductModifiedError, SkuTakenError
 from impl.kit.clock import utcnow
 from impl.kit.db import is_unique_violation
-from impl.kit.pagination import KeysetPosition
-from impl.models import Product, StockLevel
+from impl.models import Product, ProductTag, StockLevel
 
-UPDATABLE_FIELDS = frozenset({"sku", "name", "description", "price", "currency", "status"})
+UPDATABLE_FIELDS = frozenset({"sku", "name", "description", "price", "currency", "status", "tags"})
+SORT_COLUMNS: dict[str, InstrumentedAttribute[Any]] = {
+    "created_at": Product.created_at,
+    "name": Product.name,
+    "price": Product.price,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ProductFilter:
+    """The list's filters; None means "any"."""
+
+    status: str | None = None
+    tag: str | None = None
+    min_price: Decimal | None = None
+    max_price: Decimal | None = None
+    text: str | None = None
+    created_after: datetime | None = None
+    created_before: datetime | None = None
 
 
 class ProductRepository:
@@ -32,6 +53,7 @@ class ProductRepository:
         price: Decimal,
         currency: str,
         status: str,
+        tags: Sequence[str] = (),
     ) -> Product:
         now = utcnow()
         product = Product(
@@ -42,10 +64,12 @@ class ProductRepository:
             price=price,
             currency=currency,
             status=status,
+            tags=list(tags),
             created_at=now,
             updated_at=now,
         )
         await self._flush(add=product)
+        await self._sync_tags(product)
         # Every product is born with an empty stock level: the ledger starts at zero.
         self.session.add(
             StockLevel(product_id=product.id, team_id=team_id, on_hand=0, version=1, updated_at=now)
@@ -67,23 +91,26 @@ class ProductRepository:
         team_id: uuid.UUID,
         *,
         limit: int,
-        after: KeysetPosition | None = None,
-        status: str | None = None,
+        where: ProductFilter,
+        sort: str = "created_at",
+        after: tuple[Any, uuid.UUID] | None = None,
     ) -> list[Product]:
-        """Live products in `(created_at, id)` order, strictly after `after`, at most `limit`."""
+        """Live products ordered by `sort` (`-` for descending, ties by id), strictly after
+        the `(sort value, id)` of `after`, at most `limit`."""
+        column = SORT_COLUMNS[sort.removeprefix("-")]
+        descending = sort.startswith("-")
         statement = (
             select(Product)
             .where(Product.team_id == team_id, Product.deleted_at.is_(None))
-            .order_by(Product.created_at, Product.id)
+            .order_by(*((column.desc(), Product.id.desc()) if descending else (column, Product.id)))
             .limit(limit)
         )
-        if status is not None:
-            statement = statement.where(Product.status == status)
         if after is not None:
             # A plain tuple on the right takes the column types, so binds go through UTCDateTime.
-            statement = statement.where(
-                tuple_(Product.created_at, Product.id) > (after.created_at, after.id)
-            )
+            position = tuple_(column, Product.id)
+            statement = statement.where(position < after if descending else position > after)
+        for condition in _conditions(team_id, where):
+            statement = statement.where(condition)
         return list(await self.session.scalars(statement))
 
     async def update(self, product: Product, changes: Mapping[str, object]) -> Product:
@@ -93,11 +120,37 @@ class ProductRepository:
         for field, value in changes.items():
             setattr(product, field, value)
         await self._flush()
+        if "tags" in changes:
+            await self._sync_tags(product)
+            await self.session.flush()
         return product
 
     async def soft_delete(self, product: Product) -> None:
         product.deleted_at = utcnow()
         await self._flush()
+
+    async def get_deleted_in_team(
+        self, team_id: uuid.UUID, product_id: uuid.UUID
+    ) -> Product | None:
+        return await self.session.scalar(
+            select(Product).where(
+                Product.team_id == team_id,
+                Product.id == product_id,
+                Product.deleted_at.is_not(None),
+            )
+        )
+
+    async def restore(self, product: Product) -> None:
+        """Undelete; `SkuTakenError` if a live product took the SKU meanwhile."""
+        product.deleted_at = None
+        await self._flush()
+
+    async def _sync_tags(self, product: Product) -> None:
+        await self.session.execute(delete(ProductTag).where(ProductTag.product_id == product.id))
+        self.session.add_all(
+            ProductTag(product_id=product.id, tag=tag, team_id=product.team_id)
+            for tag in product.tags
+        )
 
     async def _flush(self, *, add: Product | None = None) -> None:
         # The savepoint keeps the outer transaction usable after a constraint or version clash.
@@ -117,3 +170,31 @@ class ProductRepository:
             raise
         except StaleDataError as error:
             raise ProductModifiedError from error
+
+
+def _conditions(team_id: uuid.UUID, where: ProductFilter) -> list[ColumnElement[bool]]:
+    found: list[ColumnElement[bool]] = []
+    if where.status is not None:
+        found.append(Product.status == where.status)
+    if where.tag is not None:
+        tagged = select(ProductTag.product_id).where(
+            ProductTag.team_id == team_id, ProductTag.tag == where.tag
+        )
+        found.append(Product.id.in_(tagged))
+    if where.min_price is not None:
+        found.append(Product.price >= where.min_price)
+    if where.max_price is not None:
+        found.append(Product.price <= where.max_price)
+    if where.text is not None:
+        text = where.text.lower()
+        found.append(
+            or_(
+                func.lower(Product.name).contains(text, autoescape=True),
+                func.lower(Product.sku).contains(text, autoescape=True),
+            )
+        )
+    if where.created_after is not None:
+        found.append(Product.created_at >= where.created_after)
+    if where.created_before is not None:
+        found.append(Product.created_at < where.created_before)
+    return found

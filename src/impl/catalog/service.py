@@ -2,16 +2,26 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from impl.catalog.errors import ProductModifiedError, ProductNotFoundError
-from impl.catalog.repository import UPDATABLE_FIELDS, ProductRepository
-from impl.kit.errors import PreconditionRequired, UnprocessableContent
+from impl.catalog.errors import (
+    ProductModifiedError,
+    ProductNotDeletedError,
+    ProductNotFoundError,
+)
+from impl.catalog.repository import (
+    SORT_COLUMNS,
+    UPDATABLE_FIELDS,
+    ProductFilter,
+    ProductRepository,
+)
+from impl.kit.errors import BadRequest, PreconditionRequired, UnprocessableContent
 from impl.kit.etags import if_match_satisfied, strong_etag
-from impl.kit.pagination import CursorCodec, KeysetPosition, Page, build_page, clamp_limit
+from impl.kit.pagination import CursorCodec, Page, clamp_limit, paginate
 from impl.kit.text import is_storable
 from impl.models import Product, ProductStatus
 from impl.settings import Settings
@@ -31,8 +41,33 @@ def product_etag(product: Product) -> str:
     return strong_etag(f"{product.id}-v{product.version}")
 
 
-def _position(product: Product) -> KeysetPosition:
-    return KeysetPosition(created_at=product.created_at, id=product.id)
+_TAG = re.compile(r"[a-z0-9][a-z0-9-]{0,31}")
+MAX_TAGS = 20
+
+
+def _tags(value: object) -> list[str]:
+    if not isinstance(value, list | tuple) or len(value) > MAX_TAGS:
+        raise UnprocessableContent(f"tags must be a list of at most {MAX_TAGS} tags")
+    if not all(isinstance(tag, str) and _TAG.fullmatch(tag) for tag in value):
+        raise UnprocessableContent("each tag must be 1 to 32 of a-z, 0-9 and -")
+    if len(set(value)) != len(value):
+        raise UnprocessableContent("tags must not repeat")
+    return list(value)
+
+
+# How each sort key's value of the last row travels in a cursor.
+def _sort_text(product: Product, key: str) -> str:
+    value = getattr(product, key)
+    return value.isoformat() if isinstance(value, datetime) else str(value)
+
+
+def _sort_value(key: str, text: str) -> object:
+    try:
+        if key == "created_at":
+            return datetime.fromisoformat(text)
+        return Decimal(text) if key == "price" else text
+    except (ValueError, InvalidOperation) as error:
+        raise BadRequest("Invalid cursor") from error
 
 
 def _text(field: str, value: object, max_length: int) -> str:
@@ -91,6 +126,7 @@ _VALIDATORS = {
     "price": _price,
     "currency": _currency,
     "status": _status,
+    "tags": _tags,
 }
 assert _VALIDATORS.keys() == UPDATABLE_FIELDS
 
@@ -117,6 +153,7 @@ class ProductService:
         price: Decimal,
         currency: str,
         status: str = ProductStatus.DRAFT,
+        tags: Sequence[str] = (),
     ) -> Product:
         return await ProductRepository(session).create(
             team_id=access.team_id,
@@ -126,6 +163,7 @@ class ProductService:
             price=_price(price),
             currency=_currency(currency),
             status=_status(status),
+            tags=_tags(list(tags)),
         )
 
     async def list_products(
@@ -135,17 +173,52 @@ class ProductService:
         *,
         limit: int | None = None,
         cursor: str | None = None,
+        sort: str = "created_at",
         status: str | None = None,
+        tag: str | None = None,
+        min_price: Decimal | None = None,
+        max_price: Decimal | None = None,
+        text: str | None = None,
+        created_after: datetime | None = None,
+        created_before: datetime | None = None,
     ) -> Page[Product]:
+        key = sort.removeprefix("-")
+        if key not in SORT_COLUMNS:
+            raise UnprocessableContent(f"sort must be one of {', '.join(SORT_COLUMNS)}, or -key")
         limit = clamp_limit(limit)
-        after = self._cursors.decode_position(cursor) if cursor else None
-        rows = await ProductRepository(session).list_in_team(
-            access.team_id,
-            limit=limit + 1,
-            after=after,
+        after = None
+        if cursor:
+            value, row_id = self._cursors.decode_sorted(cursor, sort)
+            after = (_sort_value(key, value), row_id)
+        where = ProductFilter(
             status=_status(status) if status is not None else None,
+            tag=tag,
+            min_price=min_price,
+            max_price=max_price,
+            text=_storable("q", text) if text is not None else None,
+            created_after=created_after,
+            created_before=created_before,
         )
-        return build_page(rows, limit=limit, codec=self._cursors, position=_position)
+        rows = await ProductRepository(session).list_in_team(
+            access.team_id, limit=limit + 1, where=where, sort=sort, after=after
+        )
+        return paginate(
+            rows,
+            limit=limit,
+            cursor_of=lambda p: self._cursors.encode_sorted(sort, _sort_text(p, key), p.id),
+        )
+
+    async def restore_product(
+        self, session: AsyncSession, access: TeamAccess, *, product_id: uuid.UUID
+    ) -> Product:
+        products = ProductRepository(session)
+        product = await products.get_deleted_in_team(access.team_id, product_id)
+        if product is None:
+            if await products.get_in_team(access.team_id, product_id) is not None:
+                raise ProductNotDeletedError
+            raise ProductNotFoundError
+        await products.restore(product)
+        return product
 
     async def get_product(
         self,
@@ -165,13 +238,17 @@ class ProductService:
         if_match: str | None,
         changes: Mapping[str, object],
     ) -> Product:
-        """Apply `changes` (only the fields the client sent) if `if_match` is current."""
-        product = await self._get(session, access.team_id, product_id)
-        _require_if_match(if_match, product)
+        """Apply `changes` (only the fields the client sent) if `if_match` is current.
+
+        An invalid body is refused (422) before the precondition is looked at: the contract's
+        rules that the generated layer cannot check (unique tags) still come first.
+        """
         unknown = changes.keys() - UPDATABLE_FIELDS
         if unknown:
             raise UnprocessableContent(f"Fields cannot be changed: {', '.join(sorted(unknown))}")
         validated = {field: _VALIDATORS[field](value) for field, value in changes.items()}
+        product = await self._get(session, access.team_id, product_id)
+        _require_if_match(if_match, product)
         # Nothing to write means nothing to bump: the representation, hence the ETag, is unchanged.
         if any(getattr(product, field) != value for field, value in validated.items()):
             await ProductRepository(session).update(product, validated)

@@ -109,6 +109,20 @@ class CursorCodec:
         except (KeyError, ValueError, OverflowError) as error:
             raise BadRequest("Invalid cursor") from error
 
+    def encode_sorted(self, sort: str, value: str, row_id: uuid.UUID) -> str:
+        """Cursor for "rows after this (sort value, id)" of a list sorted by `sort`."""
+        return self.encode({"s": sort, "v": value, "i": row_id.hex})
+
+    def decode_sorted(self, cursor: str, sort: str) -> tuple[str, uuid.UUID]:
+        """Inverse of `encode_sorted`; a cursor of another sort order is `BadRequest` too."""
+        values = self.decode(cursor)
+        try:
+            if values["s"] != sort:
+                raise ValueError("cursor of another sort order")
+            return values["v"], uuid.UUID(hex=values["i"])
+        except (KeyError, ValueError) as error:
+            raise BadRequest("Invalid cursor") from error
+
 
 def clamp_limit(limit: int | None) -> int:
     """Bound a client's page size to `1..MAX_PAGE_LIMIT` (None means the default)."""
@@ -125,7 +139,12 @@ def build_page(
     position: Callable[[T], KeysetPosition],
 ) -> Page[T]:
     """Turn `limit + 1` fetched rows into a page: the extra row only says another page exists."""
+    return paginate(rows, limit=limit, cursor_of=lambda row: codec.encode_position(position(row)))
+
+
+def paginate(rows: Sequence[T], *, limit: int, cursor_of: Callable[[T], str]) -> Page[T]:
+    """`build_page` for any cursor: `cursor_of(last item)` when another page exists."""
     items = list(rows[:limit])
     has_more = len(rows) > limit
-    next_cursor = codec.encode_position(position(items[-1])) if has_more and items else None
+    next_cursor = cursor_of(items[-1]) if has_more and items else None
     return Page(items=items, next_cursor=next_cursor)

@@ -4,7 +4,7 @@ from impl.models.audit import AuditEvent
 from impl.models.base import Base, UTCDateTime
 from impl.models.inventory import StockLevel, StockMovement, StockReason
 from impl.models.order import IdempotencyKey, Order, OrderLine, OrderStatus
-from impl.models.product import Product, ProductStatus
+from impl.models.product import Product, ProductStatus, ProductTag
 from impl.models.team import Membership, Role, Team
 from impl.models.user import RefreshToken, Theme, User, UserPreferences
 
@@ -18,6 +18,7 @@ __all__ = [
     "OrderStatus",
     "Product",
     "ProductStatus",
+    "ProductTag",
     "RefreshToken",
     "Role",
     "StockLevel",
