@@ -39,10 +39,15 @@ lint-spec:
 breaking base="":
     uv run python -m spectools.breaking {{ if base == "" { "" } else { "--base " + quote(base) } }} --spec {{spec}} --markdown-out build/breaking.md
 
+# TypeScript (openapi-typescript + openapi-fetch) and Python (openapi-python-client) clients
+# from the served spec (src/generated/spec.py, once check-gen proves it current) into build/clients/.
+clients: check-gen
+    uv run python -m spectools.clients --out build/clients
+
 # ruff (lint and format check) and mypy --strict over codegen, src and tests.
 lint:
-    uv run ruff check codegen spectools src tests migrations benchmarks
-    uv run ruff format --check codegen spectools src tests migrations benchmarks
+    uv run ruff check codegen spectools src tests migrations benchmarks clients
+    uv run ruff format --check codegen spectools src tests migrations benchmarks clients
     uv run mypy codegen spectools src tests migrations benchmarks
 
 # Everything that gates a merge: generated code is current, lint, and the whole suite.

@@ -6,6 +6,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,10 +46,12 @@ def _wait_ready(base_url: str, process: subprocess.Popen[bytes], log: Path) -> N
     raise RuntimeError(f"server did not start:\n{log.read_text()}")
 
 
-@pytest.fixture(scope="session")
-def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    """The real service under uvicorn on a loopback port, migrated, with one user, team, product."""
-    tmp = tmp_path_factory.mktemp("contract")
+@contextmanager
+def running_service(tmp: Path) -> Iterator[str]:
+    """The real service under uvicorn on a loopback port, migrated, on a SQLite file in `tmp`.
+
+    Yields its base URL; on exit, stops it and fails if its log holds a traceback.
+    """
     env = {
         **os.environ,
         "DATABASE_URL": f"sqlite+aiosqlite:///{tmp / 'contract.db'}",
@@ -75,6 +78,19 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
     base_url = f"http://127.0.0.1:{port}"
     try:
         _wait_ready(base_url, process, log)
+        yield base_url
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+        server_log = log.read_text()
+        # An unhandled error in the server is a contract failure even if the client saw a 500.
+        assert "Traceback" not in server_log, server_log
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """The real service under uvicorn on a loopback port, migrated, with one user, team, product."""
+    with running_service(tmp_path_factory.mktemp("contract")) as base_url:
         with httpx.Client(base_url=base_url) as client:
             email, password = "contract@example.com", "contract-password-1"
             client.post(
@@ -93,9 +109,3 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
                 headers=auth,
             ).json()
         yield LiveServer(base_url, token, team["id"], product["id"], doomed["id"])
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-        server_log = log.read_text()
-        # An unhandled error in the server is a contract failure even if the client saw a 500.
-        assert "Traceback" not in server_log, server_log
