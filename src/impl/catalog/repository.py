@@ -4,7 +4,7 @@ import uuid
 from collections.abc import Mapping
 from decimal import Decimal
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import bindparam, select, tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
@@ -14,6 +14,13 @@ from impl.kit.clock import utcnow
 from impl.kit.db import is_unique_violation
 from impl.kit.pagination import KeysetPosition
 from impl.models import Product, StockLevel
+
+# Built once: the hottest read finds its compiled form in the cache without being rebuilt.
+_PRODUCT_IN_TEAM = select(Product).where(
+    Product.id == bindparam("product_id", type_=Product.id.type),
+    Product.team_id == bindparam("team_id", type_=Product.team_id.type),
+    Product.deleted_at.is_(None),
+)
 
 UPDATABLE_FIELDS = frozenset({"sku", "name", "description", "price", "currency", "status"})
 
@@ -55,11 +62,7 @@ class ProductRepository:
 
     async def get_in_team(self, team_id: uuid.UUID, product_id: uuid.UUID) -> Product | None:
         return await self.session.scalar(
-            select(Product).where(
-                Product.id == product_id,
-                Product.team_id == team_id,
-                Product.deleted_at.is_(None),
-            )
+            _PRODUCT_IN_TEAM, {"product_id": product_id, "team_id": team_id}
         )
 
     async def list_in_team(
