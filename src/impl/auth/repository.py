@@ -2,11 +2,30 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from impl.auth.principal import Principal
 from impl.models import Membership, Team, User
+
+_users, _members, _teams = User.__table__, Membership.__table__, Team.__table__
+
+# Every request runs this, so it is built once, as a Core statement (no ORM entities to
+# load): SQLAlchemy finds its compiled form in the cache without rebuilding the expression.
+_ROLE = (
+    select(_members.c.role)
+    .join(_teams, _teams.c.id == _members.c.team_id)
+    .where(
+        _members.c.user_id == _users.c.id,
+        _members.c.team_id == bindparam("team_id", type_=_members.c.team_id.type),
+        _teams.c.deleted_at.is_(None),
+    )
+    .correlate(_users)
+    .scalar_subquery()
+)
+_CALLER = select(_users.c.email, _users.c.is_admin, _ROLE).where(
+    _users.c.id == bindparam("user_id", type_=_users.c.id.type), _users.c.is_active.is_(True)
+)
 
 
 class CallerRepository:
@@ -18,21 +37,9 @@ class CallerRepository:
     ) -> tuple[Principal, str | None] | None:
         """The active account `user_id`, and its role in `team_id` (None: not a member, or
         the team is deleted); None if the account is missing or deactivated. One query."""
-        role = (
-            select(Membership.role)
-            .join(Team, Team.id == Membership.team_id)
-            .where(
-                Membership.user_id == User.id,
-                Membership.team_id == team_id,
-                Team.deleted_at.is_(None),
-            )
-            .correlate(User)
-            .scalar_subquery()
-        )
-        statement = select(User.email, User.is_admin, role).where(
-            User.id == user_id, User.is_active.is_(True)
-        )
-        row = (await self.session.execute(statement)).one_or_none()
+        connection = await self.session.connection()
+        result = await connection.execute(_CALLER, {"user_id": user_id, "team_id": team_id})
+        row = result.one_or_none()
         if row is None:
             return None
         return Principal(user_id=user_id, email=row[0], is_admin=row[1]), row[2]

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 
 from sqlalchemy import select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -33,10 +34,9 @@ class StockRepository:
         )
         return result.scalar_one_or_none()
 
-    async def record(self, movement: StockMovement) -> StockMovement:
-        self.session.add(movement)
+    async def record(self, movements: Sequence[StockMovement]) -> None:
+        self.session.add_all(movements)
         await self.session.flush()
-        return movement
 
     async def movements(
         self, product_id: uuid.UUID, *, limit: int, after: KeysetPosition | None

@@ -52,28 +52,31 @@ class Inventory:
         """Apply each movement and write its ledger row; all or nothing (the caller's
         transaction). Products are locked in id order, so two orders sharing products
         cannot deadlock."""
-        recorded = []
-        for movement in sorted(movements, key=lambda m: m.product_id):
+        ordered = sorted(movements, key=lambda m: m.product_id)
+        levels = []
+        for movement in ordered:
             on_hand = await self._stock.apply(movement.product_id, movement.delta)
             if on_hand is None:
                 level = await self._stock.get_level(movement.product_id)
                 raise InsufficientStockError(
                     movement.product_id, level.on_hand if level else 0, -movement.delta
                 )
-            recorded.append(
-                await self._stock.record(
-                    StockMovement(
-                        team_id=access.team_id,
-                        product_id=movement.product_id,
-                        delta=movement.delta,
-                        on_hand_after=on_hand,
-                        reason=reason,
-                        note=note,
-                        order_id=order_id,
-                        actor_id=access.user_id,
-                    )
-                )
+            levels.append(on_hand)
+        # The ledger rows go in one flush, after every level has moved.
+        recorded = [
+            StockMovement(
+                team_id=access.team_id,
+                product_id=movement.product_id,
+                delta=movement.delta,
+                on_hand_after=on_hand,
+                reason=reason,
+                note=note,
+                order_id=order_id,
+                actor_id=access.user_id,
             )
+            for movement, on_hand in zip(ordered, levels, strict=True)
+        ]
+        await self._stock.record(recorded)
         return recorded
 
 

@@ -16,12 +16,15 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.orm import Session
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from impl.kit.errors import AppError
 from impl.settings import Settings
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+# Execution option and session info key marking a read-only unit of work.
+READ_ONLY = "storefront_read_only"
 
 
 def create_engine(settings: Settings) -> AsyncEngine:
@@ -74,7 +77,10 @@ def sqlite_transactions(engine: AsyncEngine, *, begin: str = "BEGIN") -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _begin(connection: Connection) -> None:
-        connection.exec_driver_sql(begin)
+        # A read-only unit of work takes no write lock: a deferred transaction reads one
+        # consistent snapshot (WAL) while writers go on.
+        read_only = connection.get_execution_options().get(READ_ONLY, False)
+        connection.exec_driver_sql("BEGIN" if read_only else begin)
 
 
 def is_sqlite_memory(url: URL) -> bool:
@@ -93,6 +99,33 @@ def ensure_sqlite_directory(url: URL) -> None:
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     """Session factory; objects stay readable after commit so handlers can serialise them."""
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+def read_only_sessionmaker(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> async_sessionmaker[AsyncSession]:
+    """Sessions on the same engine and pool for units of work that only read.
+
+    On PostgreSQL their connections run in autocommit: no BEGIN and no COMMIT round trip,
+    each statement reads its own committed snapshot. On SQLite they open a deferred
+    transaction instead of `BEGIN IMMEDIATE`, so readers never wait for the write lock.
+    Either way a flush is refused (see `_refuse_writes`): nothing a read-only session
+    holds can reach the database.
+    """
+    engine = sessionmaker.kw["bind"]
+    assert isinstance(engine, AsyncEngine)
+    options: dict[str, Any] = {READ_ONLY: True}
+    if engine.dialect.name == "postgresql":
+        options["isolation_level"] = "AUTOCOMMIT"
+    return async_sessionmaker(
+        engine.execution_options(**options), expire_on_commit=False, info={READ_ONLY: True}
+    )
+
+
+@event.listens_for(Session, "before_flush")
+def _refuse_writes(session: Session, _context: object, _instances: object) -> None:
+    if session.info.get(READ_ONLY):
+        raise RuntimeError("a read-only unit of work cannot write; use a read-write one")
 
 
 @asynccontextmanager

@@ -5,8 +5,9 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, tuple_
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Insert, select, tuple_, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.exc import StaleDataError
@@ -32,9 +33,8 @@ class OrderRepository:
         )
         return {product.id: product for product in rows}
 
-    async def add(self, order: Order) -> Order:
+    def add(self, order: Order) -> Order:
         self.session.add(order)
-        await self.session.flush()
         return order
 
     async def get_in_team(
@@ -101,36 +101,48 @@ class IdempotencyRepository:
     ) -> IdempotencyKey | None:
         """Insert the key; None if this request is the first, else the row already there.
 
-        On PostgreSQL a concurrent first request holding the key makes this insert wait
-        until it commits (then: the existing row) or rolls back (then: ours).
+        One statement, no savepoint: the insert does nothing when the key exists. On
+        PostgreSQL a concurrent first request holding the key makes it wait until that one
+        commits (then: the existing row) or rolls back (then: ours).
         """
-        row = IdempotencyKey(
-            team_id=team_id, operation=operation, key=key, request_hash=request_hash
-        )
-        try:
-            async with self.session.begin_nested():
-                self.session.add(row)
-                await self.session.flush()
+        values = {
+            "team_id": team_id,
+            "operation": operation,
+            "key": key,
+            "request_hash": request_hash,
+        }
+        statement: Insert
+        if self.session.get_bind().dialect.name == "postgresql":
+            statement = pg_insert(IdempotencyKey).values(values).on_conflict_do_nothing()
+        else:
+            statement = sqlite_insert(IdempotencyKey).values(values).on_conflict_do_nothing()
+        inserted = await self.session.scalar(statement.returning(IdempotencyKey.key))
+        if inserted is not None:
             return None
-        except IntegrityError:
-            existing = await self.session.scalar(
-                select(IdempotencyKey)
-                .where(
-                    IdempotencyKey.team_id == team_id,
-                    IdempotencyKey.operation == operation,
-                    IdempotencyKey.key == key,
-                )
-                .execution_options(populate_existing=True)
+        existing = await self.session.scalar(
+            select(IdempotencyKey)
+            .where(
+                IdempotencyKey.team_id == team_id,
+                IdempotencyKey.operation == operation,
+                IdempotencyKey.key == key,
             )
-            if existing is None:
-                raise
-            return existing
+            .execution_options(populate_existing=True)
+        )
+        if existing is None:
+            raise RuntimeError("idempotency key conflicted but cannot be read")
+        return existing
 
     async def complete(
         self, row_key: tuple[uuid.UUID, str, str], *, resource_id: uuid.UUID, response: Any
     ) -> None:
-        row = await self.session.get(IdempotencyKey, row_key)
-        assert row is not None, "claimed in this transaction"
-        row.resource_id = resource_id
-        row.response = response
-        await self.session.flush()
+        team_id, operation, key = row_key
+        await self.session.execute(
+            update(IdempotencyKey)
+            .where(
+                IdempotencyKey.team_id == team_id,
+                IdempotencyKey.operation == operation,
+                IdempotencyKey.key == key,
+            )
+            .values(resource_id=resource_id, response=response)
+            .execution_options(synchronize_session=False)
+        )

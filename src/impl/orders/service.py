@@ -15,6 +15,7 @@ from impl.accounts.service import normalise_email
 from impl.inventory.service import Inventory, Movement
 from impl.kit.errors import UnprocessableContent
 from impl.kit.etags import strong_etag
+from impl.kit.ids import new_id
 from impl.kit.pagination import CursorCodec, KeysetPosition, Page, build_page, clamp_limit
 from impl.kit.text import checked_note, is_storable
 from impl.models import Order, OrderLine, OrderStatus, ProductStatus, StockReason
@@ -262,8 +263,11 @@ class OrderService:
                 "All lines of an order must be priced in one currency, not "
                 + ", ".join(sorted(currencies))
             )
-        order = await orders.add(
+        # Added, not flushed: the stock update below flushes it (its id is set here), and
+        # the ledger rows follow in one flush.
+        order = orders.add(
             Order(
+                id=new_id(),
                 team_id=access.team_id,
                 status=OrderStatus.PENDING,
                 customer_email=customer_email,

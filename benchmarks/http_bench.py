@@ -1,0 +1,246 @@
+"""`just bench`: Storefront against a typical FastAPI + SQLAlchemy ORM app, side by side.
+
+Seeds the benchmark database (`bench_setup.py`), serves both apps (one uvicorn worker each,
+pinned to CPU 0 when the machine has two), and drives each scenario from autocannon in its
+own Node process (`load.mjs`, pinned to CPU 1): a warm-up, then the measured run, alternating
+between the apps so both see the same background load. Prints one table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH_DIR = ROOT / "benchmarks"
+DATA = ROOT / "build" / "bench" / "data.json"
+SCENARIOS = ("get_product", "list_products", "create_order")
+CONNECTIONS = (16, 64)
+APPS = {
+    "storefront": "impl.app:create_app",
+    "baseline": "benchmarks.baseline_app:create_app",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Pinning:
+    server: list[str]
+    load: list[str]
+    note: str
+
+
+def pinning() -> Pinning:
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) >= 2 and shutil.which("taskset"):
+        server, load = cpus[0], cpus[1]
+        return Pinning(
+            ["taskset", "-c", str(server)],
+            ["taskset", "-c", str(load)],
+            f"server pinned to CPU {server}, load generator to CPU {load} (taskset)",
+        )
+    return Pinning([], [], "not pinned (needs taskset and two CPUs)")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def serve(
+    factory: str, port: int, database_url: str, pin: Pinning, src: Path | None = None
+) -> subprocess.Popen[bytes]:
+    # `src` serves Storefront from another source tree (an older commit), ahead of ours.
+    path = [str(src), str(ROOT)] if src else [str(ROOT)]
+    env = {**os.environ, "DATABASE_URL": database_url, "PYTHONPATH": os.pathsep.join(path)}
+    command = [
+        *pin.server,
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "--factory",
+        factory,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        "1",
+        "--no-access-log",
+        "--log-level",
+        "warning",
+    ]
+    process = subprocess.Popen(command, env=env, cwd=ROOT)  # noqa: S603
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1):
+                return process
+        except OSError:
+            if process.poll() is not None:
+                raise SystemExit(f"{factory} exited with status {process.returncode}") from None
+            time.sleep(0.2)
+    process.terminate()
+    raise SystemExit(f"{factory} did not answer /healthz on port {port} within 30 s")
+
+
+def export_source(ref: str) -> Path:
+    """`src/` as of git `ref`, extracted under build/bench/."""
+    target = ROOT / "build" / "bench" / f"src-{ref.replace('/', '_')}"
+    shutil.rmtree(target, ignore_errors=True)
+    target.mkdir(parents=True)
+    archive = subprocess.run(  # noqa: S603
+        ["git", "archive", "--format=tar", ref, "src"],  # noqa: S607
+        check=True,
+        capture_output=True,
+        cwd=ROOT,
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(target)], input=archive, check=True)  # noqa: S603, S607
+    return target / "src"
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def load(
+    pin: Pinning, data: dict[str, object], port: int, scenario: str, connections: int, seconds: int
+) -> dict[str, float]:
+    job = {
+        **data,
+        "url": f"http://127.0.0.1:{port}",
+        "scenario": scenario,
+        "connections": connections,
+        "duration": seconds,
+    }
+    output = subprocess.run(  # noqa: S603
+        [*pin.load, "node", str(BENCH_DIR / "load.mjs"), json.dumps(job)],
+        check=True,
+        capture_output=True,
+        text=True,
+        cwd=BENCH_DIR,
+    ).stdout
+    result: dict[str, float] = json.loads(output.strip().splitlines()[-1])
+    return result
+
+
+def cell(result: dict[str, float]) -> str:
+    failed = int(result["non2xx"] + result["errors"] + result["timeouts"])
+    text = (
+        f"{result['rps']:7.0f} {result['p50'] or 0:6.1f} {result['p95'] or 0:6.1f}"
+        f" {result['p99'] or 0:6.1f} {result['cpu_us']:7.0f}"
+    )
+    return text + (f" ({failed} failed)" if failed else "")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument(
+        "--database-url", default="postgresql+asyncpg://postgres@127.0.0.1:5432/bench"
+    )
+    parser.add_argument("--seconds", type=int, default=8, help="measured seconds per run")
+    parser.add_argument("--warmup", type=int, default=2, help="warm-up seconds per run")
+    parser.add_argument("--products", type=int, default=1000)
+    parser.add_argument("--apps", nargs="+", choices=list(APPS), default=list(APPS))
+    parser.add_argument("--scenarios", nargs="+", choices=SCENARIOS, default=list(SCENARIOS))
+    parser.add_argument(
+        "--before",
+        metavar="REF",
+        help="also serve Storefront as of this git ref (same database), as a third column",
+    )
+    args = parser.parse_args()
+
+    if not (BENCH_DIR / "node_modules" / "autocannon").is_dir():
+        subprocess.run(["npm", "ci", "--silent"], check=True, cwd=BENCH_DIR)  # noqa: S607
+    started = time.monotonic()
+    subprocess.run(  # noqa: S603
+        [
+            sys.executable,
+            str(BENCH_DIR / "bench_setup.py"),
+            "--database-url",
+            args.database_url,
+            "--products",
+            str(args.products),
+            "--out",
+            str(DATA),
+        ],
+        check=True,
+    )
+    data = json.loads(DATA.read_text())
+    pin = pinning()
+    sources: dict[str, Path | None] = dict.fromkeys(args.apps)
+    if args.before:
+        sources[f"@{args.before}"] = export_source(args.before)
+    apps = list(sources)
+    ports = {name: free_port() for name in apps}
+    servers = {
+        name: serve(APPS.get(name, APPS["storefront"]), ports[name], args.database_url, pin, src)
+        for name, src in sources.items()
+    }
+    results: dict[tuple[str, int, str], dict[str, float]] = {}
+    try:
+        for scenario in args.scenarios:
+            for connections in CONNECTIONS:
+                for name in apps:
+                    if args.warmup:
+                        load(pin, data, ports[name], scenario, connections, args.warmup)
+                    cpu_before = cpu_seconds(servers[name].pid)
+                    result = load(pin, data, ports[name], scenario, connections, args.seconds)
+                    cpu = cpu_seconds(servers[name].pid) - cpu_before
+                    result["cpu_us"] = cpu / max(result["ok"], 1) * 1e6
+                    results[scenario, connections, name] = result
+    finally:
+        for server in servers.values():
+            server.terminate()
+            server.wait(timeout=10)
+
+    print()
+    print(
+        f"Storefront vs baseline (FastAPI + SQLAlchemy ORM): one uvicorn worker each, PostgreSQL, "
+        f"{args.products} products; {pin.note}; {args.warmup} s warm-up + {args.seconds} s per "
+        f"run; latency in ms over 2xx responses; cpu µs: server CPU time per 2xx response; "
+        f"ratios: storefront over baseline (rps), baseline over storefront (cpu)"
+    )
+    compare = "storefront" in apps and "baseline" in apps
+    header = f"{'scenario':<14} {'conn':>4} | "
+    header += " | ".join(
+        f"{name:<9}{'rps':>6} {'p50':>6} {'p95':>6} {'p99':>6} {'cpu µs':>7}" for name in apps
+    )
+    if compare:
+        header += " | rps ratio | cpu ratio"
+    print(header)
+    print("-" * len(header))
+    for scenario in args.scenarios:
+        for connections in CONNECTIONS:
+            row = f"{scenario:<14} {connections:>4} | "
+            row += " | ".join(
+                f"{'':<8}{cell(results[scenario, connections, name])}" for name in apps
+            )
+            if compare:
+                ours, base = (
+                    results[scenario, connections, name]["rps"]
+                    for name in ("storefront", "baseline")
+                )
+                row += f" | {ours / base:8.2f}x" if base else " |        -"
+                ours_cpu, base_cpu = (
+                    results[scenario, connections, name]["cpu_us"]
+                    for name in ("storefront", "baseline")
+                )
+                row += f" | {base_cpu / ours_cpu:8.2f}x"
+            print(row)
+    print(f"\ntotal {time.monotonic() - started:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
