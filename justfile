@@ -81,3 +81,8 @@ bench *args:
 # The same, short (1 s warm-up + 3 s per run): a smoke test of the benchmark, not figures to quote.
 bench-quick *args:
     uv run python benchmarks/http_bench.py --seconds 3 --warmup 1 {{args}}
+
+# Fuzz the real server over HTTP with schemathesis (every check and phase, stateful included) on a
+# PostgreSQL database of its own; writes build/fuzz/junit.xml and build/fuzz/summary.md, fails on any failure.
+fuzz examples="50" duration="300":
+    uv run python -m tests.fuzz.run --max-examples {{examples}} --max-time {{duration}}

@@ -14,7 +14,7 @@ import pytest
 
 from spectools import clients
 from tests.conftest import _give_up
-from tests.contract.conftest import running_service
+from tests.contract.conftest import fresh_server
 
 
 @pytest.fixture(scope="session")
@@ -43,5 +43,5 @@ def typescript_client(spec: Path) -> Path:
 @pytest.fixture(scope="session")
 def live_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The real service under uvicorn on a loopback port, on a fresh SQLite database."""
-    with running_service(tmp_path_factory.mktemp("clients-server")) as base_url:
+    with fresh_server(tmp_path_factory.mktemp("clients-server")) as base_url:
         yield base_url

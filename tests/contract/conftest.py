@@ -9,9 +9,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
+
+from codegen.bundle import dereference
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -46,18 +49,25 @@ def _wait_ready(base_url: str, process: subprocess.Popen[bytes], log: Path) -> N
     raise RuntimeError(f"server did not start:\n{log.read_text()}")
 
 
-@contextmanager
-def running_service(tmp: Path) -> Iterator[str]:
-    """The real service under uvicorn on a loopback port, migrated, on a SQLite file in `tmp`.
+def resolved(document: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
+    """``node``, with its local ``$ref`` chain in ``document`` followed."""
+    while "$ref" in node:
+        node = dereference(document, node["$ref"])
+    return node
 
-    Yields its base URL; on exit, stops it and fails if its log holds a traceback.
-    """
+
+def server_env(database_url: str) -> dict[str, str]:
+    """The environment of a server process on ``database_url`` (in-process rate limits etc.)."""
     env = {
         **os.environ,
-        "DATABASE_URL": f"sqlite+aiosqlite:///{tmp / 'contract.db'}",
+        "DATABASE_URL": database_url,
         "PYTHONPATH": f"{ROOT / 'src'}{os.pathsep}{ROOT}",
     }
     env.pop("REDIS_URL", None)
+    return env
+
+
+def migrate(env: dict[str, str]) -> None:
     subprocess.run(
         [sys.executable, "-m", "impl", "migrate"],
         cwd=ROOT,
@@ -65,8 +75,15 @@ def running_service(tmp: Path) -> Iterator[str]:
         check=True,
         capture_output=True,
     )
+
+
+@contextmanager
+def running_server(env: dict[str, str], log: Path) -> Iterator[str]:
+    """The real app under uvicorn (serve.py: response validation on) on a free loopback port.
+
+    Yields its base URL; stops it afterwards. The server's output goes to ``log``.
+    """
     port = _free_port()
-    log = tmp / "server.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
             [sys.executable, str(ROOT / "tests/contract/serve.py"), str(port)],
@@ -82,30 +99,52 @@ def running_service(tmp: Path) -> Iterator[str]:
     finally:
         process.terminate()
         process.wait(timeout=10)
-        server_log = log.read_text()
-        # An unhandled error in the server is a contract failure even if the client saw a 500.
-        assert "Traceback" not in server_log, server_log
+
+
+def sign_up(base_url: str, email: str, password: str) -> tuple[str, str]:
+    """A new account (through the public bootstrap of design.md): its id and an access token."""
+    with httpx.Client(base_url=base_url) as client:
+        user = client.post(
+            "/v1/users",
+            json={"email": email, "username": email.partition("@")[0], "password": password},
+        )
+        user.raise_for_status()
+        token = client.post(
+            "/v1/auth/token",
+            data={"grant_type": "password", "username": email, "password": password},
+        )
+        token.raise_for_status()
+        return user.json()["id"], token.json()["access_token"]
+
+
+@contextmanager
+def fresh_server(tmp: Path) -> Iterator[str]:
+    """The app on a new, migrated SQLite database under ``tmp``; its base URL.
+
+    Afterwards, fails if the server logged a traceback: an unhandled error is a contract
+    failure even when the client saw a conforming 500.
+    """
+    env = server_env(f"sqlite+aiosqlite:///{tmp / 'app.db'}")
+    migrate(env)
+    log = tmp / "server.log"
+    with running_server(env, log) as base_url:
+        yield base_url
+    server_log = log.read_text()
+    assert "Traceback" not in server_log, server_log
 
 
 @pytest.fixture(scope="session")
 def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     """The real service under uvicorn on a loopback port, migrated, with one user, team, product."""
-    with running_service(tmp_path_factory.mktemp("contract")) as base_url:
-        with httpx.Client(base_url=base_url) as client:
-            email, password = "contract@example.com", "contract-password-1"
-            client.post(
-                "/v1/users", json={"email": email, "username": "contract", "password": password}
-            ).raise_for_status()
-            token = client.post(
-                "/v1/auth/token",
-                data={"grant_type": "password", "username": email, "password": password},
-            ).json()["access_token"]
-            auth = {"Authorization": f"Bearer {token}"}
-            team = client.post("/v1/teams", json={"name": "Contract"}, headers=auth).json()
-            doomed = client.post("/v1/teams", json={"name": "Doomed"}, headers=auth).json()
-            product = client.post(
-                f"/v1/teams/{team['id']}/products",
-                json={"sku": "CONTRACT-1", "name": "Contract", "price": "1.00", "currency": "EUR"},
-                headers=auth,
-            ).json()
+    tmp = tmp_path_factory.mktemp("contract")
+    with fresh_server(tmp) as base_url, httpx.Client(base_url=base_url) as client:
+        _, token = sign_up(base_url, "contract@example.com", "contract-password-1")
+        auth = {"Authorization": f"Bearer {token}"}
+        team = client.post("/v1/teams", json={"name": "Contract"}, headers=auth).json()
+        doomed = client.post("/v1/teams", json={"name": "Doomed"}, headers=auth).json()
+        product = client.post(
+            f"/v1/teams/{team['id']}/products",
+            json={"sku": "CONTRACT-1", "name": "Contract", "price": "1.00", "currency": "EUR"},
+            headers=auth,
+        ).json()
         yield LiveServer(base_url, token, team["id"], product["id"], doomed["id"])
