@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import CheckConstraint, ForeignKey, String
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from impl.kit.clock import utcnow
@@ -37,7 +37,11 @@ class Team(Base):
 
 class Membership(Base):
     __tablename__ = "memberships"
-    __table_args__ = (CheckConstraint(in_values("role", Role), name="role"),)
+    __table_args__ = (
+        CheckConstraint(in_values("role", Role), name="role"),
+        # The member list, in the order people joined.
+        Index("ix_memberships_team_id_created_at_user_id", "team_id", "created_at", "user_id"),
+    )
 
     team_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("teams.id", ondelete="CASCADE"), primary_key=True

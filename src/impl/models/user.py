@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import CheckConstraint, ForeignKey, String, false
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from impl.kit.clock import utcnow
@@ -14,6 +14,11 @@ from impl.models.base import Base, in_values
 
 class User(Base):
     __tablename__ = "users"
+    # The admin list: oldest first, optionally only (in)active accounts.
+    __table_args__ = (
+        Index("ix_users_created_at_id", "created_at", "id"),
+        Index("ix_users_is_active_created_at", "is_active", "created_at"),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
     # Stored lowercased by the service; the unique constraint is what decides duplicates.
