@@ -152,6 +152,8 @@ def render_package(
         resources.files("codegen").joinpath("templates/runtime.py").read_text(encoding="utf-8")
     )
     files["runtime.py"] = f"{header}\n{runtime}"
+    mock = resources.files("codegen").joinpath("templates/mock.py").read_text(encoding="utf-8")
+    files["mock.py"] = f"{header}\n{mock}"
     spec_json = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
     # The YAML form is rendered from this at the first request: dumping a large document
     # takes seconds, and most processes never serve it.
