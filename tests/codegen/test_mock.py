@@ -214,6 +214,12 @@ SCHEMAS: list[dict[str, Any]] = [
     {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1},
     {"type": "number", "maximum": -3.5},
     {"type": "array", "items": {"type": "integer"}, "minItems": 3, "uniqueItems": True},
+    {
+        "type": "array",
+        "items": {"type": "integer", "minimum": 7, "maximum": 20, "multipleOf": 2},
+        "minItems": 3,
+        "uniqueItems": True,
+    },
     {"type": "array", "items": {"enum": ["a", "b", "c"]}, "minItems": 2, "uniqueItems": True},
     {"type": "array", "prefixItems": [{"type": "string"}, {"type": "boolean"}], "minItems": 2},
     {"type": ["string", "null"], "enum": [None, "x"]},
@@ -246,6 +252,18 @@ def test_generated_values_conform(schema: dict[str, Any]) -> None:
     document = {**schema, "$defs": DEFS}
     assert jsonschema_rs.validator_for(document, validate_formats=True).is_valid(value), value
     assert sampler.value(schema) == value  # deterministic
+
+
+@pytest.mark.parametrize(
+    ("schema", "value"),
+    [
+        ({"type": "integer", "minimum": 5, "exclusiveMinimum": True}, 6),  # 3.0 form
+        ({"type": "number", "maximum": 5, "exclusiveMaximum": True, "minimum": 4}, 4),
+        ({"type": "integer", "minimum": 0, "exclusiveMinimum": 3}, 4),  # the tighter one
+    ],
+)
+def test_exclusive_bounds_of_both_versions(schema: dict[str, Any], value: float) -> None:
+    assert generated.mock.Sampler({}).value(schema) == value
 
 
 def test_discriminator_names_the_chosen_branch() -> None:

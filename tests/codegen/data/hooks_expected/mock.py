@@ -117,7 +117,12 @@ class Sampler:
         node: Any = self.document
         for raw in ref[1:].split("/")[1:]:
             token = raw.replace("~1", "/").replace("~0", "~")
-            node = node[int(token)] if isinstance(node, list) else node.get(token)
+            if isinstance(node, list) and token.isdigit() and int(token) < len(node):
+                node = node[int(token)]
+            elif isinstance(node, dict) and token in node:
+                node = node[token]
+            else:
+                raise MockError(f"cannot resolve the reference {ref!r}")
         return node
 
     def value(self, schema: Any, variant: int = 0, depth: int = 0) -> Any:
@@ -264,41 +269,45 @@ def _type(schema: Any) -> str:
 
 
 def _number(schema: dict[str, Any], variant: int, *, integer: bool) -> int | float:
-    low, high = schema.get("minimum"), schema.get("maximum")
-    low_open, high_open = schema.get("exclusiveMinimum"), schema.get("exclusiveMaximum")
-    # 3.0 writes exclusive bounds as booleans next to minimum/maximum; 3.1 as numbers.
-    if low_open is True:
-        low_open, low = low, None
-    if high_open is True:
-        high_open, high = high, None
-    step = schema.get("multipleOf") or (1 if integer else 0)
-    if isinstance(low_open, int | float) and not isinstance(low_open, bool):
-        low = max(low, low_open) if low is not None else low_open
-    if isinstance(high_open, int | float) and not isinstance(high_open, bool):
-        high = min(high, high_open) if high is not None else high_open
-    value: float = variant
-    if low is not None and value <= low:
-        value = low
-    if high is not None and value >= high:
-        value = high
-    opens = (isinstance(low_open, int | float) and value <= low_open) or (
-        isinstance(high_open, int | float) and value >= high_open
-    )
-    if opens:
-        value = (low + high) / 2 if low is not None and high is not None else value
-        if isinstance(low_open, int | float) and value <= low_open:
-            value = low_open + (step or 1)
-        if isinstance(high_open, int | float) and value >= high_open:
-            value = high_open - (step or 1)
+    low = _bound(schema, "minimum", "exclusiveMinimum", max)
+    high = _bound(schema, "maximum", "exclusiveMaximum", min)
+    step = schema.get("multipleOf")
+    gap = step or 1
+    value: float = variant * gap if low is None else low[0] + (gap if low[1] else 0) + variant * gap
+    if high is not None and not _below(value, high):
+        value = high[0] - (gap if high[1] else 0)
+        if low is not None and not _above(value, low):
+            value = (low[0] + high[0]) / 2
     if step:
         value = math.ceil(value / step) * step
-        if high is not None and value > high:
-            value = math.floor(high / step) * step
-        if isinstance(high_open, int | float) and value >= high_open:
-            value -= step
-    if integer or float(value).is_integer():
-        return int(value)
-    return value
+        if high is not None and not _below(value, high):
+            value = math.floor(high[0] / step) * step - (step if high[1] else 0)
+    if integer and not float(value).is_integer():
+        value = math.ceil(value)
+    return int(value) if float(value).is_integer() else value
+
+
+def _bound(
+    schema: dict[str, Any], closed: str, opened: str, pick: Callable[[list[float]], float]
+) -> tuple[float, bool] | None:
+    """The tightest bound as (value, exclusive); 3.0 writes ``exclusiveMinimum: true`` beside
+    ``minimum``, 3.1 a number of its own."""
+    bound, flag = schema.get(closed), schema.get(opened)
+    if isinstance(flag, bool):
+        return (bound, flag) if isinstance(bound, int | float) else None
+    candidates = [(b, o) for b, o in ((bound, False), (flag, True)) if isinstance(b, int | float)]
+    if not candidates:
+        return None
+    tightest = pick([b for b, _ in candidates])
+    return tightest, any(o for b, o in candidates if b == tightest)
+
+
+def _below(value: float, high: tuple[float, bool]) -> bool:
+    return value < high[0] or (not high[1] and value == high[0])
+
+
+def _above(value: float, low: tuple[float, bool]) -> bool:
+    return value > low[0] or (not low[1] and value == low[0])
 
 
 def _string(schema: dict[str, Any], variant: int) -> str:
@@ -567,6 +576,12 @@ def handlers(
             except MockError as exc:
                 logger.warning("mock: %s", exc)
                 method = _failing(str(exc))
+            except (LookupError, TypeError, ValueError, AttributeError, RecursionError) as exc:
+                # A document shaped in a way the sampler does not foresee: that operation
+                # answers 501 and is named, the others are still served.
+                reason = f"{op.operation_id}: {type(exc).__name__}: {exc}"
+                logger.warning("mock: %s", reason)
+                method = _failing(reason)
         by_tag.setdefault(op.tag, {})[op.method_name] = method
     return {tag: SimpleNamespace(**methods) for tag, methods in by_tag.items()}
 
