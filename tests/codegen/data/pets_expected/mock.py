@@ -68,7 +68,7 @@ _BOUND_KEYS = (
     ("maxItems", min),
     ("maxProperties", min),
 )
-_MAX_DEPTH = 12
+_MAX_DEPTH = 32  # deeper than any finite chain of required properties seen in practice
 
 
 class MockError(Exception):
