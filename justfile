@@ -29,6 +29,11 @@ gen:
 check-gen:
     uv run python -m codegen generate --spec {{spec}} --out {{out}} --check
 
+# Serve SPEC with no implementation: each operation answers its documented example (or a value
+# generated from its schema) after request validation; on HOST:PORT (default 127.0.0.1:8000).
+mock spec=spec:
+    uv run python -m codegen mock --spec {{spec}} --host {{env_var_or_default("HOST", "127.0.0.1")}} --port {{env_var_or_default("PORT", "8000")}}
+
 # Bundle, validate and lint the spec against api-guidelines.md (writes build/openapi.json); findings name file:line, rule and fix.
 lint-spec:
     uv run python -m spectools.lint --spec {{spec}} --out build/openapi.json

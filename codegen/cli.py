@@ -1,10 +1,13 @@
-"""Command line: ``python -m codegen generate --spec PATH --out DIR [--check]``."""
+"""Command line: ``python -m codegen generate --spec PATH --out DIR [--check]``, ``bundle``,
+and ``mock --spec PATH [--host H] [--port P]``."""
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -49,6 +52,31 @@ def _bundle(args: argparse.Namespace) -> int:
     return 0
 
 
+def _mock(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    result = generate(Path(args.spec))
+    for warning in result.warnings:
+        print(warning, file=sys.stderr)
+    with tempfile.TemporaryDirectory(prefix="codegen-mock-") as tmp:
+        write(result.files, Path(tmp) / MOCK_PACKAGE)
+        sys.path.insert(0, tmp)
+        package = importlib.import_module(MOCK_PACKAGE)
+        app = package.build_app(None, mock=True)
+        operations = len(package.OPERATIONS)
+        title = f"{package.app.TITLE} {package.app.VERSION}".strip()
+        print(
+            f"mock of {title}: {operations} operation(s) on http://{args.host}:{args.port} "
+            f"(spec at /openapi.json, docs at /docs)",
+            flush=True,
+        )
+        uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
+    return 0
+
+
+MOCK_PACKAGE = "codegen_mock_api"
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit status."""
     parser = argparse.ArgumentParser(prog="codegen", description=__doc__)
@@ -69,6 +97,14 @@ def main(argv: list[str] | None = None) -> int:
     bun.add_argument("--spec", required=True)
     bun.add_argument("--out")
     bun.set_defaults(run=_bundle)
+    mock = commands.add_parser(
+        "mock", help="serve the document's examples (or generated values) with no implementation"
+    )
+    mock.add_argument("--spec", required=True, help="root OpenAPI file (YAML or JSON)")
+    mock.add_argument("--host", default="127.0.0.1")
+    mock.add_argument("--port", type=int, default=8000)
+    mock.add_argument("--log-level", default="info", help="uvicorn's (default info)")
+    mock.set_defaults(run=_mock)
     args = parser.parse_args(argv)
     try:
         status: int = args.run(args)

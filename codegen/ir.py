@@ -132,6 +132,8 @@ class Api:
     tags: tuple[Tag, ...]
     schemes: tuple[SecurityScheme, ...]
     outbound: tuple[Outbound, ...] = ()
+    # The outbound operations as a consumer receives them: one Protocol per tag.
+    receivers: tuple[Tag, ...] = ()
 
     @property
     def operations(self) -> tuple[Operation, ...]:

@@ -182,7 +182,7 @@ class _Parser:
                     response_classes,
                 )
             )
-        outbound_ids, outbound_names = NameTable(), NameTable()
+        outbound_ids, outbound_names, outbound_classes = NameTable(), NameTable(), NameTable()
         outbound = tuple(
             ir.Outbound(
                 kind=kind,
@@ -197,13 +197,14 @@ class _Parser:
                     pointer,
                     outbound_ids,
                     outbound_names,
-                    NameTable(),
+                    outbound_classes,
                 ),
             )
             for kind, name, path, method, operation, shared, pointer in outbound_raw
         )
         api = self.api(operations)
-        api = ir.Api(api.title, api.version, api.tags, api.schemes, outbound)
+        receivers = self.tags([out.operation for out in outbound], "Receiver")
+        api = ir.Api(api.title, api.version, api.tags, api.schemes, outbound, receivers)
         local = TypeMapper(view, classes, None, existing=existing, qualified=False)
         positions = {name: local.map(schema, name).validator for name, schema in tuples.values()}
         return Parsed(api, model_document, self.class_names, self.warnings, positions)
@@ -262,27 +263,6 @@ class _Parser:
 
     def api(self, operations: list[ir.Operation]) -> ir.Api:
         info = self.document.get("info") or {}
-        declared = {
-            str(t.get("name")): t for t in self.document.get("tags") or [] if isinstance(t, dict)
-        }
-        order = [name for name in declared if any(op.tag == name for op in operations)]
-        order += sorted({op.tag for op in operations} - set(order))
-        modules = NameTable(
-            {"models", "runtime", "spec", "app", "interfaces", "responses", "routes"}
-        )
-        tags = []
-        for name in order:
-            module = modules.claim(safe_identifier(name))
-            tags.append(
-                ir.Tag(
-                    name=name,
-                    module=module,
-                    attribute=module,
-                    protocol=pascal(name) + "Api",
-                    description=str((declared.get(name) or {}).get("description", "")),
-                    operations=tuple(op for op in operations if op.tag == name),
-                )
-            )
         schemes = []
         raw_schemes = (self.document.get("components") or {}).get("securitySchemes") or {}
         for name, raw in raw_schemes.items():
@@ -299,9 +279,35 @@ class _Parser:
         return ir.Api(
             title=str(info.get("title", "API")),
             version=str(info.get("version", "")),
-            tags=tuple(tags),
+            tags=self.tags(operations, "Api"),
             schemes=tuple(schemes),
         )
+
+    def tags(self, operations: list[ir.Operation], suffix: str) -> tuple[ir.Tag, ...]:
+        """The operations grouped by their first tag, in the document's order of tags; each
+        group's Protocol is named after the tag and ``suffix``."""
+        declared = {
+            str(t.get("name")): t for t in self.document.get("tags") or [] if isinstance(t, dict)
+        }
+        order = [name for name in declared if any(op.tag == name for op in operations)]
+        order += sorted({op.tag for op in operations} - set(order))
+        modules = NameTable(
+            {"models", "runtime", "spec", "app", "interfaces", "responses", "routes"}
+        )
+        tags = []
+        for name in order:
+            module = modules.claim(safe_identifier(name))
+            tags.append(
+                ir.Tag(
+                    name=name,
+                    module=module,
+                    attribute=module,
+                    protocol=pascal(name) + suffix,
+                    description=str((declared.get(name) or {}).get("description", "")),
+                    operations=tuple(op for op in operations if op.tag == name),
+                )
+            )
+        return tuple(tags)
 
     def operation(
         self,

@@ -12,7 +12,7 @@ from typing import Any
 
 import jinja2
 
-from codegen.ir import Api
+from codegen.ir import Api, Tag
 from codegen.models import rename
 from codegen.parser import POSITIONS_MODULE
 
@@ -152,6 +152,8 @@ def render_package(
         resources.files("codegen").joinpath("templates/runtime.py").read_text(encoding="utf-8")
     )
     files["runtime.py"] = f"{header}\n{runtime}"
+    mock = resources.files("codegen").joinpath("templates/mock.py").read_text(encoding="utf-8")
+    files["mock.py"] = f"{header}\n{mock}"
     spec_json = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
     # The YAML form is rendered from this at the first request: dumping a large document
     # takes seconds, and most processes never serve it.
@@ -162,18 +164,34 @@ def render_package(
     files["app.py"] = _render(env, "app.py.jinja2", header=header, api=api)
     if api.outbound:
         files["webhooks.py"] = _render(env, "webhooks.py.jinja2", header=header, api=api)
+    files.update(_by_tag(env, header, api, api.tags, ""))
+    if api.receivers:
+        # The receiving side mirrors the package: its own interfaces, responses and routes
+        # (the same templates), models and runtime re-exported by receiver/__init__.py.
+        for name, template in (("__init__", "receiver_init"), ("app", "receiver_app")):
+            files[f"receiver/{name}.py"] = _render(
+                env, f"{template}.py.jinja2", header=header, api=api
+            )
+        files.update(_by_tag(env, header, api, api.receivers, "receiver/"))
+    return format_sources(files)
+
+
+def _by_tag(
+    env: jinja2.Environment, header: str, api: Api, tags: tuple[Tag, ...], prefix: str
+) -> dict[str, str]:
+    files: dict[str, str] = {}
     for package in ("interfaces", "responses", "routes"):
-        names = [tag.module for tag in api.tags]
-        files[f"{package}/__init__.py"] = (
+        names = [tag.module for tag in tags]
+        files[f"{prefix}{package}/__init__.py"] = (
             f'{header}\n"""{package.capitalize()} by tag."""\n\n'
             + "".join(f"from . import {name}\n" for name in names)
             + f"\n__all__ = {_pyrepr(names)}\n"
         )
-        for tag in api.tags:
-            files[f"{package}/{tag.module}.py"] = _render(
+        for tag in tags:
+            files[f"{prefix}{package}/{tag.module}.py"] = _render(
                 env, f"{package}.py.jinja2", header=header, tag=tag, api=api
             )
-    return format_sources(files)
+    return files
 
 
 def format_sources(files: dict[str, str]) -> dict[str, str]:

@@ -13,7 +13,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import BaseRoute
 
-from . import runtime as rt, spec
+from . import mock as _mock, runtime as rt, spec
 from .interfaces.health import HealthApi
 from .routes import health as _health
 from .interfaces.users import UsersApi
@@ -163,6 +163,7 @@ def build_app(
     implementation: Implementation[Any, Any] | None,
     *,
     allow_missing: bool = False,
+    mock: bool = False,
     validate_responses: bool = False,
     extra_routes: Sequence[BaseRoute] = (),
     middleware: Sequence[Middleware] = (),
@@ -172,7 +173,10 @@ def build_app(
     """The ASGI app serving every operation of the contract.
 
     Start-up fails listing every operation without an implementation, unless
-    ``allow_missing`` is set: then each of those answers 501 problem+json.
+    ``allow_missing`` is set: then each of those answers 501 problem+json. With ``mock``
+    each of those answers its documented example instead (or a value generated from the
+    schema), after the usual request validation; credentials are then accepted as presented
+    unless the implementation has an authenticator.
     """
     handlers: dict[str, Any] = {}
     if implementation is not None:
@@ -188,12 +192,16 @@ def build_app(
             "orders": implementation.orders,
             "audit": implementation.audit,
         }
+    authenticator = implementation.authenticator if implementation is not None else None
+    if mock:
+        handlers = _mock.handlers(OPERATIONS, handlers, spec.OPENAPI_JSON)
+        authenticator = authenticator or _mock.AnyCredentials()
     return rt.build_app(
         OPERATIONS,
         handlers,
         EXPECTED_ARGUMENTS,
         context=implementation.context if implementation is not None else None,
-        authenticator=implementation.authenticator if implementation is not None else None,
+        authenticator=authenticator,
         schemes=SECURITY_SCHEMES,
         spec_json=spec.OPENAPI_JSON,
         allow_missing=allow_missing,

@@ -22,7 +22,7 @@ import re
 import uuid
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import UnionType
 from typing import Annotated, Any, Generic, Protocol, Union, Unpack, get_args, get_origin
@@ -1047,6 +1047,24 @@ def check_signature(
     return None
 
 
+def mounted(operations: Sequence[Operation], paths: Mapping[str, str]) -> tuple[Operation, ...]:
+    """The operations named in ``paths`` (by method name), each served at its path there.
+
+    Webhooks and callbacks have no path in the document; their receiver chooses one.
+    """
+    unknown = sorted(set(paths) - {op.method_name for op in operations})
+    if unknown:
+        raise ValueError("no webhook or callback named " + ", ".join(unknown))
+    chosen = [
+        replace(op, path=paths[op.method_name]) for op in operations if op.method_name in paths
+    ]
+    taken = [(op.method, op.path) for op in chosen]
+    clashes = sorted({f"{m} {p}" for m, p in taken if taken.count((m, p)) > 1})
+    if clashes:
+        raise ValueError("two receivers share " + ", ".join(clashes))
+    return tuple(chosen)
+
+
 class MissingOperationsError(RuntimeError):
     """Raised at start-up when operations of the contract have no implementation."""
 
@@ -1068,6 +1086,7 @@ def build_app(
     title: str = "API",
     lifespan: Any = None,
     debug: bool = False,
+    serve_spec: bool = True,
 ) -> Starlette:
     """Assemble the ASGI app; fails with every missing or mis-shaped operation listed."""
     options: Options[Any] = Options(context, authenticator, schemes, validate_responses)
@@ -1101,7 +1120,8 @@ def build_app(
         # Serve exactly the documented methods: Starlette would add an undocumented HEAD.
         route.methods = set(endpoints)
         routes.append(route)
-    routes.extend(_spec_routes(spec_json, docs=docs, title=title))
+    if serve_spec:
+        routes.extend(_spec_routes(spec_json, docs=docs, title=title))
     routes.extend(extra_routes)
     app = Starlette(
         routes=routes,
@@ -1213,6 +1233,7 @@ __all__ = [
     "build_app",
     "deliver",
     "error_response",
+    "mounted",
     "problem_response",
     "request_id_var",
 ]

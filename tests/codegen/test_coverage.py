@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import importlib
 import math
-import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,7 +22,7 @@ import pytest
 import schemathesis
 from pydantic import MISSING
 
-from codegen.generate import generate, load_bundle, write
+from codegen.generate import load_bundle
 
 COVERAGE = Path(__file__).parent / "coverage"
 CONFIG = {
@@ -44,18 +43,6 @@ def _schema(name: str) -> schemathesis.BaseSchema:
     document = load_bundle(COVERAGE / f"{name}.yaml").document
     config = {**CONFIG, "operations": POSITIVE_ONLY}
     return schemathesis.openapi.from_dict(document, config=schemathesis.Config.from_dict(config))
-
-
-@pytest.fixture(scope="session")
-def packages(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    root = tmp_path_factory.mktemp("coverage")
-    for spec in sorted([*COVERAGE.glob("*.yaml"), *COVERAGE.glob("*.json")]):
-        write(generate(spec).files, root / f"cov_{spec.stem}")
-    sys.path.insert(0, str(root))
-    try:
-        yield root
-    finally:
-        sys.path.remove(str(root))
 
 
 def _context(info: Any) -> AbstractAsyncContextManager[Any]:

@@ -77,8 +77,13 @@ def _mypy(
         .replace("{get_pet_returns}", get_pet_returns)
         .replace("{principal}", principal)
     )
-    module = tmp_path / "handlers.py"
-    module.write_text(textwrap.dedent(source))
+    return _check(tmp_path, "handlers.py", textwrap.dedent(source))
+
+
+def _check(tmp_path: Path, name: str, source: str) -> tuple[int, str]:
+    """mypy --strict's exit status and output on ``source``, the golden packages importable."""
+    module = tmp_path / name
+    module.write_text(source)
     stdout, stderr, status = api.run(
         [
             "--strict",
@@ -125,3 +130,54 @@ def test_principal_type_flows_from_authenticator_to_context(tmp_path: Path) -> N
     )
     assert status == 1
     assert 'Argument "context" to "Implementation" has incompatible type' in output
+
+
+RECEIVER = """
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from hooks_expected import models
+from hooks_expected.receiver import Paths, Receivers, build_receiver
+from hooks_expected.receiver.responses import default as r
+
+
+@asynccontextmanager
+async def context(info: object) -> AsyncIterator[None]:
+    yield None
+
+
+class Consumer:
+    async def post_new_pet(
+        self, ctx: None, *, shard: int | None, x_signature: str, body: models.PostNewPetRequest
+    ) -> r.PostNewPet200:
+        return r.PostNewPet200()
+
+    async def notify_event(
+        self, ctx: None, *, x_attempt: int | None, body: models.Event
+    ) -> r.NotifyEvent204:
+        return r.NotifyEvent204()
+
+
+class Wrong(Consumer):
+    async def notify_event(  # type: ignore[override]
+        self, ctx: None, *, x_attempt: int | None, body: models.PostNewPetRequest
+    ) -> r.NotifyEvent204:
+        return r.NotifyEvent204()
+
+
+paths: Paths = {"post_new_pet": "/pets", "notify_event": "/events"}
+build_receiver(Receivers(context=context, default=Consumer()), paths)
+build_receiver(Receivers(context=context, default=Wrong()), paths)
+build_receiver(Receivers(context=context, default=Consumer()), {"new_pet": "/pets"})
+"""
+
+
+def test_receiver_handlers_and_paths_are_typed(tmp_path: Path) -> None:
+    status, output = _check(tmp_path, "consumer.py", RECEIVER)
+    errors = [line for line in output.splitlines() if ": error:" in line]
+    assert status == 1
+    assert len(errors) == 2, output
+    assert 'Argument "default" to "Receivers" has incompatible type "Wrong"' in errors[0]
+    assert '"new_pet"' in errors[1]

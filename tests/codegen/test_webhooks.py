@@ -1,4 +1,5 @@
-"""Webhooks and callbacks become typed senders; here they reach a receiver over real HTTP."""
+"""Webhooks and callbacks become typed senders and a typed receiver; here the generated sender
+reaches a plain endpoint, and the generated receiver, over real HTTP."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from types import ModuleType
 from typing import Any
 
@@ -31,6 +33,25 @@ def hooks() -> Iterator[ModuleType]:
         sys.path.remove(str(DATA))
 
 
+@contextmanager
+def _serve(app: Any) -> Iterator[str]:
+    """``app`` served by uvicorn on a free loopback port; yields its base URL."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
 @pytest.fixture(scope="module")
 def receiver() -> Iterator[tuple[str, list[dict[str, Any]]]]:
     """A third party's endpoint: uvicorn on a loopback port, recording what arrives."""
@@ -49,20 +70,8 @@ def receiver() -> Iterator[tuple[str, list[dict[str, Any]]]]:
         return Response(status_code=204 if request.url.path == "/events" else 200)
 
     app = Starlette(routes=[Route("/{path:path}", record, methods=["POST"])])
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}", received
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    with _serve(app) as base_url:
+        yield base_url, received
 
 
 class HttpSender:
@@ -116,3 +125,124 @@ async def test_callback_sender_leaves_out_absent_parameters(
 
 def test_outbound_operations_are_not_routed(hooks: ModuleType) -> None:
     assert [op.operation_id for op in hooks.OPERATIONS] == ["subscribe"]
+
+
+# ------------------------------------------------------------------ the generated receiver
+
+
+class Consumer:
+    """A consumer's handlers for the hooks package's webhook and callback: it records them."""
+
+    def __init__(self, hooks: ModuleType) -> None:
+        self.r = hooks.receiver.responses.default
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+
+    async def post_new_pet(
+        self, ctx: Any, *, shard: int | None, x_signature: str, body: Any
+    ) -> Any:
+        self.calls.append(("post_new_pet", {"shard": shard, "sig": x_signature, "body": body}))
+        return self.r.PostNewPet200()
+
+    async def notify_event(self, ctx: Any, *, x_attempt: int | None, body: Any) -> Any:
+        self.calls.append(("notify_event", {"attempt": x_attempt, "body": body}))
+        return self.r.NotifyEvent204()
+
+
+@asynccontextmanager
+async def _no_context(info: Any) -> AsyncIterator[None]:
+    yield None
+
+
+@pytest.fixture(scope="module")
+def consumer(hooks: ModuleType) -> Iterator[tuple[str, Consumer]]:
+    """The generated receiver, mounted at paths of the consumer's choosing, on uvicorn."""
+    handlers = Consumer(hooks)
+    app = hooks.receiver.build_receiver(
+        hooks.receiver.Receivers(context=_no_context, default=handlers),
+        {"post_new_pet": "/hooks/pets", "notify_event": "/hooks/events"},
+        validate_responses=True,
+    )
+    with _serve(app) as base_url:
+        yield base_url, handlers
+
+
+async def test_sender_reaches_the_generated_receiver(
+    hooks: ModuleType, consumer: tuple[str, Consumer]
+) -> None:
+    base_url, handlers = consumer
+    async with httpx.AsyncClient() as client:
+        sender = HttpSender(hooks, client)
+        pet = await hooks.webhooks.send_post_new_pet(
+            sender,
+            f"{base_url}/hooks/pets",
+            shard=3,
+            x_signature="sig",
+            body=hooks.models.PostNewPetRequest(name="Rex"),
+        )
+        event = await hooks.webhooks.send_notify_event(
+            sender, f"{base_url}/hooks/events", x_attempt=2, body=hooks.models.Event(kind="created")
+        )
+    assert (pet.status, event.status) == (200, 204)
+    (name, pet_args), (_, event_args) = handlers.calls[-2:]
+    assert name == "post_new_pet"
+    assert (pet_args["shard"], pet_args["sig"], pet_args["body"].name) == (3, "sig", "Rex")
+    assert isinstance(pet_args["body"], hooks.models.PostNewPetRequest)
+    assert event_args["attempt"] == 2
+    assert event_args["body"].kind == hooks.models.Kind.CREATED
+
+
+@pytest.mark.parametrize(
+    ("path", "headers", "body", "pointers"),
+    [
+        ("/hooks/pets", {"X-Signature": "s"}, {"nickname": "R"}, ["/body/name"]),
+        ("/hooks/pets", {}, {"name": "Rex"}, ["/header/X-Signature"]),
+        ("/hooks/pets?shard=x", {"X-Signature": "s"}, {"name": "Rex"}, ["/query/shard"]),
+        ("/hooks/events", {}, {"kind": "renamed"}, ["/body/kind"]),
+    ],
+)
+async def test_receiver_rejects_invalid_payloads(
+    consumer: tuple[str, Consumer],
+    path: str,
+    headers: dict[str, str],
+    body: Any,
+    pointers: list[str],
+) -> None:
+    base_url, handlers = consumer
+    before = len(handlers.calls)
+    async with httpx.AsyncClient() as client:
+        response = await client.post(f"{base_url}{path}", headers=headers, json=body)
+    assert response.status_code == 422
+    assert response.headers["content-type"] == "application/problem+json"
+    assert [e["pointer"] for e in response.json()["errors"]] == pointers
+    assert len(handlers.calls) == before  # the handler never saw it
+
+
+async def test_receiver_serves_only_the_mounted_paths(consumer: tuple[str, Consumer]) -> None:
+    base_url, _ = consumer
+    async with httpx.AsyncClient() as client:
+        elsewhere = await client.post(f"{base_url}/newPet", json={"name": "Rex"})
+        spec = await client.get(f"{base_url}/openapi.json")
+        wrong_method = await client.get(f"{base_url}/hooks/pets")
+        not_json = await client.post(
+            f"{base_url}/hooks/events",
+            content=b"kind=created",
+            headers={"content-type": "text/plain"},
+        )
+    assert elsewhere.status_code == 404
+    assert spec.status_code == 404  # a consumer does not publish the sender's document
+    assert wrong_method.status_code == 405
+    assert wrong_method.headers["allow"] == "POST"
+    assert not_json.status_code == 415
+    assert not_json.headers["content-type"] == "application/problem+json"
+
+
+def test_receiver_start_up_names_missing_handlers_and_unknown_hooks(hooks: ModuleType) -> None:
+    receivers = hooks.receiver.Receivers(context=_no_context)
+    with pytest.raises(hooks.runtime.MissingOperationsError, match="notify_event"):
+        hooks.receiver.build_receiver(receivers, {"notify_event": "/events"})
+    with pytest.raises(ValueError, match="no webhook or callback named new_pet"):
+        hooks.receiver.build_receiver(receivers, {"new_pet": "/pets"})
+    with pytest.raises(ValueError, match="two receivers share POST /hooks"):
+        hooks.receiver.build_receiver(
+            receivers, {"post_new_pet": "/hooks", "notify_event": "/hooks"}, allow_missing=True
+        )

@@ -4,6 +4,7 @@
 from .app import OPERATIONS, Implementation, build_app
 from .runtime import ApiError, Credentials, RequestInfo
 from . import webhooks
+from . import receiver
 
 __all__ = [
     "OPERATIONS",
@@ -12,5 +13,6 @@ __all__ = [
     "Implementation",
     "RequestInfo",
     "build_app",
+    "receiver",
     "webhooks",
 ]

@@ -13,7 +13,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import BaseRoute
 
-from . import runtime as rt, spec
+from . import mock as _mock, runtime as rt, spec
 from .interfaces.auth import AuthApi
 from .routes import auth as _auth
 from .interfaces.pets import PetsApi
@@ -74,6 +74,7 @@ def build_app(
     implementation: Implementation[Any, Any] | None,
     *,
     allow_missing: bool = False,
+    mock: bool = False,
     validate_responses: bool = False,
     extra_routes: Sequence[BaseRoute] = (),
     middleware: Sequence[Middleware] = (),
@@ -83,7 +84,10 @@ def build_app(
     """The ASGI app serving every operation of the contract.
 
     Start-up fails listing every operation without an implementation, unless
-    ``allow_missing`` is set: then each of those answers 501 problem+json.
+    ``allow_missing`` is set: then each of those answers 501 problem+json. With ``mock``
+    each of those answers its documented example instead (or a value generated from the
+    schema), after the usual request validation; credentials are then accepted as presented
+    unless the implementation has an authenticator.
     """
     handlers: dict[str, Any] = {}
     if implementation is not None:
@@ -91,12 +95,16 @@ def build_app(
             "auth": implementation.auth,
             "pets": implementation.pets,
         }
+    authenticator = implementation.authenticator if implementation is not None else None
+    if mock:
+        handlers = _mock.handlers(OPERATIONS, handlers, spec.OPENAPI_JSON)
+        authenticator = authenticator or _mock.AnyCredentials()
     return rt.build_app(
         OPERATIONS,
         handlers,
         EXPECTED_ARGUMENTS,
         context=implementation.context if implementation is not None else None,
-        authenticator=implementation.authenticator if implementation is not None else None,
+        authenticator=authenticator,
         schemes=SECURITY_SCHEMES,
         spec_json=spec.OPENAPI_JSON,
         allow_missing=allow_missing,

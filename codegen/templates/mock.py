@@ -1,0 +1,602 @@
+"""Mock answers: every operation replies with its documented example, or a value generated
+from its schema, after the usual request validation.
+
+It is copied as-is into every generated package, next to ``runtime.py``; ``build_app(None,
+mock=True)`` uses it. Each operation answers its best documented success response (200, 201,
+202, 204, other 2xx, ``2XX``, ``default``, in that order). The body is the media type's first
+``examples`` entry or ``example``, else the schema's, else a value :class:`Sampler` builds
+from the schema; the first candidate that the generated response types accept is sent.
+Required response headers are filled the same way. Everything is decided at start-up and
+deterministic: the same document always gives the same answers.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import logging
+import math
+import re
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from types import SimpleNamespace
+from typing import Any
+
+from pydantic import ValidationError
+
+from . import runtime as rt
+
+logger = logging.getLogger("openapi.mock")
+# The standard library's own regex parser (private, stable since 3.11), to write strings that
+# a `pattern` matches.
+sre_parse: Any = importlib.import_module("re._parser")
+sre_constants: Any = importlib.import_module("re._constants")
+
+_PREFERRED = ("200", "201", "202", "204")
+_FORMATS: dict[str, str] = {
+    "date": "2024-01-01",
+    "date-time": "2024-01-01T00:00:00Z",
+    "time": "00:00:00Z",
+    "duration": "P1D",
+    "email": "user@example.com",
+    "idn-email": "user@example.com",
+    "uri": "https://example.com/",
+    "url": "https://example.com/",
+    "iri": "https://example.com/",
+    "uri-reference": "https://example.com/",
+    "iri-reference": "https://example.com/",
+    "uri-template": "https://example.com/{id}",
+    "hostname": "example.com",
+    "idn-hostname": "example.com",
+    "ipv4": "192.0.2.1",
+    "ipv6": "2001:db8::1",
+    "byte": "YQ==",
+    "binary": "",
+    "password": "password",
+    "json-pointer": "/a",
+    "regex": "a",
+}
+_BOUND_KEYS = (
+    ("minimum", max),
+    ("exclusiveMinimum", max),
+    ("minLength", max),
+    ("minItems", max),
+    ("minProperties", max),
+    ("maximum", min),
+    ("exclusiveMaximum", min),
+    ("maxLength", min),
+    ("maxItems", min),
+    ("maxProperties", min),
+)
+_MAX_DEPTH = 32  # deeper than any finite chain of required properties seen in practice
+
+
+class MockError(Exception):
+    """No candidate answer of an operation passes its own response types."""
+
+
+class AnyCredentials:
+    """The mock's authenticator: any credentials presented are accepted (absent ones are 401)."""
+
+    async def authenticate(self, credentials: rt.Credentials, scopes: Sequence[str]) -> str:
+        return credentials.value
+
+
+# ---------------------------------------------------------------------------- values
+
+
+class Sampler:
+    """Deterministic values that conform to JSON Schemas of an OpenAPI document.
+
+    Objects get their required properties (and more while ``minProperties`` asks), arrays
+    ``minItems`` items (distinct ones when ``uniqueItems``), numbers and strings respect their
+    bounds, ``pattern``, ``format`` and ``multipleOf``; ``enum``/``const`` give their first
+    value, ``oneOf``/``anyOf`` their first branch (a discriminator is set to match it),
+    ``allOf`` is merged, ``$ref`` resolved. ``writeOnly`` properties are left out: the values
+    are answers. With ``examples=True`` a schema's own ``examples``/``example``/``default`` is
+    used where present.
+    """
+
+    def __init__(self, document: Mapping[str, Any], *, examples: bool = True) -> None:
+        self.document = document
+        self.examples = examples
+
+    def resolve(self, node: Any) -> Any:
+        """``node`` with local ``$ref``s followed (its siblings merged in, as 3.1 says)."""
+        for _ in range(64):
+            if not isinstance(node, dict) or not isinstance(node.get("$ref"), str):
+                return node
+            target = self.pointer(node["$ref"])
+            siblings = {k: v for k, v in node.items() if k != "$ref"}
+            node = merge(target, siblings) if siblings and isinstance(target, dict) else target
+        return node
+
+    def pointer(self, ref: str) -> Any:
+        if not ref.startswith("#"):
+            raise MockError(f"cannot follow the non-local reference {ref!r}")
+        node: Any = self.document
+        for raw in ref[1:].split("/")[1:]:
+            token = raw.replace("~1", "/").replace("~0", "~")
+            if isinstance(node, list) and token.isdigit() and int(token) < len(node):
+                node = node[int(token)]
+            elif isinstance(node, dict) and token in node:
+                node = node[token]
+            else:
+                raise MockError(f"cannot resolve the reference {ref!r}")
+        return node
+
+    def value(self, schema: Any, variant: int = 0, depth: int = 0) -> Any:
+        """A value that ``schema`` accepts (``variant`` makes siblings in an array differ)."""
+        if depth > _MAX_DEPTH:
+            raise MockError("the schema nests too deeply to build a value")
+        schema = self.resolve(schema)
+        if schema is True or schema is None or schema == {}:
+            return f"string{variant}" if variant else "string"
+        if not isinstance(schema, dict):
+            raise MockError("a schema that accepts nothing")
+        if self.examples:
+            if isinstance(schema.get("examples"), list) and schema["examples"]:
+                return schema["examples"][variant % len(schema["examples"])]
+            for key in ("example", "default"):
+                if key in schema:
+                    return schema[key]
+        if "const" in schema:
+            return schema["const"]
+        if isinstance(schema.get("enum"), list) and schema["enum"]:
+            values = [v for v in schema["enum"] if v is not None] or [None]
+            return values[variant % len(values)]
+        if isinstance(schema.get("allOf"), list):
+            merged = {k: v for k, v in schema.items() if k != "allOf"}
+            for branch in schema["allOf"]:
+                merged = merge(merged, self.resolve(branch))
+            return self.value(merged, variant, depth + 1)
+        for key in ("oneOf", "anyOf"):
+            if isinstance(schema.get(key), list) and schema[key]:
+                return self.branch(schema, key, variant, depth)
+        kind = _type(schema)
+        if kind == "object":
+            return self.object(schema, variant, depth)
+        if kind == "array":
+            return self.array(schema, depth)
+        if kind == "string":
+            return _string(schema, variant)
+        if kind in ("integer", "number"):
+            return _number(schema, variant, integer=kind == "integer")
+        if kind == "boolean":
+            return variant % 2 == 0
+        if kind == "null":
+            return None
+        return f"string{variant}" if variant else "string"
+
+    def branch(self, schema: dict[str, Any], key: str, variant: int, depth: int) -> Any:
+        branches = schema[key]
+        chosen = next(
+            (b for b in branches if _type(self.resolve(b)) != "null"),
+            branches[0],
+        )
+        rest = {k: v for k, v in schema.items() if k not in (key, "discriminator")}
+        resolved = self.resolve(chosen)
+        value = self.value(merge(rest, resolved) if rest else chosen, variant, depth + 1)
+        discriminator = schema.get("discriminator")
+        if isinstance(value, dict) and isinstance(discriminator, dict):
+            name = discriminator.get("propertyName")
+            prop = self.resolve((resolved.get("properties") or {}).get(name) or {})
+            fixed = isinstance(prop, dict) and ("const" in prop or "enum" in prop)
+            ref = chosen.get("$ref") if isinstance(chosen, dict) else None
+            if isinstance(name, str) and not fixed and isinstance(ref, str):
+                mapping = discriminator.get("mapping") or {}
+                keys = [k for k, target in mapping.items() if target == ref]
+                value[name] = keys[0] if keys else ref.rsplit("/", 1)[-1]
+        return value
+
+    def object(self, schema: dict[str, Any], variant: int, depth: int) -> dict[str, Any]:
+        properties: dict[str, Any] = schema.get("properties") or {}
+        extra = schema.get("additionalProperties", True)
+        out: dict[str, Any] = {}
+
+        def add(name: str, prop: Any) -> None:
+            if not (isinstance(prop, dict) and self.resolve(prop).get("writeOnly") is True):
+                out[name] = self.value(prop, variant, depth + 1)
+
+        for name in schema.get("required") or []:
+            if name in properties:
+                add(name, properties[name])
+            elif extra is not False:
+                out[name] = self.value(extra if isinstance(extra, dict) else {}, variant, depth + 1)
+        wanted = int(schema.get("minProperties", 0))
+        for name, prop in properties.items():
+            if len(out) >= wanted:
+                break
+            if name not in out:
+                add(name, prop)
+        index = 0
+        while len(out) < wanted and extra is not False:
+            out[f"key{index}"] = self.value(extra if isinstance(extra, dict) else {}, index, depth)
+            index += 1
+        return out
+
+    def array(self, schema: dict[str, Any], depth: int) -> list[Any]:
+        prefix: list[Any] = schema.get("prefixItems") or []
+        items = schema.get("items", {})
+        if isinstance(items, list):  # draft 4 tuples, as 3.0 documents sometimes write them
+            prefix, items = items, schema.get("additionalItems", {})
+        count = max(int(schema.get("minItems", 0)), 0)
+        out = [self.value(p, 0, depth + 1) for p in prefix[: max(count, len(prefix))]]
+        index = 0
+        while len(out) < count and items is not False:
+            out.append(self.value(items, index, depth + 1))
+            index += 1
+        return out
+
+
+def merge(base: Any, extra: Any) -> dict[str, Any]:
+    """Two schemas that must both hold, as one (``allOf``, or a ``$ref`` and its siblings)."""
+    if not isinstance(base, dict):
+        return dict(extra) if isinstance(extra, dict) else {}
+    if not isinstance(extra, dict):
+        return dict(base)
+    out = {**base, **extra}
+    for key, pick in _BOUND_KEYS:
+        if key in base and key in extra and not isinstance(base[key], bool):
+            out[key] = pick(base[key], extra[key])
+    if "properties" in base and "properties" in extra:
+        out["properties"] = {**base["properties"], **extra["properties"]}
+    if "required" in base or "required" in extra:
+        out["required"] = list(
+            dict.fromkeys([*base.get("required", []), *extra.get("required", [])])
+        )
+    return out
+
+
+def _type(schema: Any) -> str:
+    if not isinstance(schema, dict):
+        return ""
+    kind = schema.get("type")
+    if isinstance(kind, list):
+        kinds = [k for k in kind if k != "null"]
+        kind = kinds[0] if kinds else "null"
+    if isinstance(kind, str):
+        return kind
+    if "properties" in schema or "required" in schema or "additionalProperties" in schema:
+        return "object"
+    if "items" in schema or "prefixItems" in schema:
+        return "array"
+    if {"pattern", "format", "minLength", "maxLength"} & schema.keys():
+        return "string"
+    if {"minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf"} & schema.keys():
+        return "number"
+    return ""
+
+
+def _number(schema: dict[str, Any], variant: int, *, integer: bool) -> int | float:
+    low = _bound(schema, "minimum", "exclusiveMinimum", max)
+    high = _bound(schema, "maximum", "exclusiveMaximum", min)
+    step = schema.get("multipleOf")
+    gap = step or 1
+    value: float = variant * gap if low is None else low[0] + (gap if low[1] else 0) + variant * gap
+    if high is not None and not _below(value, high):
+        value = high[0] - (gap if high[1] else 0)
+        if low is not None and not _above(value, low):
+            value = (low[0] + high[0]) / 2
+    if step:
+        value = math.ceil(value / step) * step
+        if high is not None and not _below(value, high):
+            value = math.floor(high[0] / step) * step - (step if high[1] else 0)
+    if integer and not float(value).is_integer():
+        value = math.ceil(value)
+    return int(value) if float(value).is_integer() else value
+
+
+def _bound(
+    schema: dict[str, Any], closed: str, opened: str, pick: Callable[[list[float]], float]
+) -> tuple[float, bool] | None:
+    """The tightest bound as (value, exclusive); 3.0 writes ``exclusiveMinimum: true`` beside
+    ``minimum``, 3.1 a number of its own."""
+    bound, flag = schema.get(closed), schema.get(opened)
+    if isinstance(flag, bool):
+        return (bound, flag) if isinstance(bound, int | float) else None
+    candidates = [(b, o) for b, o in ((bound, False), (flag, True)) if isinstance(b, int | float)]
+    if not candidates:
+        return None
+    tightest = pick([b for b, _ in candidates])
+    return tightest, any(o for b, o in candidates if b == tightest)
+
+
+def _below(value: float, high: tuple[float, bool]) -> bool:
+    return value < high[0] or (not high[1] and value == high[0])
+
+
+def _above(value: float, low: tuple[float, bool]) -> bool:
+    return value > low[0] or (not low[1] and value == low[0])
+
+
+def _string(schema: dict[str, Any], variant: int) -> str:
+    minimum = int(schema.get("minLength", 0))
+    maximum = schema.get("maxLength")
+    pattern = schema.get("pattern")
+    if isinstance(pattern, str):
+        found = _from_pattern(pattern, minimum, maximum)
+        if found is not None:
+            return found
+    fmt = schema.get("format")
+    if fmt == "uuid":
+        return f"00000000-0000-4000-8000-{variant:012d}"
+    if fmt in _FORMATS:
+        text = _FORMATS[fmt]
+        return text.replace("user@", f"user{variant}@") if variant and "@" in text else text
+    text = f"string{variant}" if variant else "string"
+    if len(text) < minimum:
+        text += "x" * (minimum - len(text))
+    return text[:maximum] if isinstance(maximum, int) else text
+
+
+def _from_pattern(pattern: str, minimum: int, maximum: Any) -> str | None:
+    """The shortest string the regex finds, or longer (more repetitions) to reach minLength."""
+    try:
+        compiled = re.compile(pattern)
+        parsed = sre_parse.parse(pattern)
+    except (re.error, RecursionError, ValueError):
+        return None
+    for repeats in (0, 1, 2, 4, 8, 16, 32, 64, max(minimum, 1)):
+        text = _RegexSample(repeats).build(parsed)
+        if text is None:
+            return None
+        if len(text) < minimum and repeats < max(minimum, 1):
+            continue
+        fits = len(text) >= minimum and (not isinstance(maximum, int) or len(text) <= maximum)
+        return text if fits and compiled.search(text) else None
+    return None
+
+
+class _RegexSample:
+    """Walks a parsed regular expression, writing one string it matches."""
+
+    def __init__(self, repeats: int) -> None:
+        self.repeats = repeats
+        self.groups: dict[int, str] = {}
+
+    def build(self, parsed: Any) -> str | None:
+        try:
+            return "".join(self.items(parsed))
+        except _Unsupported:
+            return None
+
+    def items(self, parsed: Any) -> Iterator[str]:
+        for op, arg in parsed:
+            yield self.item(op, arg)
+
+    def item(self, op: Any, arg: Any) -> str:
+        c = sre_constants
+        if op is c.LITERAL:
+            return chr(arg)
+        if op is c.NOT_LITERAL:
+            return "a" if arg != ord("a") else "b"
+        if op is c.ANY:
+            return "a"
+        if op is c.IN:
+            return _from_set(arg)
+        if op is c.CATEGORY:
+            return _from_set([(op, arg)])
+        if op in (c.MAX_REPEAT, c.MIN_REPEAT, getattr(c, "POSSESSIVE_REPEAT", None)):
+            low, high, sub = arg
+            count = low if high == low else min(max(low, self.repeats), high)
+            return "".join("".join(self.items(sub)) for _ in range(count))
+        if op is c.SUBPATTERN:
+            group, _, _, sub = arg
+            text = "".join(self.items(sub))
+            if group is not None:
+                self.groups[group] = text
+            return text
+        if op is getattr(c, "ATOMIC_GROUP", None):
+            return "".join(self.items(arg))
+        if op is c.BRANCH:
+            return "".join(self.items(arg[1][0]))
+        if op is c.GROUPREF:
+            return self.groups.get(arg, "")
+        if op in (c.AT, c.ASSERT, c.ASSERT_NOT):
+            return ""
+        raise _Unsupported
+
+
+class _Unsupported(Exception):
+    pass
+
+
+def _from_set(items: Any) -> str:
+    c = sre_constants
+    negate = bool(items) and items[0][0] is c.NEGATE
+    if negate:
+        banned = items[1:]
+        for candidate in "aZ0_ -.":
+            if not _in_set(candidate, banned):
+                return candidate
+        raise _Unsupported
+    for op, arg in items:
+        if op is c.LITERAL:
+            return chr(arg)
+        if op is c.RANGE:
+            return chr(arg[0])
+        if op is c.CATEGORY:
+            sample = _CATEGORIES.get(str(arg).rsplit("_", 1)[-1].lower())
+            if sample is not None:
+                return sample
+    raise _Unsupported
+
+
+_CATEGORIES = {"digit": "0", "word": "a", "space": " "}
+
+
+def _in_set(char: str, items: Any) -> bool:
+    c = sre_constants
+    for op, arg in items:
+        if op is c.LITERAL and chr(arg) == char:
+            return True
+        if op is c.RANGE and arg[0] <= ord(char) <= arg[1]:
+            return True
+        if op is c.CATEGORY and re.fullmatch(_CATEGORY_REGEX.get(str(arg), "(?!)"), char):
+            return True
+    return False
+
+
+_CATEGORY_REGEX = {
+    "CATEGORY_DIGIT": r"\d",
+    "CATEGORY_NOT_DIGIT": r"\D",
+    "CATEGORY_WORD": r"\w",
+    "CATEGORY_NOT_WORD": r"\W",
+    "CATEGORY_SPACE": r"\s",
+    "CATEGORY_NOT_SPACE": r"\S",
+}
+
+
+# ---------------------------------------------------------------------------- answers
+
+
+def success(op: rt.Operation) -> rt.ResponseSpec | None:
+    """The response a mock answers with: the best documented success."""
+    by_status = {spec.status: spec for spec in op.responses}
+    for status in _PREFERRED:
+        if status in by_status:
+            return by_status[status]
+    others = sorted(s for s in by_status if s.startswith("2") and s.isdigit())
+    for status in (*others, "2XX", "default"):
+        if status in by_status:
+            return by_status[status]
+    return op.responses[0] if op.responses else None
+
+
+def answer(op: rt.Operation, document: Mapping[str, Any]) -> Any:
+    """The response object the mock of ``op`` returns; :class:`MockError` says why none."""
+    spec = success(op)
+    if spec is None:
+        raise MockError(f"{op.operation_id} documents no response")
+    sampler = Sampler(document)
+    item = sampler.resolve(sampler.pointer(_pointer("paths", op.path)))
+    operation = sampler.resolve(item.get(op.method.lower())) or {}
+    raw = sampler.resolve((operation.get("responses") or {}).get(spec.status)) or {}
+    fields: dict[str, Any] = {}
+    if spec.status == "default" or spec.status.endswith("XX"):
+        fields["status"] = 200 if spec.status in ("default", "2XX") else int(spec.status[0]) * 100
+    if spec.adapter is not None:
+        media = sampler.resolve((raw.get("content") or {}).get(spec.media_type)) or {}
+        fields["body"] = _first_valid(
+            op, spec, sampler, media, lambda value: _body(spec, value), "body"
+        )
+    headers = {name.lower(): header for name, header in (raw.get("headers") or {}).items()}
+    for header in spec.headers:
+        if header.required:
+            found = sampler.resolve(headers.get(header.name.lower())) or {}
+            fields[header.attribute] = _first_valid(
+                op, spec, sampler, found, _header, f"header {header.name}"
+            )
+    return spec.cls(**fields)
+
+
+def _pointer(*tokens: str) -> str:
+    return "#/" + "/".join(t.replace("~", "~0").replace("/", "~1") for t in tokens)
+
+
+def _candidates(sampler: Sampler, holder: Mapping[str, Any]) -> Iterator[Any]:
+    """A media type's (or header's) examples, then values built from its schema."""
+    examples = holder.get("examples")
+    if isinstance(examples, dict):
+        for example in examples.values():
+            resolved = sampler.resolve(example)
+            if isinstance(resolved, dict) and "value" in resolved:
+                yield resolved["value"]
+    if "example" in holder:
+        yield holder["example"]
+    schema = holder.get("schema")
+    content = holder.get("content")
+    if schema is None and isinstance(content, dict) and content:  # a content-typed header
+        schema = sampler.resolve(next(iter(content.values()))).get("schema")
+    yield sampler.value(schema)
+    yield Sampler(sampler.document, examples=False).value(schema)
+
+
+def _first_valid(
+    op: rt.Operation,
+    spec: rt.ResponseSpec,
+    sampler: Sampler,
+    holder: Mapping[str, Any],
+    convert: Callable[[Any], Any],
+    what: str,
+) -> Any:
+    reasons: list[str] = []
+    candidates = _candidates(sampler, holder)
+    while True:
+        try:
+            value = next(candidates)
+        except StopIteration:
+            break
+        except MockError as exc:
+            reasons.append(str(exc))
+            continue
+        try:
+            return convert(value)
+        except (ValidationError, ValueError, TypeError) as exc:
+            reasons.append(str(exc).splitlines()[0])
+    raise MockError(
+        f"{op.operation_id} {spec.status} {what}: no example or generated value fits "
+        f"the response types ({'; '.join(reasons)})"
+    )
+
+
+def _body(spec: rt.ResponseSpec, value: Any) -> Any:
+    assert spec.adapter is not None
+    if spec.kind == "json":
+        return spec.adapter.validate_json(json.dumps(value))
+    if spec.kind == "text":
+        return spec.adapter.validate_python(value if isinstance(value, str) else json.dumps(value))
+    return spec.adapter.validate_python(value.encode() if isinstance(value, str) else b"")
+
+
+def _header(value: Any) -> Any:
+    if isinstance(value, dict | type(None)):
+        raise TypeError("a header value must be a scalar or a list")
+    return value
+
+
+def handlers(
+    operations: Sequence[rt.Operation],
+    implemented: Mapping[str, Any],
+    spec_json: str,
+) -> dict[str, Any]:
+    """Handlers by tag: the implementation's where it has one, the mock's everywhere else.
+
+    An operation whose mock answer cannot be built is logged at start-up and answers 501.
+    """
+    document = json.loads(spec_json)
+    by_tag: dict[str, dict[str, Callable[..., Awaitable[Any]]]] = {}
+    for op in operations:
+        target = implemented.get(op.tag)
+        method = getattr(target, op.method_name, None) if target is not None else None
+        if method is None:
+            try:
+                method = _returning(answer(op, document))
+            except MockError as exc:
+                logger.warning("mock: %s", exc)
+                method = _failing(str(exc))
+            except (LookupError, TypeError, ValueError, AttributeError, RecursionError) as exc:
+                # A document shaped in a way the sampler does not foresee: that operation
+                # answers 501 and is named, the others are still served.
+                reason = f"{op.operation_id}: {type(exc).__name__}: {exc}"
+                logger.warning("mock: %s", reason)
+                method = _failing(reason)
+        by_tag.setdefault(op.tag, {})[op.method_name] = method
+    return {tag: SimpleNamespace(**methods) for tag, methods in by_tag.items()}
+
+
+def _returning(result: Any) -> Callable[..., Awaitable[Any]]:
+    async def handler(ctx: Any, **arguments: Any) -> Any:
+        return result
+
+    return handler
+
+
+def _failing(reason: str) -> Callable[..., Awaitable[Any]]:
+    async def handler(ctx: Any, **arguments: Any) -> Any:
+        raise rt._Problem(501, "Not Implemented", f"The mock has no answer: {reason}")
+
+    return handler
+
+
+__all__ = ["AnyCredentials", "MockError", "Sampler", "answer", "handlers", "merge", "success"]
