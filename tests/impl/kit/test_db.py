@@ -8,7 +8,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.pool import QueuePool
 
-from impl.kit.db import create_engine, create_sessionmaker, is_unique_violation, unit_of_work
+from impl.kit.db import (
+    create_engine,
+    create_sessionmaker,
+    is_unique_violation,
+    read_only_sessionmaker,
+    unit_of_work,
+)
 from impl.models import User
 from impl.settings import Settings
 from tests.factories import create_user
@@ -97,3 +103,16 @@ async def test_postgresql_pool_is_fixed() -> None:
         assert (pool.size(), pool._max_overflow, pool._pre_ping) == (3, 0, False)
     finally:
         await engine.dispose()
+
+
+async def test_read_only_unit_of_work_refuses_writes(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    readers = read_only_sessionmaker(sessionmaker)
+    async with unit_of_work(readers) as session:
+        session.add(User(email="ro@example.com", username="ro", password_hash="x"))
+        with pytest.raises(RuntimeError, match="read-only"):
+            await session.flush()
+        session.expunge_all()
+    async with unit_of_work(readers) as session:
+        assert await session.scalar(select(func.count()).select_from(User)) == 0
