@@ -21,7 +21,7 @@ from impl.auth.tokens import TokenService
 from impl.catalog.repository import ProductRepository
 from impl.inventory.service import Inventory, Movement
 from impl.kit.db import create_engine, create_sessionmaker, unit_of_work
-from impl.kit.migrate import migrate
+from impl.kit.migrate import ensure_database, migrate
 from impl.models import ProductStatus, Role, StockReason
 from impl.settings import Settings
 from impl.teams.access import TeamAccess
@@ -33,6 +33,7 @@ TOKEN_TTL_SECONDS = 6 * 3600
 
 async def setup(database_url: str, products: int) -> dict[str, object]:
     settings = Settings(database_url=database_url, access_token_ttl_seconds=TOKEN_TTL_SECONDS)
+    await ensure_database(settings.database_url)  # a fresh machine has only `test`
     engine = create_engine(settings)
     try:
         async with engine.begin() as connection:

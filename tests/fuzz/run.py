@@ -23,37 +23,25 @@ from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree
 
-from sqlalchemy import make_url, text
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy import make_url
 
 from codegen.generate import load_bundle
+from impl.kit.migrate import server_admin
 from impl.settings import normalise_database_url
 from tests.contract.conftest import ROOT, migrate, running_server, server_env, sign_up
 
 DEFAULT_DATABASE_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 
 
-async def _admin(url: str, statement: str) -> None:
-    # CREATE/DROP DATABASE cannot run in a transaction; connect to the server's `postgres` db.
-    engine = create_async_engine(
-        make_url(url).set(database="postgres"), isolation_level="AUTOCOMMIT"
-    )
-    try:
-        async with engine.connect() as connection:
-            await connection.execute(text(statement))
-    finally:
-        await engine.dispose()
-
-
 @contextmanager
 def scratch_database(server_url: str) -> Iterator[str]:
     """A new, empty database on the server of ``server_url``, dropped afterwards."""
     name = f"storefront_fuzz_{uuid.uuid4().hex[:12]}"
-    asyncio.run(_admin(server_url, f'CREATE DATABASE "{name}"'))
+    asyncio.run(server_admin(server_url, f'CREATE DATABASE "{name}"'))
     try:
         yield make_url(server_url).set(database=name).render_as_string(hide_password=False)
     finally:
-        asyncio.run(_admin(server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        asyncio.run(server_admin(server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 def schemathesis_command(

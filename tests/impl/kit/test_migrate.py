@@ -2,10 +2,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sqlalchemy import inspect
-from sqlalchemy.ext.asyncio import AsyncEngine
+import pytest
+from sqlalchemy import inspect, make_url, text
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from impl.kit.migrate import check, create_migration_engine, downgrade, migrate
+from impl.kit.migrate import (
+    check,
+    create_migration_engine,
+    downgrade,
+    ensure_database,
+    migrate,
+    server_admin,
+)
 from impl.models import Base
 from tests.conftest import Database
 
@@ -42,3 +50,19 @@ async def test_down_and_up_again(database: Database) -> None:
         await engine.dispose()
         # Pooled connections may hold statements prepared against the dropped tables.
         await database.engine.dispose()
+
+
+async def test_ensure_database_creates_once(database: Database) -> None:
+    if not database.url.startswith("postgresql"):
+        pytest.skip("creates a database on the PostgreSQL server; SQLite files need none")
+    probe = make_url(database.url).set(database="storefront_probe").render_as_string(False)
+    await server_admin(probe, 'DROP DATABASE IF EXISTS "storefront_probe"')
+    try:
+        await ensure_database(probe)
+        await ensure_database(probe)  # already there: nothing to do, no error
+        engine = create_async_engine(probe)
+        async with engine.connect() as connection:
+            assert await connection.scalar(text("SELECT current_database()")) == "storefront_probe"
+        await engine.dispose()
+    finally:
+        await server_admin(probe, 'DROP DATABASE IF EXISTS "storefront_probe"')
