@@ -15,11 +15,11 @@ from typing import Any
 
 import factory
 import factory.random
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from impl.accounts.repository import UserRepository
 from impl.auth.passwords import hash_password_async
+from impl.catalog.repository import ProductRepository
 from impl.catalog.service import ProductService
 from impl.inventory.errors import InsufficientStockError
 from impl.inventory.service import InventoryService
@@ -95,7 +95,7 @@ async def seed_fake(
     async with unit_of_work(sessionmaker) as session:
         users = UserRepository(session)
         # Numbered after what is there, so a second run adds rather than collides.
-        next_user, next_sku = await users.count(), await _product_count(session)
+        next_user, next_sku = await users.count(), await ProductRepository(session).count()
         for _ in range(teams):
             people = []
             for _ in range(3):
@@ -154,7 +154,3 @@ async def _product(
         session, access, product_id=product.id, delta=_rng.randint(5, 50), reason="receive"
     )
     return product
-
-
-async def _product_count(session: AsyncSession) -> int:
-    return int(await session.scalar(select(func.count()).select_from(Product)) or 0)

@@ -133,6 +133,10 @@ class ProductRepository:
         product.deleted_at = utcnow()
         await self._flush()
 
+    async def count(self) -> int:
+        """Every product row, deleted ones included."""
+        return int(await self.session.scalar(select(func.count()).select_from(Product)) or 0)
+
     async def get_deleted_in_team(
         self, team_id: uuid.UUID, product_id: uuid.UUID
     ) -> Product | None:
