@@ -12,6 +12,11 @@ the spec shows) becomes the id of a resource that exists, wherever it appears (p
 ``If-Match`` carries the resource's current ``ETag``; a ``refresh_token`` field carries one the
 server issued. Other parameters take their first example when they are required.
 
+Parameter examples are replayed too, on the operations that only read (GET): each example of
+each query, header or cookie parameter, the other required parameters taking their first
+example. An example that deliberately shows an error says so with ``x-expected-status`` (the
+sample ``cursor``, which the server did not issue, answers 400).
+
 Response examples are checked statically: ``just lint-spec``'s ``example-valid`` rule validates
 every example (request and response bodies, parameters, headers, schemas) against its schema,
 and ``test_every_example_matches_its_schema`` runs it on our spec.
@@ -19,6 +24,7 @@ and ``test_every_example_matches_its_schema`` runs it on our spec.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -91,6 +97,40 @@ def request_examples(document: dict[str, Any]) -> list[RequestExample]:
     return found
 
 
+def parameter_examples(document: dict[str, Any]) -> list[RequestExample]:
+    """Every example of a query, header or cookie parameter of a GET operation.
+
+    ``value`` is ``{parameter name: example value}``; ``media_type`` is empty (no body).
+    """
+    found = []
+    for path, item in document["paths"].items():
+        operation = item.get("get")
+        if operation is None:
+            continue
+        parameters = [
+            resolved(document, parameter)
+            for parameter in [*item.get("parameters", []), *operation.get("parameters", [])]
+        ]
+        for parameter in parameters:
+            if parameter["in"] == "path":
+                continue
+            for name, example in (parameter.get("examples") or {}).items():
+                example = resolved(document, example)
+                found.append(
+                    RequestExample(
+                        operation_id=operation["operationId"],
+                        name=f"{parameter['name']}: {name}",
+                        method="GET",
+                        path=path,
+                        parameters=parameters,
+                        media_type="",
+                        value={parameter["name"]: example["value"]},
+                        expected_status=expected_status(operation, example),
+                    )
+                )
+    return found
+
+
 def _first_example(parameter: dict[str, Any]) -> Any:
     examples = parameter.get("examples") or {}
     return next(iter(examples.values()))["value"] if examples else parameter.get("example")
@@ -127,21 +167,23 @@ class World:
         path = example.path
         query: dict[str, Any] = {}
         headers = {"Authorization": f"Bearer {self.token}"}
+        # A parameter example (no media type) sets its one parameter; others take their first.
+        chosen = example.value if not example.media_type else {}
         for parameter in example.parameters:
             name, where = parameter["name"], parameter["in"]
             if where == "path":
                 path = path.replace(f"{{{name}}}", swap(str(_first_example(parameter))))
             elif name == "If-Match":
                 headers[name] = self._current_etag(path)
-            elif parameter.get("required"):
+            elif name in chosen or parameter.get("required"):
                 target = headers if where == "header" else query
-                target[name] = str(_first_example(parameter))
-        body = swap(example.value)
-        content: dict[str, Any] = (
-            {"data": body}
-            if example.media_type == "application/x-www-form-urlencoded"
-            else {"json": body}
-        )
+                value = chosen[name] if name in chosen else _first_example(parameter)
+                target[name] = str(value).lower() if isinstance(value, bool) else str(value)
+        content: dict[str, Any] = {}
+        if example.media_type == "application/x-www-form-urlencoded":
+            content = {"data": swap(example.value)}
+        elif example.media_type:
+            content = {"json": swap(example.value)}
         return httpx.Client().build_request(
             example.method,
             f"{self.base_url}{path}",
@@ -162,11 +204,17 @@ class World:
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     """A server of its own: the examples create users the other contract tests must not see."""
     email, password = "examples@example.com", "examples-password-1"
+    tmp = tmp_path_factory.mktemp("examples")
+    database = tmp / "app.db"
     with (
-        fresh_server(tmp_path_factory.mktemp("examples")) as base_url,
+        fresh_server(tmp) as base_url,
         httpx.Client(base_url=base_url) as client,
     ):
         _, token = sign_up(base_url, email, password)
+        # A platform admin, so the admin API's examples run too (the server reads the flag
+        # on every request).
+        with sqlite3.connect(database) as connection:
+            connection.execute("UPDATE users SET is_admin = 1 WHERE email = ?", (email,))
         # Not yet a member: add_member's example adds her, update_member's promotes her.
         grace_id, _ = sign_up(base_url, "grace@example.com", "grace-password-1")
         auth = {"Authorization": f"Bearer {token}"}
@@ -217,6 +265,22 @@ def test_every_request_example_answers_its_documented_status(world: World) -> No
                     f"{example}: {example.method} {response.request.url.path} answered "
                     f"{response.status_code}, expected {example.expected_status}: "
                     f"{response.text[:500]}"
+                )
+    assert not mismatches, "\n".join(mismatches)
+
+
+def test_every_parameter_example_of_a_read_answers_its_documented_status(world: World) -> None:
+    document = load_bundle(SPEC_PATH).document
+    examples = parameter_examples(document)
+    assert len(examples) >= 10, "the spec's parameter examples were not found"
+    mismatches = []
+    with httpx.Client() as client:
+        for example in examples:
+            response = client.send(world.aim(example, request_examples(document)))
+            if response.status_code != example.expected_status:
+                mismatches.append(
+                    f"{example}: GET {response.request.url} answered {response.status_code}, "
+                    f"expected {example.expected_status}: {response.text[:300]}"
                 )
     assert not mismatches, "\n".join(mismatches)
 
