@@ -4,14 +4,14 @@ import uuid
 from collections.abc import Mapping
 from datetime import datetime
 
-from sqlalchemy import exists, func, select, tuple_, update
+from sqlalchemy import exists, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from impl.accounts.errors import EmailTakenError, UsernameTakenError
 from impl.kit.clock import utcnow
 from impl.kit.db import is_unique_violation
-from impl.kit.pagination import KeysetPosition
+from impl.kit.pagination import KeysetPosition, past
 from impl.models import RefreshToken, User, UserPreferences
 
 
@@ -70,9 +70,7 @@ class UserRepository:
         if is_active is not None:
             statement = statement.where(User.is_active.is_(is_active))
         if after is not None:
-            statement = statement.where(
-                tuple_(User.created_at, User.id) > (after.created_at, after.id)
-            )
+            statement = statement.where(past(after, User.created_at, User.id))
         return list((await self.session.scalars(statement)).all())
 
     async def deactivate(self, user: User) -> None:

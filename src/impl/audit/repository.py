@@ -3,10 +3,10 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from impl.kit.pagination import KeysetPosition
+from impl.kit.pagination import KeysetPosition, past
 from impl.models import AuditEvent
 
 
@@ -36,7 +36,7 @@ class AuditRepository:
         )
         if before is not None:
             statement = statement.where(
-                tuple_(AuditEvent.created_at, AuditEvent.id) < (before.created_at, before.id)
+                past(before, AuditEvent.created_at, AuditEvent.id, descending=True)
             )
         filters = {
             AuditEvent.entity_type: entity_type,

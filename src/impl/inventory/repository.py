@@ -3,11 +3,11 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import select, tuple_, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from impl.kit.clock import utcnow
-from impl.kit.pagination import KeysetPosition
+from impl.kit.pagination import KeysetPosition, past
 from impl.models import StockLevel, StockMovement
 
 
@@ -49,7 +49,5 @@ class StockRepository:
             .limit(limit)
         )
         if after is not None:
-            statement = statement.where(
-                tuple_(StockMovement.created_at, StockMovement.id) > (after.created_at, after.id)
-            )
+            statement = statement.where(past(after, StockMovement.created_at, StockMovement.id))
         return list((await self.session.scalars(statement)).all())

@@ -12,7 +12,9 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
+
+from sqlalchemy import ColumnElement, tuple_
 
 from impl.kit.errors import BadRequest
 
@@ -122,6 +124,18 @@ class CursorCodec:
             return values["v"], uuid.UUID(hex=values["i"])
         except (KeyError, ValueError) as error:
             raise BadRequest("Invalid cursor") from error
+
+
+def past(
+    position: KeysetPosition, created_at: Any, row_id: Any, *, descending: bool = False
+) -> ColumnElement[bool]:
+    """The rows strictly after `position` in `(created_at, id)` order (before it, descending).
+
+    A plain tuple on the right takes the column types, so binds go through UTCDateTime.
+    """
+    key = tuple_(created_at, row_id)
+    bound = (position.created_at, position.id)
+    return key < bound if descending else key > bound
 
 
 def clamp_limit(limit: int | None) -> int:

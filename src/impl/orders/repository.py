@@ -5,14 +5,14 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Insert, select, tuple_, update
+from sqlalchemy import Insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
-from impl.kit.pagination import KeysetPosition
+from impl.kit.pagination import KeysetPosition, past
 from impl.models import IdempotencyKey, Order, Product
 from impl.orders.errors import OrderModifiedError
 
@@ -70,9 +70,7 @@ class OrderRepository:
             .limit(limit)
         )
         if before is not None:
-            statement = statement.where(
-                tuple_(Order.created_at, Order.id) < (before.created_at, before.id)
-            )
+            statement = statement.where(past(before, Order.created_at, Order.id, descending=True))
         if status is not None:
             statement = statement.where(Order.status == status)
         if customer_email is not None:

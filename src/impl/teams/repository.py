@@ -2,13 +2,13 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import Select, func, select, tuple_
+from sqlalchemy import Select, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
 from impl.kit.clock import utcnow
-from impl.kit.pagination import KeysetPosition
+from impl.kit.pagination import KeysetPosition, past
 from impl.models import Membership, Role, Team, User
 from impl.teams.errors import AlreadyMemberError, TeamModifiedError
 
@@ -50,10 +50,7 @@ class TeamRepository:
         """Teams in `(created_at, id)` order, strictly after `after`, at most `limit`."""
         statement = _for_member(user_id).order_by(Team.created_at, Team.id).limit(limit)
         if after is not None:
-            # A plain tuple on the right takes the column types, so binds go through UTCDateTime.
-            statement = statement.where(
-                tuple_(Team.created_at, Team.id) > (after.created_at, after.id)
-            )
+            statement = statement.where(past(after, Team.created_at, Team.id))
         result = await self.session.execute(statement)
         return [(team, role) for team, role in result]
 
@@ -92,9 +89,7 @@ class MembershipRepository:
             .limit(limit)
         )
         if after is not None:
-            statement = statement.where(
-                tuple_(Membership.created_at, Membership.user_id) > (after.created_at, after.id)
-            )
+            statement = statement.where(past(after, Membership.created_at, Membership.user_id))
         return [(membership, user) for membership, user in await self.session.execute(statement)]
 
     async def get(self, team_id: uuid.UUID, user_id: uuid.UUID) -> tuple[Membership, User] | None:
