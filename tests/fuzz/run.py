@@ -17,13 +17,17 @@ import os
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree
 
-from sqlalchemy import make_url
+import httpx
+from sqlalchemy import make_url, text
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from codegen.generate import load_bundle
 from impl.kit.migrate import server_admin
@@ -44,8 +48,129 @@ def scratch_database(server_url: str) -> Iterator[str]:
         asyncio.run(server_admin(server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
+@dataclass(frozen=True)
+class Resources:
+    """What the fuzz user owns when schemathesis starts: ids it can aim path parameters at."""
+
+    team_ids: list[str]
+    doomed_team_ids: list[str]
+    product_ids: list[str]
+    order_ids: list[str]
+    user_ids: list[str]
+
+    def dictionaries(self) -> Mapping[str, list[str]]:
+        return {
+            "team_id": self.team_ids,
+            "doomed_team_id": self.doomed_team_ids,
+            "product_id": self.product_ids,
+            "order_id": self.order_ids,
+            "user_id": self.user_ids,
+        }
+
+
+def provision(base_url: str, token: str, user_id: str) -> Resources:
+    """A team of the fuzz user with a member, active stocked products and orders in each state.
+
+    Written through the API itself, so every rule, the ledger and the audit trail hold. Without
+    it, schemathesis draws random UUIDs for path parameters, and most operations under a team
+    only ever answer 404 (its "missing test data" warning).
+    """
+    member_id, _ = sign_up(base_url, "fuzz-member@example.com", "fuzz-password-1")
+    with httpx.Client(base_url=base_url, headers={"Authorization": f"Bearer {token}"}) as client:
+
+        def post(path: str, body: Any, **headers: str) -> Any:
+            response = client.post(path, json=body, headers=headers)
+            response.raise_for_status()
+            return response.json() if response.content else None
+
+        team = post("/v1/teams", {"name": "Fuzz team"})["id"]
+        teams = f"/v1/teams/{team}"
+        post(f"{teams}/members", {"email": "fuzz-member@example.com", "role": "member"})
+        products = []
+        for number in range(8):
+            product = post(
+                f"{teams}/products",
+                {
+                    "sku": f"FUZZ-{number}",
+                    "name": f"Fuzz product {number}",
+                    "price": f"{number + 1}.50",
+                    "currency": "EUR",
+                    "status": "active",
+                },
+            )["id"]
+            post(
+                f"{teams}/products/{product}/stock/movements",
+                {"delta": 100000, "reason": "receive"},
+            )
+            products.append(product)
+        orders = []
+        for action in ("", "pay", "fulfill", "cancel"):
+            order = post(
+                f"{teams}/orders",
+                {
+                    "customer_email": "buyer@example.com",
+                    "lines": [{"product_id": products[0], "quantity": 1}],
+                },
+                **{"Idempotency-Key": f"fuzz-setup-{action or 'pending'}"},
+            )["id"]
+            steps = {"pay": ["pay"], "fulfill": ["pay", "fulfill"], "cancel": ["cancel"]}
+            for step in steps.get(action, []):
+                post(f"{teams}/orders/{order}/{step}", None)
+            orders.append(order)
+        doomed = [post("/v1/teams", {"name": f"Fuzz team {n} to delete"})["id"] for n in range(3)]
+    return Resources([team], doomed, products, orders, [user_id, member_id])
+
+
+def fuzz_config(resources: Resources, out: Path) -> Path:
+    """``schemathesis.toml`` plus dictionaries of the provisioned ids, bound to path parameters.
+
+    Each path parameter takes a provisioned id with probability 0.8 and a generated value
+    otherwise, so both the found and the not-found sides of every operation are exercised;
+    order lines name the provisioned products the same way.
+    """
+    folder = out / "dictionaries"
+    folder.mkdir(parents=True, exist_ok=True)
+    bind = '"{}" = {{ dictionary = "{}", probability = 0.8 }}'.format
+    lines = [
+        (ROOT / "schemathesis.toml").read_text().rstrip(),
+        "",
+        # delete_team aims at teams of its own, or it would soon delete the one the rest use.
+        "[[operations]]",
+        'include-operation-id = "delete_team"',
+        f"parameters = {{ {bind('path.team_id', 'doomed_team_id')} }}",
+        "",
+        "[dictionaries]",
+    ]
+    for name, values in resources.dictionaries().items():
+        (folder / f"{name}.dict").write_text("".join(f'"{value}"\n' for value in values))
+        lines.append(f'{name} = {{ from-file = "{folder / name}.dict" }}')
+    lines += ["", "[parameters]"]
+    lines += [bind(f"path.{name}", name) for name in ("team_id", "product_id", "order_id")]
+    lines += [bind("path.user_id", "user_id"), bind("body.lines[*].product_id", "product_id")]
+    config = out / "schemathesis.toml"
+    config.write_text("\n".join([*lines, ""]))
+    return config
+
+
+async def changes_by_operation(database_url: str) -> Counter[str]:
+    """Requests that changed something, by operationId, from the audit trail."""
+    engine = create_async_engine(database_url)
+    try:
+        async with engine.connect() as connection:
+            rows = await connection.execute(
+                text(
+                    "SELECT action, count(DISTINCT request_id) FROM audit_events"
+                    " WHERE request_id IS NOT NULL GROUP BY action"
+                )
+            )
+            return Counter({str(action): int(count) for action, count in rows})
+    finally:
+        await engine.dispose()
+
+
 def schemathesis_command(
     *,
+    config: Path,
     spec: Path,
     base_url: str,
     token: str,
@@ -57,7 +182,7 @@ def schemathesis_command(
     return [
         "schemathesis",
         "--config-file",
-        str(ROOT / "schemathesis.toml"),
+        str(config),
         "run",
         str(spec),
         "--url",
@@ -96,7 +221,13 @@ def reproductions(junit: str) -> dict[str, list[str]]:
     return {operation: commands for operation, commands in found.items() if commands}
 
 
-def summary_markdown(report: dict[str, Any], junit: str, tracebacks: int, rerun: str) -> str:
+def summary_markdown(
+    report: dict[str, Any],
+    junit: str,
+    tracebacks: int,
+    rerun: str,
+    changes: Mapping[str, int] | None = None,
+) -> str:
     """build/fuzz/summary.md: operations, cases, failures by check, and how to reproduce them."""
     operations, cases = report["operations"], report["test_cases"]
     failures: list[dict[str, Any]] = report["failures"]
@@ -142,6 +273,13 @@ def summary_markdown(report: dict[str, Any], junit: str, tracebacks: int, rerun:
             f"- {kind.replace('_', ' ')}: " + ", ".join(f"`{label}`" for label in labels)
             for kind, labels in warnings.items()
         ]
+    if changes is not None:
+        lines += ["", "## Changes made during the run (from the audit trail)", ""]
+        lines.append(
+            ", ".join(f"`{action}` {count}" for action, count in sorted(changes.items()))
+            if changes
+            else "None: no request changed anything."
+        )
     commands = reproductions(junit)
     if commands or tracebacks:
         lines += ["", "## Reproduce", ""]
@@ -175,8 +313,11 @@ def main(argv: list[str] | None = None) -> int:
         migrate(env)
         subprocess.run([sys.executable, "-m", "impl", "seed"], cwd=ROOT, env=env, check=True)
         with running_server(env, out / "server.log") as base_url:
-            _, token = sign_up(base_url, "fuzz@example.com", "fuzz-password-1")
+            user_id, token = sign_up(base_url, "fuzz@example.com", "fuzz-password-1")
+            resources = provision(base_url, token, user_id)
+            before = asyncio.run(changes_by_operation(database_url))
             command = schemathesis_command(
+                config=fuzz_config(resources, out),
                 spec=spec,
                 base_url=base_url,
                 token=token,
@@ -185,7 +326,9 @@ def main(argv: list[str] | None = None) -> int:
                 max_time=args.max_time,
                 seed=args.seed,
             )
-            result = subprocess.run(command, cwd=ROOT, env=env, check=False)
+            hooks = {"SCHEMATHESIS_HOOKS": "tests.fuzz.hooks"}
+            result = subprocess.run(command, cwd=ROOT, env={**env, **hooks}, check=False)
+        changes = asyncio.run(changes_by_operation(database_url)) - before
     report = json.loads((out / "run.json").read_text())
     # An unhandled error is a failure even when the client only saw a conforming 500.
     tracebacks = (out / "server.log").read_text().count("Traceback")
@@ -193,7 +336,7 @@ def main(argv: list[str] | None = None) -> int:
         f"uv run python -m tests.fuzz.run --max-examples {args.max_examples} "
         f"--max-time {args.max_time} --seed {report['seed']}"
     )
-    summary = summary_markdown(report, (out / "junit.xml").read_text(), tracebacks, rerun)
+    summary = summary_markdown(report, (out / "junit.xml").read_text(), tracebacks, rerun, changes)
     (out / "summary.md").write_text(summary)
     print(f"\n{summary}\nReports: {out / 'junit.xml'}, {out / 'summary.md'}")
     return 1 if result.returncode or tracebacks else 0

@@ -3,16 +3,27 @@ from __future__ import annotations
 import asyncio
 import os
 import tomllib
+import uuid
+from pathlib import Path
 from typing import Any
 
 import pytest
+import schemathesis
 from sqlalchemy import make_url, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from impl.settings import normalise_database_url
-from tests.contract.conftest import ROOT
+from tests.contract.conftest import ROOT, fresh_server, sign_up
 from tests.contract.test_contract import POSITIVE_EXPECTED, REFERENCES_IN_BODY
-from tests.fuzz.run import reproductions, scratch_database, summary_markdown
+from tests.fuzz.hooks import fresh_key, map_headers
+from tests.fuzz.run import (
+    changes_by_operation,
+    fuzz_config,
+    provision,
+    reproductions,
+    scratch_database,
+    summary_markdown,
+)
 
 JUNIT = """<?xml version="1.0" encoding="utf-8"?>
 <testsuites errors="0" failures="1" skipped="0" tests="2" time="0.2">
@@ -116,3 +127,55 @@ def test_scratch_database_is_created_and_dropped() -> None:
         scratch, server = make_url(url), make_url(server_url)
         assert (scratch.host, scratch.port) == (server.host, server.port)
     assert name not in asyncio.run(_databases(server_url))
+
+
+def test_the_fuzz_user_gets_resources_and_schemathesis_aims_at_them(tmp_path: Path) -> None:
+    with fresh_server(tmp_path) as base_url:
+        user_id, token = sign_up(base_url, "fuzz@example.com", "fuzz-password-1")
+        resources = provision(base_url, token, user_id)
+    changes = asyncio.run(changes_by_operation(f"sqlite+aiosqlite:///{tmp_path / 'app.db'}"))
+    # Written through the API: 1 + 3 teams, 8 stocked products, orders in four states.
+    assert changes["create_team"] == 4
+    assert changes["create_product"] == changes["adjust_stock"] == 8
+    assert changes["create_order"] == 4
+    assert (changes["pay_order"], changes["fulfill_order"], changes["cancel_order"]) == (2, 1, 1)
+    assert changes["add_member"] == 1
+    assert len(resources.product_ids) == 8
+    assert len(resources.order_ids) == 4
+    config_path = fuzz_config(resources, tmp_path / "fuzz")
+    config = tomllib.loads(config_path.read_text())
+    for name, values in resources.dictionaries().items():
+        assert (tmp_path / "fuzz/dictionaries" / f"{name}.dict").read_text().split() == [
+            f'"{value}"' for value in values
+        ]
+    bound = {key: value["dictionary"] for key, value in config["parameters"].items()}
+    assert bound == {
+        "path.team_id": "team_id",
+        "path.product_id": "product_id",
+        "path.order_id": "order_id",
+        "path.user_id": "user_id",
+        "body.lines[*].product_id": "product_id",
+    }
+    doomed = [op for op in config["operations"] if op["include-operation-id"] == "delete_team"]
+    assert doomed[0]["parameters"]["path.team_id"]["dictionary"] == "doomed_team_id"
+    # The tuning of schemathesis.toml is kept, and schemathesis itself accepts the file.
+    assert config["checks"] == tomllib.loads((ROOT / "schemathesis.toml").read_text())["checks"]
+    schemathesis.Config.from_path(config_path)
+
+
+def test_about_half_the_drawn_idempotency_keys_are_made_fresh_per_request() -> None:
+    drawn = [f"key-{n}" for n in range(200)]
+    fresh = [key for key in drawn if fresh_key(key)]
+    assert 60 < len(fresh) < 140
+    for key in drawn:
+        headers = {"Idempotency-Key": key, "Authorization": "Bearer t"}
+        first, second = map_headers(None, headers), map_headers(None, headers)
+        assert first is not None
+        assert second is not None
+        assert first["Authorization"] == "Bearer t"
+        if key in fresh:
+            assert first["Idempotency-Key"] != second["Idempotency-Key"]
+            uuid.UUID(first["Idempotency-Key"])
+        else:
+            assert first["Idempotency-Key"] == second["Idempotency-Key"] == key
+    assert map_headers(None, {"Authorization": "Bearer t"}) == {"Authorization": "Bearer t"}
