@@ -109,12 +109,18 @@ def sign_up(base_url: str, email: str, password: str) -> tuple[str, str]:
             json={"email": email, "username": email.partition("@")[0], "password": password},
         )
         user.raise_for_status()
+    return user.json()["id"], log_in(base_url, email, password)
+
+
+def log_in(base_url: str, email: str, password: str) -> str:
+    """An access token for an existing account (OAuth2 password grant)."""
+    with httpx.Client(base_url=base_url) as client:
         token = client.post(
             "/v1/auth/token",
             data={"grant_type": "password", "username": email, "password": password},
         )
         token.raise_for_status()
-        return user.json()["id"], token.json()["access_token"]
+        return str(token.json()["access_token"])
 
 
 @contextmanager

@@ -2,7 +2,8 @@
 
 Creates a PostgreSQL database of its own (a random name on the server of ``TEST_DATABASE_URL``,
 default the local one), migrates and seeds it, serves the app under uvicorn on a loopback port
-with response validation on, signs a user up, and runs ``schemathesis run`` on the bundle of
+with response validation on, logs in as the seeded demo account (a platform admin), gives it
+resources through the API, and runs ``schemathesis run`` on the bundle of
 ``openapi/`` with every check and every phase (examples, coverage, fuzzing, stateful), tuned
 by ``schemathesis.toml``. Writes ``build/fuzz/junit.xml``, ``build/fuzz/summary.md`` and the
 server log, drops the database, and exits 1 on any failure, including a traceback in the log.
@@ -31,8 +32,9 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from codegen.generate import load_bundle
 from impl.kit.migrate import server_admin
+from impl.seed import DEMO_EMAIL, DEMO_PASSWORD
 from impl.settings import normalise_database_url
-from tests.contract.conftest import ROOT, migrate, running_server, server_env, sign_up
+from tests.contract.conftest import ROOT, log_in, migrate, running_server, server_env, sign_up
 
 DEFAULT_DATABASE_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 
@@ -66,6 +68,14 @@ class Resources:
             "order_id": self.order_ids,
             "user_id": self.user_ids,
         }
+
+
+def me(base_url: str, token: str) -> str:
+    """The id of the account a token speaks for."""
+    with httpx.Client(base_url=base_url, headers={"Authorization": f"Bearer {token}"}) as client:
+        response = client.get("/v1/me")
+        response.raise_for_status()
+        return str(response.json()["id"])
 
 
 def provision(base_url: str, token: str, user_id: str) -> Resources:
@@ -313,7 +323,9 @@ def main(argv: list[str] | None = None) -> int:
         migrate(env)
         subprocess.run([sys.executable, "-m", "impl", "seed"], cwd=ROOT, env=env, check=True)
         with running_server(env, out / "server.log") as base_url:
-            user_id, token = sign_up(base_url, "fuzz@example.com", "fuzz-password-1")
+            # The seeded demo account is a platform admin, so the admin API is fuzzed too.
+            token = log_in(base_url, DEMO_EMAIL, DEMO_PASSWORD)
+            user_id = me(base_url, token)
             resources = provision(base_url, token, user_id)
             before = asyncio.run(changes_by_operation(database_url))
             command = schemathesis_command(
