@@ -60,6 +60,24 @@ class TestListAuditEvents:
         assert first["request_id"] == "create-the-mug"
         assert first["changes"]["sku"] == {"after": "AUD-1"}
 
+    async def test_json_fields_are_recorded_as_json(
+        self, client: httpx.AsyncClient, auth: dict[str, str], team_id: str
+    ) -> None:
+        product_id = (await _product(client, auth, team_id)).json()["id"]
+        etag = (
+            await client.get(f"/v1/teams/{team_id}/products/{product_id}", headers=auth)
+        ).headers["etag"]
+        tagged = await client.patch(
+            f"/v1/teams/{team_id}/products/{product_id}",
+            json={"tags": ["mugs", "kitchen"]},
+            headers={**auth, "If-Match": etag},
+        )
+        assert tagged.status_code == 200, tagged.text
+
+        newest = (await _events(client, auth, team_id, entity_id=product_id))[0]
+
+        assert newest["changes"]["tags"] == {"before": [], "after": ["mugs", "kitchen"]}
+
     async def test_a_failed_request_leaves_no_trace(
         self, client: httpx.AsyncClient, auth: dict[str, str], team_id: str
     ) -> None:

@@ -76,6 +76,11 @@ def _json(value: Any) -> Any:
         return str(value)
     if isinstance(value, datetime):
         return value.isoformat()
+    # JSON columns (product tags, notification settings) stay JSON, not their Python repr.
+    if isinstance(value, list | tuple):
+        return [_json(item) for item in value]
+    if isinstance(value, dict):
+        return {str(key): _json(item) for key, item in value.items()}
     return str(value)
 
 
