@@ -33,7 +33,11 @@ _TEMPORAL_TEXT = {"AwareDatetime": "date_time_text", "date": "date_text"}
 # Keywords a sibling of `$ref` can tighten (3.1: siblings apply as in allOf).
 _UPPER_BOUNDS = frozenset({"maximum", "exclusiveMaximum", "maxLength", "maxItems", "maxProperties"})
 _LOWER_BOUNDS = frozenset({"minimum", "exclusiveMinimum", "minLength", "minItems", "minProperties"})
-_CONSTRAINTS = _UPPER_BOUNDS | _LOWER_BOUNDS | {"pattern", "multipleOf", "enum", "const", "format"}
+_CONSTRAINTS = (
+    _UPPER_BOUNDS
+    | _LOWER_BOUNDS
+    | {"pattern", "multipleOf", "enum", "const", "format", "uniqueItems"}
+)
 
 
 def _number(value: Any) -> bool:
@@ -191,7 +195,9 @@ class TypeMapper:
             old = merged.get(key)
             if key == "$ref" or (key == "pattern" and isinstance(old, str)):
                 continue
-            if key in _UPPER_BOUNDS and _number(old) and _number(value):
+            if key == "uniqueItems":
+                merged[key] = old is True or value is True
+            elif key in _UPPER_BOUNDS and _number(old) and _number(value):
                 merged[key] = min(old, value)
             elif key in _LOWER_BOUNDS and _number(old) and _number(value):
                 merged[key] = max(old, value)
@@ -269,8 +275,11 @@ class TypeMapper:
             plain = f"list[{items.plain}]"
             args = _field_args(schema, plain)
             validator = f"list[{items.validator}]"
-            if args:
-                validator = f"Annotated[{validator}, Field({', '.join(args)})]"
+            metadata = [f"Field({', '.join(args)})"] if args else []
+            if schema.get("uniqueItems") is True:
+                metadata.append("rt.unique_items")
+            if metadata:
+                validator = f"Annotated[{validator}, {', '.join(metadata)}]"
             return Mapped(plain, validator, "array")
         if types == "object":
             extra = schema.get("additionalProperties")
@@ -340,6 +349,8 @@ class TypeMapper:
         args = [f"minimum={schema['minItems']}"] if minimum else []
         if maximum is not None and not closed:
             args.append(f"maximum={maximum}")
+        if schema.get("uniqueItems") is True:
+            args.append("unique=True")
         plain_union = " | ".join(dict.fromkeys(t.plain for t in texts))
         validator_union = " | ".join(dict.fromkeys(t.validator for t in texts))
         return Mapped(
