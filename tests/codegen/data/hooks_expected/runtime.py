@@ -378,8 +378,14 @@ def json_key(value: Any) -> Hashable:
     return json_key(to_jsonable_python(value, by_alias=True))
 
 
+_PLAIN = frozenset({str, int, float})  # exactly these types: their own JSON key (not bool)
+
+
 def _unique(value: Sequence[Any]) -> Sequence[Any]:
     if len(value) < 2:
+        return value
+    # The common case (strings, numbers, all different) without a key per item.
+    if _PLAIN.issuperset(map(type, value)) and len(set(value)) == len(value):
         return value
     seen: dict[Hashable, int] = {}
     for index, item in enumerate(value):
