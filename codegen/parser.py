@@ -12,15 +12,16 @@ from codegen.bundle import Bundle, dereference
 from codegen.errors import Diagnostic, SpecError, join_pointer
 from codegen.naming import NameTable, pascal, safe_identifier, snake
 from codegen.patterns import adapt_patterns
-from codegen.types import Mapped, TypeMapper, is_class_like
+from codegen.types import Mapped, TypeMapper, has_second_pattern, is_class_like
 
 # (document) -> (the classes of models.py, component schema name -> its class)
 ModelEmitter = Callable[[dict[str, Any]], tuple[set[str], dict[str, str]]]
 
-# Arrays the model generator cannot type: prefixItems (it writes a list of a union) and
+# Schemas the model generator cannot type: prefixItems (it writes a list of a union),
 # uniqueItems (it has a list that allows duplicates, or a set that drops them and the items'
-# constraints). Each such schema reaches it as a custom type of this (non-existent) module,
-# replaced afterwards by the type the TypeMapper writes: a positional tuple, a checked list.
+# constraints) and a $ref whose sibling adds a second pattern (it keeps one). Each reaches it
+# as a custom type of this (non-existent) module, replaced afterwards by the type the
+# TypeMapper writes: a positional tuple, a checked list, a string matching both patterns.
 POSITIONS_MODULE = "codegen_positions"
 # What a placeholder keeps of its schema: what the model generator writes about the field.
 _PLACEHOLDER_KEEPS = ("description", "title", "default", "examples", "readOnly", "writeOnly")
@@ -214,16 +215,24 @@ class _Parser:
         return Parsed(api, model_document, self.class_names, self.warnings, positions)
 
     def placeholders(self, hoisting: TypeMapper) -> dict[int, tuple[str, Any]]:
-        """Every ``prefixItems`` or ``uniqueItems`` array inside the modelled schemas (by
+        """Every schema inside the modelled schemas that the model generator cannot type (by
         ``id``), with the placeholder name it gets; mapping each first hoists its inline
         object items, which are searched in turn."""
+
+        def wanted(node: dict[str, Any]) -> bool:
+            return (
+                isinstance(node.get("prefixItems"), list)
+                or (node.get("uniqueItems") is True and hoisting.is_array(node))
+                or ("$ref" in node and has_second_pattern(hoisting.resolve(node), node))
+            )
+
         found: dict[int, tuple[str, Any]] = {}
         done: set[str] = set()
         while pending := [n for n in [*self.schemas, *self.hoisted] if n not in done]:
             for name in pending:
                 done.add(name)
                 schemas = self.schemas if name in self.schemas else self.hoisted
-                for node in _placeholder_schemas(schemas[name], hoisting.is_array):
+                for node in _placeholder_schemas(schemas[name], wanted):
                     if id(node) not in found:
                         found[id(node)] = (f"CodegenPositions{len(found)}", node)
                         hoisting.map(node, pascal(name) + "Item")
@@ -573,22 +582,21 @@ class _Parser:
         return tuple(result)
 
 
-def _placeholder_schemas(node: Any, is_array: Callable[[Any], bool]) -> list[dict[str, Any]]:
-    """Arrays with ``prefixItems`` or ``uniqueItems`` in ``node`` (``is_array`` tells, through
-    ``$ref``), outermost only, in document order."""
+def _placeholder_schemas(
+    node: Any, wanted: Callable[[dict[str, Any]], bool]
+) -> list[dict[str, Any]]:
+    """The schemas in ``node`` that are ``wanted``, outermost only, in document order."""
     if isinstance(node, list):
-        return [found for value in node for found in _placeholder_schemas(value, is_array)]
+        return [found for value in node for found in _placeholder_schemas(value, wanted)]
     if not isinstance(node, dict):
         return []
-    if isinstance(node.get("prefixItems"), list) or (
-        node.get("uniqueItems") is True and is_array(node)
-    ):
+    if wanted(node):
         return [node]
     return [
         found
         for key, value in node.items()
         if key not in _NOT_SCHEMAS
-        for found in _placeholder_schemas(value, is_array)
+        for found in _placeholder_schemas(value, wanted)
     ]
 
 

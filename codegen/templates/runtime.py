@@ -339,6 +339,19 @@ AwareDatetime = Annotated[pydantic.AwareDatetime, date_time_text]
 Date = Annotated[datetime.date, date_text]
 
 
+@dataclass(frozen=True, slots=True)
+class Matches:
+    """A second ``pattern`` (a ``$ref``'s sibling, when the target has its own): both must
+    match. Checked after the type's own validation, by the same regex engine."""
+
+    pattern: str
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> Any:
+        return core_schema.chain_schema(
+            [handler(source), core_schema.str_schema(pattern=self.pattern)]
+        )
+
+
 def object_size(minimum: int | None = None, maximum: int | None = None) -> AfterValidator:
     """minProperties / maxProperties of a model: counts the properties the client sent."""
 

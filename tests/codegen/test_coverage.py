@@ -595,11 +595,14 @@ class RefsImpl:
     def __init__(self, pkg: ModuleType) -> None:
         self.pkg = pkg
 
-    async def create_item(self, ctx: Any, *, code: str, limit: int | None, body: Any) -> Any:
-        sent = body.model_dump(exclude_unset=True, exclude={"secret", "query_code", "query_limit"})
+    async def create_item(
+        self, ctx: Any, *, code: str, vowel: str | None, limit: int | None, body: Any
+    ) -> Any:
+        read = {"query_limit": limit, "query_vowel": vowel}
+        sent = body.model_dump(exclude_unset=True, exclude={"secret", "query_code", *read})
         sent["count"] = body.count  # the default, if none was sent
         item = self.pkg.models.ItemResponse(
-            **sent, id=7, query_code=code, **({} if limit is None else {"query_limit": limit})
+            **sent, id=7, query_code=code, **{k: v for k, v in read.items() if v is not None}
         )
         return self.pkg.responses.default.CreateItem200(body=item)
 
@@ -628,6 +631,11 @@ def test_refs(case: Any, refs_app: Any) -> None:
         ({"code": "abcde"}, {"code": "ab"}, "/query/code"),
         ({"limit": "11"}, {"code": "ab"}, "/query/limit"),
         ({"limit": "-1"}, {"code": "ab"}, "/query/limit"),
+        # A sibling pattern and the target's both hold: the sibling's, then Code's own.
+        ({}, {"code": "ab", "vowel_code": "xyz"}, "/body/vowel_code"),
+        ({}, {"code": "ab", "vowel_code": "AE"}, "/body/vowel_code"),
+        ({"vowel": "xyz"}, {"code": "ab"}, "/query/vowel"),
+        ({"vowel": "AE"}, {"code": "ab"}, "/query/vowel"),
     ],
 )
 async def test_ref_sibling_constraints_apply(
@@ -643,11 +651,14 @@ async def test_ref_sibling_constraints_apply(
 async def test_ref_sibling_default_read_only_and_write_only(refs_app: Any) -> None:
     transport = httpx.ASGITransport(app=refs_app)
     async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
-        response = await client.post("/items", json={"code": "ab", "secret": "hush"})
+        response = await client.post(
+            "/items", json={"code": "ab", "secret": "hush", "vowel_code": "ae"}
+        )
     assert response.status_code == 200
     body = response.json()
     assert body["query_code"] == "abc"  # the sibling default of the parameter
     assert body["count"] == 1  # the sibling default of the property
+    assert body["vowel_code"] == "ae"  # matches Code's pattern and its sibling's
     assert body["id"] == 7  # readOnly: not expected in the request, sent back
     assert "secret" not in body  # writeOnly: accepted, never sent back
 

@@ -33,6 +33,11 @@ DOCUMENT = {
             "str",
             'Annotated[str, Field(pattern="^[A-Z]{3}$")]',
         ),
+        (
+            {"$ref": "#/components/schemas/Code", "pattern": "^A"},  # both patterns hold
+            "str",
+            'Annotated[Annotated[str, Field(pattern="^[A-Z]{3}$")], rt.Matches("^A")]',
+        ),
         ({"type": "array", "items": {"type": "integer"}, "maxItems": 2}, "list[int]", None),
         (
             {"type": "array", "items": {"type": "integer"}, "maxItems": 2, "uniqueItems": True},
