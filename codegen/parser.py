@@ -12,14 +12,19 @@ from codegen.bundle import Bundle, dereference
 from codegen.errors import Diagnostic, SpecError, join_pointer
 from codegen.naming import NameTable, pascal, safe_identifier, snake
 from codegen.patterns import adapt_patterns
-from codegen.types import Mapped, TypeMapper, is_class_like
+from codegen.types import Mapped, TypeMapper, has_second_pattern, is_class_like
 
 # (document) -> (the classes of models.py, component schema name -> its class)
 ModelEmitter = Callable[[dict[str, Any]], tuple[set[str], dict[str, str]]]
 
-# The model generator writes prefixItems as a list of a union; each such schema reaches it as
-# a custom type of this (non-existent) module, replaced afterwards by a positional tuple.
+# Schemas the model generator cannot type: prefixItems (it writes a list of a union),
+# uniqueItems (it has a list that allows duplicates, or a set that drops them and the items'
+# constraints) and a $ref whose sibling adds a second pattern (it keeps one). Each reaches it
+# as a custom type of this (non-existent) module, replaced afterwards by the type the
+# TypeMapper writes: a positional tuple, a checked list, a string matching both patterns.
 POSITIONS_MODULE = "codegen_positions"
+# What a placeholder keeps of its schema: what the model generator writes about the field.
+_PLACEHOLDER_KEEPS = ("description", "title", "default", "examples", "readOnly", "writeOnly")
 _NOT_SCHEMAS = frozenset({"default", "example", "examples", "enum", "const"})
 
 METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
@@ -48,7 +53,7 @@ class Parsed:
     model_document: dict[str, Any]
     class_names: dict[str, str]
     warnings: list[Diagnostic] = field(default_factory=list)
-    # Placeholder name in the models' source -> the positional tuple type it stands for.
+    # Placeholder name in the models' source -> the tuple or checked list type it stands for.
     positions: dict[str, str] = field(default_factory=dict)
 
 
@@ -149,7 +154,7 @@ class _Parser:
                 NameTable(),
             )
         self.warnings = kept
-        tuples = self.tuple_placeholders(hoisting)
+        tuples = self.placeholders(hoisting)
         all_schemas = {**self.schemas, **self.hoisted}
         model_document = {
             "openapi": self.document.get("openapi", "3.1.0"),
@@ -209,17 +214,25 @@ class _Parser:
         positions = {name: local.map(schema, name).validator for name, schema in tuples.values()}
         return Parsed(api, model_document, self.class_names, self.warnings, positions)
 
-    def tuple_placeholders(self, hoisting: TypeMapper) -> dict[int, tuple[str, Any]]:
-        """Every ``prefixItems`` schema inside the modelled schemas (by ``id``), with the
-        placeholder name it gets; mapping each first hoists its inline object positions,
-        which are searched in turn."""
+    def placeholders(self, hoisting: TypeMapper) -> dict[int, tuple[str, Any]]:
+        """Every schema inside the modelled schemas that the model generator cannot type (by
+        ``id``), with the placeholder name it gets; mapping each first hoists its inline
+        object items, which are searched in turn."""
+
+        def wanted(node: dict[str, Any]) -> bool:
+            return (
+                isinstance(node.get("prefixItems"), list)
+                or (node.get("uniqueItems") is True and hoisting.is_array(node))
+                or ("$ref" in node and has_second_pattern(hoisting.resolve(node), node))
+            )
+
         found: dict[int, tuple[str, Any]] = {}
         done: set[str] = set()
         while pending := [n for n in [*self.schemas, *self.hoisted] if n not in done]:
             for name in pending:
                 done.add(name)
                 schemas = self.schemas if name in self.schemas else self.hoisted
-                for node in _prefix_items_schemas(schemas[name]):
+                for node in _placeholder_schemas(schemas[name], wanted):
                     if id(node) not in found:
                         found[id(node)] = (f"CodegenPositions{len(found)}", node)
                         hoisting.map(node, pascal(name) + "Item")
@@ -569,19 +582,21 @@ class _Parser:
         return tuple(result)
 
 
-def _prefix_items_schemas(node: Any) -> list[dict[str, Any]]:
-    """Schemas with ``prefixItems`` in ``node``, outermost only, in document order."""
+def _placeholder_schemas(
+    node: Any, wanted: Callable[[dict[str, Any]], bool]
+) -> list[dict[str, Any]]:
+    """The schemas in ``node`` that are ``wanted``, outermost only, in document order."""
     if isinstance(node, list):
-        return [found for value in node for found in _prefix_items_schemas(value)]
+        return [found for value in node for found in _placeholder_schemas(value, wanted)]
     if not isinstance(node, dict):
         return []
-    if isinstance(node.get("prefixItems"), list):
+    if wanted(node):
         return [node]
     return [
         found
         for key, value in node.items()
         if key not in _NOT_SCHEMAS
-        for found in _prefix_items_schemas(value)
+        for found in _placeholder_schemas(value, wanted)
     ]
 
 
@@ -590,8 +605,7 @@ def _with_placeholders(node: Any, tuples: dict[int, tuple[str, Any]]) -> Any:
     if id(node) in tuples:
         name, schema = tuples[id(node)]
         placeholder = {"customTypePath": f"{POSITIONS_MODULE}.{name}"}
-        if isinstance(schema.get("description"), str):
-            placeholder["description"] = schema["description"]
+        placeholder.update((key, schema[key]) for key in _PLACEHOLDER_KEEPS if key in schema)
         return placeholder
     if isinstance(node, list):
         return [_with_placeholders(value, tuples) for value in node]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 import subprocess
@@ -61,11 +62,11 @@ def _environment() -> jinja2.Environment:
     return env
 
 
-def _collect_imports(body: str) -> str:
+def _collect_imports(body: str, skip: set[str] | frozenset[str] = frozenset()) -> str:
     words = set(re.findall(r"\b[A-Za-z_][A-Za-z0-9_]*\b", re.sub(r'"[^"\n]*"', "", body)))
     found: dict[str, list[str]] = {}
     for name, statement in _IMPORTS:
-        if name in words:
+        if name in words and name not in skip:
             module = statement.split(" import ")[0]
             found.setdefault(module, []).append(name)
     return "\n".join(
@@ -80,7 +81,8 @@ def _render(env: jinja2.Environment, template: str, **data: Any) -> str:
 
 
 def with_positions(models_source: str, positions: dict[str, str]) -> str:
-    """The models' source with each ``prefixItems`` placeholder replaced by its tuple type."""
+    """The models' source with each placeholder replaced by its type: a tuple for
+    ``prefixItems``, a list checked by the runtime for ``uniqueItems``."""
     if not positions:
         return models_source
     placeholder_import = f"from {POSITIONS_MODULE} import "
@@ -94,7 +96,14 @@ def with_positions(models_source: str, positions: dict[str, str]) -> str:
     ]
     source = rename("\n".join(lines) + "\n", positions)
     future = "from __future__ import annotations\n"
-    imports = _collect_imports("\n".join(positions.values())) + "\nfrom . import runtime as rt\n"
+    imported = {
+        alias.asname or alias.name
+        for node in ast.parse(source).body
+        if isinstance(node, ast.ImportFrom)
+        for alias in node.names
+    }
+    wanted = _collect_imports("\n".join(positions.values()), skip=imported)
+    imports = (wanted + "\n" if wanted else "") + "from . import runtime as rt\n"
     if future in source:
         return source.replace(future, future + imports, 1)
     return imports + source

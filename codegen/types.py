@@ -33,7 +33,26 @@ _TEMPORAL_TEXT = {"AwareDatetime": "date_time_text", "date": "date_text"}
 # Keywords a sibling of `$ref` can tighten (3.1: siblings apply as in allOf).
 _UPPER_BOUNDS = frozenset({"maximum", "exclusiveMaximum", "maxLength", "maxItems", "maxProperties"})
 _LOWER_BOUNDS = frozenset({"minimum", "exclusiveMinimum", "minLength", "minItems", "minProperties"})
-_CONSTRAINTS = _UPPER_BOUNDS | _LOWER_BOUNDS | {"pattern", "multipleOf", "enum", "const", "format"}
+_CONSTRAINTS = (
+    _UPPER_BOUNDS
+    | _LOWER_BOUNDS
+    | {"pattern", "multipleOf", "enum", "const", "format", "uniqueItems"}
+)
+
+
+# Where ``with_siblings`` keeps a sibling's pattern when the target has its own.
+ALSO_PATTERNS = "x-codegen-also-patterns"
+
+
+def has_second_pattern(target: Any, schema: Any) -> bool:
+    """Whether ``schema``, a ``$ref`` to ``target``, adds a pattern to the target's own."""
+    return (
+        isinstance(schema, dict)
+        and isinstance(target, dict)
+        and isinstance(schema.get("pattern"), str)
+        and isinstance(target.get("pattern"), str)
+        and schema["pattern"] != target["pattern"]
+    )
 
 
 def _number(value: Any) -> bool:
@@ -181,7 +200,8 @@ class TypeMapper:
 
         OpenAPI 3.1 lets a ``$ref`` carry siblings (``default``, ``maxLength``, …) that apply
         in addition to the target, as ``allOf: [{$ref}, {siblings}]`` would: of two bounds the
-        stricter holds; a pattern the target already has stays (one pattern per field).
+        stricter holds; of two patterns both must match (the sibling's is kept under
+        ``ALSO_PATTERNS``, checked by ``rt.Matches``).
         """
         target = self.resolve(schema)
         if not isinstance(schema, dict) or "$ref" not in schema or not isinstance(target, dict):
@@ -189,9 +209,13 @@ class TypeMapper:
         merged = dict(target)
         for key, value in schema.items():
             old = merged.get(key)
-            if key == "$ref" or (key == "pattern" and isinstance(old, str)):
+            if key == "$ref" or (key == "pattern" and value == old):
                 continue
-            if key in _UPPER_BOUNDS and _number(old) and _number(value):
+            if key == "pattern" and isinstance(old, str) and isinstance(value, str):
+                merged[ALSO_PATTERNS] = [*merged.get(ALSO_PATTERNS, []), value]
+            elif key == "uniqueItems":
+                merged[key] = old is True or value is True
+            elif key in _UPPER_BOUNDS and _number(old) and _number(value):
                 merged[key] = min(old, value)
             elif key in _LOWER_BOUNDS and _number(old) and _number(value):
                 merged[key] = max(old, value)
@@ -269,8 +293,11 @@ class TypeMapper:
             plain = f"list[{items.plain}]"
             args = _field_args(schema, plain)
             validator = f"list[{items.validator}]"
-            if args:
-                validator = f"Annotated[{validator}, Field({', '.join(args)})]"
+            metadata = [f"Field({', '.join(args)})"] if args else []
+            if schema.get("uniqueItems") is True:
+                metadata.append("rt.unique_items")
+            if metadata:
+                validator = f"Annotated[{validator}, {', '.join(metadata)}]"
             return Mapped(plain, validator, "array")
         if types == "object":
             extra = schema.get("additionalProperties")
@@ -293,6 +320,9 @@ class TypeMapper:
             base = _STRING_FORMATS.get(str(fmt), "str")
         args = _field_args(schema, base)
         validator = f"Annotated[{base}, Field({', '.join(args)})]" if args else base
+        if base == "str" and schema.get(ALSO_PATTERNS):
+            checks = ", ".join(f"rt.Matches({_literal(p)})" for p in schema[ALSO_PATTERNS])
+            validator = f"Annotated[{validator}, {checks}]"
         if self.text_inputs and base == "int":
             validator = f"Annotated[{validator}, rt.integer_text]"
         if base in _TEMPORAL_TEXT:
@@ -340,6 +370,8 @@ class TypeMapper:
         args = [f"minimum={schema['minItems']}"] if minimum else []
         if maximum is not None and not closed:
             args.append(f"maximum={maximum}")
+        if schema.get("uniqueItems") is True:
+            args.append("unique=True")
         plain_union = " | ".join(dict.fromkeys(t.plain for t in texts))
         validator_union = " | ".join(dict.fromkeys(t.validator for t in texts))
         return Mapped(

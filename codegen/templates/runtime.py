@@ -19,7 +19,7 @@ import json
 import logging
 import re
 import uuid
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -35,7 +35,7 @@ from pydantic import (
     TypeAdapter,
     ValidationError,
 )
-from pydantic_core import PydanticCustomError, core_schema
+from pydantic_core import PydanticCustomError, core_schema, to_jsonable_python
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -339,6 +339,19 @@ AwareDatetime = Annotated[pydantic.AwareDatetime, date_time_text]
 Date = Annotated[datetime.date, date_text]
 
 
+@dataclass(frozen=True, slots=True)
+class Matches:
+    """A second ``pattern`` (a ``$ref``'s sibling, when the target has its own): both must
+    match. Checked after the type's own validation, by the same regex engine."""
+
+    pattern: str
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> Any:
+        return core_schema.chain_schema(
+            [handler(source), core_schema.str_schema(pattern=self.pattern)]
+        )
+
+
 def object_size(minimum: int | None = None, maximum: int | None = None) -> AfterValidator:
     """minProperties / maxProperties of a model: counts the properties the client sent."""
 
@@ -353,6 +366,54 @@ def object_size(minimum: int | None = None, maximum: int | None = None) -> After
         return value
 
     return AfterValidator(check)
+
+
+def json_key(value: Any) -> Hashable:
+    """A key that two values share exactly when their JSON texts are equal as JSON values.
+
+    Numbers compare by value (``1`` is ``1.0``), objects ignore member order, and ``true``,
+    ``1`` and ``"1"`` stay apart. Models count as the JSON they were read from or will be
+    written as (fields never set left out); other types (UUIDs, dates) as their JSON text.
+    """
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return (bool, value)
+    if isinstance(value, int | float):
+        return value
+    if isinstance(value, Mapping):
+        return (dict, frozenset((key, json_key(item)) for key, item in value.items()))
+    if isinstance(value, list | tuple):
+        return (list, tuple(json_key(item) for item in value))
+    if isinstance(value, pydantic.BaseModel):
+        return json_key(value.model_dump(mode="json", by_alias=True, exclude_unset=True))
+    return json_key(to_jsonable_python(value, by_alias=True))
+
+
+_PLAIN = frozenset({str, int, float})  # exactly these types: their own JSON key (not bool)
+
+
+def _unique(value: Sequence[Any]) -> Sequence[Any]:
+    if len(value) < 2:
+        return value
+    # The common case (strings, numbers, all different) without a key per item.
+    if _PLAIN.issuperset(map(type, value)) and len(set(value)) == len(value):
+        return value
+    seen: dict[Hashable, int] = {}
+    for index, item in enumerate(value):
+        first = seen.setdefault(json_key(item), index)
+        if first != index:
+            raise PydanticCustomError(
+                "unique_items",
+                "Array items should be unique; items {first} and {second} are equal",
+                {"first": first, "second": index},
+            )
+    return value
+
+
+# `uniqueItems: true`. The validated items are compared (see json_key), so a format Pydantic
+# reads into one value from two texts (a UUID in upper and lower case) counts as one item.
+unique_items = AfterValidator(_unique)
 
 
 _ABSENT = object()
@@ -376,11 +437,13 @@ class Positions:
 
     The annotation is a union of tuples, the longest naming every position and, when more
     items are allowed, their type (``tuple[str, int, *tuple[float, ...]]``). As in JSON Schema
-    an array may stop before the last position unless ``minimum`` (minItems) says otherwise.
+    an array may stop before the last position unless ``minimum`` (minItems) says otherwise;
+    ``unique`` is ``uniqueItems``.
     """
 
     minimum: int = 0
     maximum: int | None = None
+    unique: bool = False
 
     def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> Any:
         members = get_args(source) if get_origin(source) in (Union, UnionType) else (source,)
@@ -431,6 +494,8 @@ class Positions:
                 "Array should have at least {minimum} items, not {length}",
                 {"minimum": self.minimum, "length": len(value)},
             )
+        if self.unique:
+            _unique(value)
         return value
 
 
@@ -645,10 +710,19 @@ def _integral(text: str) -> float | int:
     return int(number) if number.is_integer() else number
 
 
-def _body_pointer(loc: tuple[Any, ...]) -> str:
-    return "/body" + "".join(
-        "/" + _pointer_token(p) for p in loc if p not in ("function-after", "json-or-python")
+def _located(loc: tuple[Any, ...]) -> tuple[Any, ...]:
+    """A Pydantic error location without the steps that are not in the JSON: a union member
+    that is a validated type (``function-after[_unique(), list[int]]``) names no position."""
+    return tuple(
+        p
+        for p in loc
+        if p not in ("function-after", "json-or-python")
+        and not (isinstance(p, str) and p.startswith("function-after["))
     )
+
+
+def _body_pointer(loc: tuple[Any, ...]) -> str:
+    return "/body" + "".join("/" + _pointer_token(p) for p in _located(loc))
 
 
 # ---------------------------------------------------------------------------- security
@@ -781,6 +855,7 @@ def _param_pointer(op: Operation) -> Callable[[tuple[Any, ...]], str]:
     by_python = {p.python_name: p for p in op.params}
 
     def pointer(loc: tuple[Any, ...]) -> str:
+        loc = _located(loc)
         if not loc:
             return "/"
         param = by_python.get(str(loc[0]))

@@ -270,13 +270,22 @@ class TestTags:
     async def test_invalid(
         self, client: httpx.AsyncClient, auth: dict[str, str], team_id: str
     ) -> None:
-        for tags in (["Bad Tag"], ["a", "a"], [f"t{i}" for i in range(21)]):
+        # Refused by the generated layer, each error pointing where the contract is broken
+        # (repeated tags: uniqueItems, at the array).
+        cases = [
+            (["Bad Tag"], "/body/tags/0", "string_pattern_mismatch"),
+            (["a", "a"], "/body/tags", "unique_items"),
+            ([f"t{i}" for i in range(21)], "/body/tags", "too_long"),
+        ]
+        for tags, pointer, code in cases:
             response = await client.post(
                 f"/v1/teams/{team_id}/products",
                 json={"sku": "T-1", "name": "T", "price": "1.00", "currency": "EUR", "tags": tags},
                 headers=auth,
             )
             assert response.status_code == 422, tags
+            errors = [(e["pointer"], e["code"]) for e in response.json()["errors"]]
+            assert (pointer, code) in errors, errors
 
 
 class TestRestoreProduct:

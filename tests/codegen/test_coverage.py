@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 import pytest
 import schemathesis
-from pydantic import MISSING
+from pydantic import MISSING, ValidationError
 
 from codegen.generate import load_bundle
 
@@ -36,6 +36,7 @@ CONFIG = {
 POSITIVE_ONLY = [
     {"include-operation-id": "create_note_from_form", "generation": {"mode": "positive"}},
     {"include-operation-id": "upload", "generation": {"mode": "positive"}},
+    {"include-operation-id": "submit_picks", "generation": {"mode": "positive"}},
 ]
 
 
@@ -594,11 +595,14 @@ class RefsImpl:
     def __init__(self, pkg: ModuleType) -> None:
         self.pkg = pkg
 
-    async def create_item(self, ctx: Any, *, code: str, limit: int | None, body: Any) -> Any:
-        sent = body.model_dump(exclude_unset=True, exclude={"secret", "query_code", "query_limit"})
+    async def create_item(
+        self, ctx: Any, *, code: str, vowel: str | None, limit: int | None, body: Any
+    ) -> Any:
+        read = {"query_limit": limit, "query_vowel": vowel}
+        sent = body.model_dump(exclude_unset=True, exclude={"secret", "query_code", *read})
         sent["count"] = body.count  # the default, if none was sent
         item = self.pkg.models.ItemResponse(
-            **sent, id=7, query_code=code, **({} if limit is None else {"query_limit": limit})
+            **sent, id=7, query_code=code, **{k: v for k, v in read.items() if v is not None}
         )
         return self.pkg.responses.default.CreateItem200(body=item)
 
@@ -627,6 +631,11 @@ def test_refs(case: Any, refs_app: Any) -> None:
         ({"code": "abcde"}, {"code": "ab"}, "/query/code"),
         ({"limit": "11"}, {"code": "ab"}, "/query/limit"),
         ({"limit": "-1"}, {"code": "ab"}, "/query/limit"),
+        # A sibling pattern and the target's both hold: the sibling's, then Code's own.
+        ({}, {"code": "ab", "vowel_code": "xyz"}, "/body/vowel_code"),
+        ({}, {"code": "ab", "vowel_code": "AE"}, "/body/vowel_code"),
+        ({"vowel": "xyz"}, {"code": "ab"}, "/query/vowel"),
+        ({"vowel": "AE"}, {"code": "ab"}, "/query/vowel"),
     ],
 )
 async def test_ref_sibling_constraints_apply(
@@ -642,10 +651,213 @@ async def test_ref_sibling_constraints_apply(
 async def test_ref_sibling_default_read_only_and_write_only(refs_app: Any) -> None:
     transport = httpx.ASGITransport(app=refs_app)
     async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
-        response = await client.post("/items", json={"code": "ab", "secret": "hush"})
+        response = await client.post(
+            "/items", json={"code": "ab", "secret": "hush", "vowel_code": "ae"}
+        )
     assert response.status_code == 200
     body = response.json()
     assert body["query_code"] == "abc"  # the sibling default of the parameter
     assert body["count"] == 1  # the sibling default of the property
+    assert body["vowel_code"] == "ae"  # matches Code's pattern and its sibling's
     assert body["id"] == 7  # readOnly: not expected in the request, sent back
     assert "secret" not in body  # writeOnly: accepted, never sent back
+
+
+# ------------------------------------------------------------------ uniqueItems
+
+
+class UniqueImpl:
+    def __init__(self, pkg: ModuleType) -> None:
+        self.pkg = pkg
+        self.r = pkg.responses.default
+
+    async def echo_basket(
+        self,
+        ctx: Any,
+        *,
+        keys: list[str],
+        ids: list[int] | None,
+        weights: list[float] | None,
+        x_codes: list[str] | None,
+        flavours: list[str] | None,
+        body: Any,
+    ) -> Any:
+        echo = self.pkg.models.Echo(
+            basket=body, keys=keys, ids=ids, weights=weights, codes=x_codes, flavours=flavours
+        )
+        return self.r.EchoBasket200(body=echo)
+
+    async def echo_values(self, ctx: Any, *, body: list[Any]) -> Any:
+        return self.r.EchoValues200(body=body)
+
+    async def submit_picks(self, ctx: Any, *, body: Any) -> Any:
+        sent = body.model_dump(exclude_unset=True)
+        return self.r.SubmitPicks200(body=self.pkg.models.SubmitPicks200Response(**sent))
+
+
+@pytest.fixture(scope="session")
+def unique_app(packages: Path) -> Any:
+    pkg = _package(packages, "unique")
+    impl = pkg.Implementation(context=_context, default=UniqueImpl(pkg))
+    return pkg.build_app(impl, validate_responses=True)
+
+
+unique_schema = _schema("unique")
+
+
+@unique_schema.parametrize()
+def test_unique(case: Any, unique_app: Any) -> None:
+    case.call_and_validate(app=unique_app)
+
+
+BASKET: dict[str, Any] = {
+    "name": "b",
+    "labels": ["x", "y"],
+    "tags": ["a", "b"],
+    "lines": [{"sku": "s", "options": ["red", "blue"]}, {"sku": "s", "options": ["red", "blue"]}],
+    "grid": [[1, 2], [2, 1]],
+    "points": [{"x": 1, "y": 2}, {"x": 2, "y": 1}],
+    "anything": [1, True, "1", None, {"a": 1}, [1]],
+    "choice": [1, 2],
+    "tree": {"name": "t", "children": [{"name": "a"}, {"name": "b"}]},
+}
+
+
+async def _post_basket(
+    app: Any,
+    body: Any,
+    url: str = "/baskets/a,b",
+    cookies: dict[str, str] | None = None,
+    **kwargs: Any,
+) -> Any:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://t", cookies=cookies
+    ) as client:
+        return await client.post(url, json=body, **kwargs)
+
+
+def _pointers(response: Any) -> list[tuple[str, str]]:
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    return [(e["pointer"], e["code"]) for e in response.json()["errors"]]
+
+
+async def test_unique_items_accepted_in_order(unique_app: Any) -> None:
+    response = await _post_basket(
+        unique_app,
+        BASKET,
+        url="/baskets/b,a?ids=3&ids=1&weights=0.5,1",
+        headers={"x-codes": "p, q"},
+        cookies={"flavours": "sour,sweet"},
+    )
+    assert response.status_code == 200, response.text
+    echo = response.json()
+    assert echo["basket"] == BASKET
+    assert echo["keys"] == ["b", "a"]
+    assert (echo["ids"], echo["weights"]) == ([3, 1], [0.5, 1])
+    assert (echo["codes"], echo["flavours"]) == (["p", "q"], ["sour", "sweet"])
+
+
+@pytest.mark.parametrize(
+    ("change", "pointer"),
+    [
+        ({"tags": ["a", "a"]}, "/body/tags"),  # a component that is a uniqueItems array
+        ({"labels": ["x", "x"]}, "/body/labels"),  # a $ref sibling, through allOf
+        ({"lines": [{"sku": "s", "options": ["red", "red"]}]}, "/body/lines/0/options"),
+        ({"grid": [[1, 2], [1, 2]]}, "/body/grid"),
+        ({"grid": [[1], [2, 2]]}, "/body/grid/1"),
+        ({"points": [{"x": 1, "y": 2}, {"y": 2, "x": 1.0}]}, "/body/points"),
+        ({"anything": [{"a": 1, "b": [2]}, {"b": [2.0], "a": 1}]}, "/body/anything"),
+        ({"anything": [None, None]}, "/body/anything"),
+        (
+            {"tree": {"name": "t", "children": [{"name": "a"}, {"name": "a"}]}},
+            "/body/tree/children",
+        ),
+        (
+            {"tree": {"name": "t", "children": [{"name": "a", "children": [{"name": "b"}] * 2}]}},
+            "/body/tree/children/0/children",
+        ),
+        ({"defaults": [1, 1]}, "/body/defaults"),
+    ],
+)
+async def test_duplicate_items_rejected_in_bodies(
+    unique_app: Any, change: dict[str, Any], pointer: str
+) -> None:
+    response = await _post_basket(unique_app, {**BASKET, **change})
+    assert (pointer, "unique_items") in _pointers(response)
+
+
+async def test_duplicate_items_rejected_in_a_one_of_branch(unique_app: Any) -> None:
+    response = await _post_basket(unique_app, {**BASKET, "choice": [1, 1]})
+    # Pydantic reports each branch; the array's names no step of its own.
+    assert _pointers(response) == [
+        ("/body/choice", "unique_items"),
+        ("/body/choice/str", "string_type"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("url", "kwargs", "pointer"),
+    [
+        ("/baskets/a,a", {}, "/path/keys"),
+        ("/baskets/a?ids=1&ids=2&ids=1", {}, "/query/ids"),
+        ("/baskets/a?weights=1,1.0", {}, "/query/weights"),  # equal as numbers
+        ("/baskets/a", {"headers": {"x-codes": "p, p"}}, "/header/x-codes"),
+        ("/baskets/a", {"cookies": {"flavours": "sour,sour"}}, "/cookie/flavours"),
+    ],
+)
+async def test_duplicate_items_rejected_in_parameters(
+    unique_app: Any, url: str, kwargs: dict[str, Any], pointer: str
+) -> None:
+    response = await _post_basket(unique_app, BASKET, url=url, **kwargs)
+    assert (pointer, "unique_items") in _pointers(response)
+
+
+@pytest.mark.parametrize(
+    ("values", "unique"),
+    [
+        ([1, 1.0], False),  # one number
+        ([1, True], True),
+        ([0, False], True),
+        (["1", 1], True),
+        ([1.5, 1.5], False),
+        ([{"a": 1, "b": 2}, {"b": 2, "a": 1}], False),  # member order does not count
+        ([{"a": 1}, {"a": 1, "b": None}], True),
+        ([[1, 2], [2, 1]], True),  # item order does
+        ([[1, [2]], [1.0, [2.0]]], False),
+        ([None, None], False),
+        (["a", "b", "a"], False),
+        ([], True),
+    ],
+)
+async def test_json_equality(unique_app: Any, values: list[Any], unique: bool) -> None:
+    response = await _post_basket(unique_app, values, url="/values")
+    if unique:
+        assert response.status_code == 200, response.text
+        assert response.json() == values
+    else:
+        assert _pointers(response) == [("/body", "unique_items")]
+
+
+@pytest.mark.parametrize(
+    ("form", "pointer"),
+    [("picks=a&picks=a", "/body/picks"), ("picks=a&numbers=1&numbers=1.0", "/body/numbers")],
+)
+async def test_duplicate_items_rejected_in_forms(unique_app: Any, form: str, pointer: str) -> None:
+    transport = httpx.ASGITransport(app=unique_app)
+    headers = {"content-type": "application/x-www-form-urlencoded"}
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        response = await client.post("/picks", content=form, headers=headers)
+        accepted = await client.post("/picks", content="picks=a&picks=b", headers=headers)
+    assert _pointers(response) == [(pointer, "unique_items")]
+    assert accepted.status_code == 200
+    assert accepted.json() == {"picks": ["a", "b"]}
+
+
+def test_models_refuse_duplicates_in_answers(packages: Path) -> None:
+    models = _package(packages, "unique").models
+    with pytest.raises(ValidationError, match="unique"):
+        models.Echo(basket={"name": "b"}, keys=["a", "a"])
+    assert models.Echo(basket={"name": "b"}, keys=["a", "b"]).keys == ["a", "b"]
+    assert models.Basket(name="b").defaults == [3, 1, 2]  # a default keeps its order

@@ -38,7 +38,7 @@ DOCUMENTS = {
 }
 # As in test_coverage.py: form and multipart fields carry no JSON types, so a negative case
 # (0 as "0", null as "") can serialise to a valid body; those are fuzzed with valid data only.
-POSITIVE_ONLY = ["create_note_from_form", "upload"]
+POSITIVE_ONLY = ["create_note_from_form", "upload", "submit_picks"]
 # schemathesis 4.32 reads `prefixItems` response schemas as draft 4 and cannot validate them
 # (see test_coverage.py); test_tuple_answers_match_their_schemas checks those bodies instead.
 TUPLES = ["echo_point", "echo_row", "echo_shape"]
@@ -223,6 +223,17 @@ SCHEMAS: list[dict[str, Any]] = [
         "uniqueItems": True,
     },
     {"type": "array", "items": {"enum": ["a", "b", "c"]}, "minItems": 2, "uniqueItems": True},
+    # Distinct as JSON: strings written from a pattern, nested arrays, objects, anything.
+    {"type": "array", "items": {"pattern": "^[a-z]{1,8}$"}, "minItems": 4, "uniqueItems": True},
+    {
+        "type": "array",
+        "items": {"type": "array", "items": {"type": "integer"}, "minItems": 1},
+        "minItems": 3,
+        "uniqueItems": True,
+    },
+    {"type": "array", "items": {"$ref": "#/$defs/Named"}, "minItems": 3, "uniqueItems": True},
+    {"type": "array", "items": {"type": "boolean"}, "minItems": 2, "uniqueItems": True},
+    {"type": "array", "items": {}, "minItems": 3, "uniqueItems": True},
     {"type": "array", "prefixItems": [{"type": "string"}, {"type": "boolean"}], "minItems": 2},
     {"type": ["string", "null"], "enum": [None, "x"]},
     {"type": "object", "required": ["a"], "properties": {"a": {"type": "integer"}}},
@@ -266,6 +277,19 @@ def test_generated_values_conform(schema: dict[str, Any]) -> None:
 )
 def test_exclusive_bounds_of_both_versions(schema: dict[str, Any], value: float) -> None:
     assert generated.mock.Sampler({}).value(schema) == value
+
+
+def test_unique_items_that_cannot_be_distinct_are_refused() -> None:
+    sampler = generated.mock.Sampler({})
+    with pytest.raises(generated.mock.MockError, match="distinct"):
+        sampler.value(
+            {"type": "array", "items": {"type": "boolean"}, "minItems": 3, "uniqueItems": True}
+        )
+    # One example repeated would give equal items: each item is built from the schema instead.
+    schema = {"type": "array", "items": {"example": "x"}, "minItems": 2, "uniqueItems": True}
+    with pytest.raises(generated.mock.MockError, match="distinct"):
+        sampler.value(schema)
+    assert len(set(generated.mock.Sampler({}, examples=False).value(schema))) == 2
 
 
 def test_discriminator_names_the_chosen_branch() -> None:

@@ -11,6 +11,7 @@ DOCUMENT = {
         "schemas": {
             "X": {"type": "object", "properties": {"a": {"type": "string"}}},
             "Code": {"type": "string", "pattern": "^[A-Z]{3}$"},
+            "Codes": {"type": "array", "items": {"$ref": "#/components/schemas/Code"}},
         }
     }
 }
@@ -32,7 +33,27 @@ DOCUMENT = {
             "str",
             'Annotated[str, Field(pattern="^[A-Z]{3}$")]',
         ),
+        (
+            {"$ref": "#/components/schemas/Code", "pattern": "^A"},  # both patterns hold
+            "str",
+            'Annotated[Annotated[str, Field(pattern="^[A-Z]{3}$")], rt.Matches("^A")]',
+        ),
         ({"type": "array", "items": {"type": "integer"}, "maxItems": 2}, "list[int]", None),
+        (
+            {"type": "array", "items": {"type": "integer"}, "maxItems": 2, "uniqueItems": True},
+            "list[int]",
+            "Annotated[list[int], Field(max_length=2), rt.unique_items]",
+        ),
+        (
+            {"$ref": "#/components/schemas/Codes", "uniqueItems": True},  # a $ref sibling
+            "list[str]",
+            'Annotated[list[Annotated[str, Field(pattern="^[A-Z]{3}$")]], rt.unique_items]',
+        ),
+        (
+            {"prefixItems": [{"type": "string"}], "minItems": 1, "uniqueItems": True},
+            "tuple[str, *tuple[Any, ...]]",
+            "Annotated[tuple[str, *tuple[Any, ...]], rt.Positions(minimum=1, unique=True)]",
+        ),
         ({"type": "object", "additionalProperties": {"type": "number"}}, "dict[str, float]", None),
         ({"enum": ["a", 1]}, 'Literal["a", 1]', None),
         ({"const": "x"}, 'Literal["x"]', None),

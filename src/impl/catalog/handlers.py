@@ -82,7 +82,7 @@ class ProductsHandlers:
             price=Decimal(body.price),
             currency=body.currency,
             status=body.status.value,
-            tags=[tag.root for tag in or_none(body.tags) or []],
+            tags=list(or_none(body.tags) or []),
         )
         return r.CreateProduct201(
             body=product_out(product),

@@ -240,8 +240,9 @@ class ProductService:
     ) -> Product:
         """Apply `changes` (only the fields the client sent) if `if_match` is current.
 
-        An invalid body is refused (422) before the precondition is looked at: the contract's
-        rules that the generated layer cannot check (unique tags) still come first.
+        An invalid change is refused (422) before the precondition is looked at. Over HTTP the
+        generated layer has already refused what the contract forbids (repeated tags included);
+        the same rules hold here for callers that do not come through it.
         """
         unknown = changes.keys() - UPDATABLE_FIELDS
         if unknown:

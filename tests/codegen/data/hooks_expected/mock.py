@@ -89,12 +89,12 @@ class Sampler:
     """Deterministic values that conform to JSON Schemas of an OpenAPI document.
 
     Objects get their required properties (and more while ``minProperties`` asks), arrays
-    ``minItems`` items (distinct ones when ``uniqueItems``), numbers and strings respect their
-    bounds, ``pattern``, ``format`` and ``multipleOf``; ``enum``/``const`` give their first
-    value, ``oneOf``/``anyOf`` their first branch (a discriminator is set to match it),
-    ``allOf`` is merged, ``$ref`` resolved. ``writeOnly`` properties are left out: the values
-    are answers. With ``examples=True`` a schema's own ``examples``/``example``/``default`` is
-    used where present.
+    ``minItems`` items (distinct ones, as JSON, when ``uniqueItems``), numbers and strings
+    respect their bounds, ``pattern``, ``format`` and ``multipleOf``; ``enum``/``const`` give
+    their first value, ``oneOf``/``anyOf`` their first branch (a discriminator is set to match
+    it), ``allOf`` is merged, ``$ref`` resolved. ``writeOnly`` properties are left out: the
+    values are answers. With ``examples=True`` a schema's own ``examples``/``example``/
+    ``default`` is used where present.
     """
 
     def __init__(self, document: Mapping[str, Any], *, examples: bool = True) -> None:
@@ -157,7 +157,7 @@ class Sampler:
         if kind == "object":
             return self.object(schema, variant, depth)
         if kind == "array":
-            return self.array(schema, depth)
+            return self.array(schema, variant, depth)
         if kind == "string":
             return _string(schema, variant)
         if kind in ("integer", "number"):
@@ -215,17 +215,31 @@ class Sampler:
             index += 1
         return out
 
-    def array(self, schema: dict[str, Any], depth: int) -> list[Any]:
+    def array(self, schema: dict[str, Any], variant: int, depth: int) -> list[Any]:
         prefix: list[Any] = schema.get("prefixItems") or []
         items = schema.get("items", {})
         if isinstance(items, list):  # draft 4 tuples, as 3.0 documents sometimes write them
             prefix, items = items, schema.get("additionalItems", {})
         count = max(int(schema.get("minItems", 0)), 0)
         out = [self.value(p, 0, depth + 1) for p in prefix[: max(count, len(prefix))]]
+        unique = schema.get("uniqueItems") is True
+        seen = {rt.json_key(value) for value in out} if unique else set()
+        if unique and len(seen) < len(out):
+            raise MockError("the positions of a uniqueItems array give equal items")
         index = 0
-        while len(out) < count and items is not False:
-            out.append(self.value(items, index, depth + 1))
+        # Variants make items differ; a schema with fewer distinct values than minItems
+        # (a one-value enum) has no valid array, and the search gives up.
+        while len(out) < count and items is not False and index < 4 * count + 16:
+            value = self.value(items, variant + index, depth + 1)
             index += 1
+            if unique:
+                key = rt.json_key(value)
+                if key in seen:
+                    continue
+                seen.add(key)
+            out.append(value)
+        if len(out) < count and items is not False:
+            raise MockError(f"no {count} distinct items for a uniqueItems array")
         return out
 
 
@@ -315,7 +329,7 @@ def _string(schema: dict[str, Any], variant: int) -> str:
     maximum = schema.get("maxLength")
     pattern = schema.get("pattern")
     if isinstance(pattern, str):
-        found = _from_pattern(pattern, minimum, maximum)
+        found = _from_pattern(pattern, minimum, maximum, variant)
         if found is not None:
             return found
     fmt = schema.get("format")
@@ -330,22 +344,29 @@ def _string(schema: dict[str, Any], variant: int) -> str:
     return text[:maximum] if isinstance(maximum, int) else text
 
 
-def _from_pattern(pattern: str, minimum: int, maximum: Any) -> str | None:
-    """The shortest string the regex finds, or longer (more repetitions) to reach minLength."""
+def _from_pattern(pattern: str, minimum: int, maximum: Any, variant: int = 0) -> str | None:
+    """The shortest string the regex finds, or longer (more repetitions) to reach minLength;
+    a ``variant`` after the first is the next longer one that fits (for distinct items)."""
     try:
         compiled = re.compile(pattern)
         parsed = sre_parse.parse(pattern)
     except (re.error, RecursionError, ValueError):
         return None
+    found: list[str] = []
     for repeats in (0, 1, 2, 4, 8, 16, 32, 64, max(minimum, 1)):
         text = _RegexSample(repeats).build(parsed)
         if text is None:
-            return None
+            break
         if len(text) < minimum and repeats < max(minimum, 1):
             continue
         fits = len(text) >= minimum and (not isinstance(maximum, int) or len(text) <= maximum)
-        return text if fits and compiled.search(text) else None
-    return None
+        if not (fits and compiled.search(text)):
+            break
+        if text not in found:
+            found.append(text)
+        if len(found) > variant:
+            break
+    return found[variant % len(found)] if found else None
 
 
 class _RegexSample:
