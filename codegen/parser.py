@@ -68,7 +68,8 @@ class _Parser:
             self.warnings.append(
                 bundle.diagnostic(
                     f"pattern {pattern!r} cannot be compiled by the runtime's regex engine "
-                    "(lookaround, backreference or surrogate); it is not enforced",
+                    "(lookaround, backreference, surrogate, or not a valid expression); "
+                    "it is not enforced",
                     pointer,
                     "warning",
                 )

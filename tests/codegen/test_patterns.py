@@ -39,3 +39,20 @@ def test_what_cannot_be_compiled_is_named(tmp_path: Path) -> None:
         "/components/schemas/Thing/properties/b/pattern",
     ]
     assert "(?!x)" not in result.files["models.py"]
+
+
+@pytest.mark.parametrize("version", ["3.0.3", "3.1.0"])
+def test_a_pattern_that_is_not_ecma_262_is_a_warning_not_a_refusal(
+    tmp_path: Path, version: str
+) -> None:
+    # amazonaws.com/config (APIs.guru): `\d-_` is not a range in ECMA-262, Python or Rust.
+    (tmp_path / "api.json").write_text(
+        f'{{"openapi": "{version}", "info": {{"title": "t", "version": "1",'
+        ' "contact": {"email": "not an email"}}, "paths": {},'
+        ' "components": {"schemas": {"Arn": {"type": "string",'
+        ' "pattern": "^arn:[a-zA-Z\\\\d-_/]+$"}}}}'
+    )
+    result = generate(tmp_path / "api.json")
+    assert [(w.pointer, "it is not enforced" in w.message) for w in result.warnings] == [
+        ("/components/schemas/Arn/pattern", True)
+    ]
