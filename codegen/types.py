@@ -387,12 +387,12 @@ class TypeMapper:
             target = self.resolve({"$ref": ref})
             if cls is not None and not _is_model(target):
                 cls = None  # a RootModel of a string or list: the plain type reads better
-            if cls is not None and self.existing is not None:
+            if cls is not None and self.existing is not None and cls not in self.existing:
+                # A readOnly/writeOnly pair: only its Request and Response classes exist. A
+                # schema with a class of its own keeps it, even when another schema happens
+                # to be named like its variant (`TransactionRule` and `TransactionRuleResponse`).
                 variant = f"{cls}{self.direction}"
-                if self.direction and variant in self.existing:
-                    cls = variant
-                elif cls not in self.existing:
-                    cls = None
+                cls = variant if self.direction and variant in self.existing else None
             if cls is not None:
                 text = f"{self.models_prefix}{cls}"
                 validator = text

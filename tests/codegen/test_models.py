@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import json
 from pathlib import Path
 from typing import Any
 
@@ -108,3 +109,99 @@ def test_dotted_schema_names_stay_in_one_module() -> None:
     assert by_schema == {"content.v1.item": "ContentV1Item", "Box": "Box"}
     assert classes == {"ContentV1Item", "Box"}
     assert "item: ContentV1Item | MISSING" in source
+
+
+def test_a_schema_named_like_another_ones_response_variant_keeps_its_own_class(
+    tmp_path: Path,
+) -> None:
+    # adyen.com/BalancePlatformService: `TransactionRule` and the wrapper
+    # `TransactionRuleResponse` ({transactionRule: TransactionRule}); a response of
+    # `TransactionRule` was typed as the wrapper, so the mock answered `{}`.
+    from codegen.generate import generate
+
+    rule = {"$ref": "#/components/schemas/Rule"}
+    (tmp_path / "api.json").write_text(
+        json.dumps(
+            {
+                "openapi": "3.1.0",
+                "info": {"title": "t", "version": "1"},
+                "paths": {
+                    "/rules/{id}": {
+                        "parameters": [
+                            {
+                                "name": "id",
+                                "in": "path",
+                                "required": True,
+                                "schema": {"type": "string"},
+                            }
+                        ],
+                        "get": {
+                            "operationId": "get_rule",
+                            "responses": {
+                                "200": {
+                                    "description": "the rule",
+                                    "content": {"application/json": {"schema": rule}},
+                                }
+                            },
+                        },
+                        "put": {
+                            "operationId": "put_rule",
+                            "requestBody": {
+                                "required": True,
+                                "content": {
+                                    "application/json": {
+                                        "schema": {"$ref": "#/components/schemas/Note"}
+                                    }
+                                },
+                            },
+                            "responses": {
+                                "200": {
+                                    "description": "the rule, wrapped",
+                                    "content": {
+                                        "application/json": {
+                                            "schema": {"$ref": "#/components/schemas/RuleResponse"}
+                                        }
+                                    },
+                                }
+                            },
+                        },
+                    }
+                },
+                "components": {
+                    "schemas": {
+                        "Rule": {
+                            "type": "object",
+                            "required": ["type"],
+                            "properties": {"type": {"type": "string"}},
+                        },
+                        "RuleResponse": {"type": "object", "properties": {"rule": rule}},
+                        # A readOnly/writeOnly pair still gets its variants.
+                        "Note": {
+                            "type": "object",
+                            "properties": {
+                                "id": {"type": "string", "readOnly": True},
+                                "text": {"type": "string"},
+                            },
+                        },
+                        "NoteResponse": {
+                            "type": "object",
+                            "properties": {"note": {"$ref": "#/components/schemas/Note"}},
+                        },
+                    }
+                },
+            }
+        )
+    )
+    files = generate(tmp_path / "api.json").files
+    responses = next(
+        text
+        for name, text in files.items()
+        if name.startswith("responses/") and "GetRule200" in text
+    )
+    assert "class GetRule200:" in responses
+    get_rule = responses.split("class GetRule200:")[1].split("@dataclass")[0]
+    assert "body: models.Rule\n" in get_rule
+    put_rule = responses.split("class PutRule200:")[1].split("@dataclass")[0]
+    assert "body: models.RuleResponse\n" in put_rule
+    interfaces = "".join(text for name, text in files.items() if name.startswith("interfaces/"))
+    assert "body: models.NoteRequest" in interfaces
