@@ -242,6 +242,14 @@ def rename(source: str, renames: dict[str, str]) -> str:
     return "".join(lines)
 
 
+def _stem(class_name: str) -> str:
+    """The class name without its one variant suffix (`XResponseRequest` -> `XResponse`)."""
+    for suffix in ("Request", "Response"):
+        if class_name.endswith(suffix):
+            return class_name[: -len(suffix)]
+    return class_name
+
+
 def _schema_classes(models: list[tuple[str, str]]) -> dict[str, str]:
     """Component schema name -> its class (for a readOnly/writeOnly pair, the shared stem)."""
     prefix = "#/components/schemas/"
@@ -252,7 +260,7 @@ def _schema_classes(models: list[tuple[str, str]]) -> dict[str, str]:
             by_schema.setdefault(name, []).append(class_name)
     found: dict[str, str] = {}
     for name, classes in by_schema.items():
-        stems = {c.removesuffix("Request").removesuffix("Response") for c in classes}
+        stems = {_stem(c) for c in classes}
         found[name] = stems.pop() if len(classes) > 1 and len(stems) == 1 else classes[0]
     return found
 

@@ -144,6 +144,19 @@ def test_a_schema_named_like_another_ones_response_variant_keeps_its_own_class(
                                 }
                             },
                         },
+                        "patch": {
+                            "operationId": "list_notes",
+                            "responses": {
+                                "200": {
+                                    "description": "notes",
+                                    "content": {
+                                        "application/json": {
+                                            "schema": {"$ref": "#/components/schemas/NotesResponse"}
+                                        }
+                                    },
+                                }
+                            },
+                        },
                         "put": {
                             "operationId": "put_rule",
                             "requestBody": {
@@ -187,6 +200,18 @@ def test_a_schema_named_like_another_ones_response_variant_keeps_its_own_class(
                             "type": "object",
                             "properties": {"note": {"$ref": "#/components/schemas/Note"}},
                         },
+                        # adyen.com: a schema named `…Response` with readOnly fields inside
+                        # gets `…ResponseRequest` and `…ResponseResponse`.
+                        "NotesResponse": {
+                            "type": "object",
+                            "required": ["notes"],
+                            "properties": {
+                                "notes": {
+                                    "type": "array",
+                                    "items": {"$ref": "#/components/schemas/Note"},
+                                }
+                            },
+                        },
                     }
                 },
             }
@@ -203,5 +228,7 @@ def test_a_schema_named_like_another_ones_response_variant_keeps_its_own_class(
     assert "body: models.Rule\n" in get_rule
     put_rule = responses.split("class PutRule200:")[1].split("@dataclass")[0]
     assert "body: models.RuleResponse\n" in put_rule
+    list_notes = responses.split("class ListNotes200:")[1].split("@dataclass")[0]
+    assert "body: models.NotesResponseResponse\n" in list_notes
     interfaces = "".join(text for name, text in files.items() if name.startswith("interfaces/"))
     assert "body: models.NoteRequest" in interfaces
