@@ -97,9 +97,11 @@ class Tool:
     python: Path
     refusal: Callable[[int, str], str]  # (exit code, output) -> "refused" or "crash"
     env: dict[str, str] = field(default_factory=dict)
+    # When the output says the first, run again with the second (the option its user would add).
+    retry: tuple[str, tuple[str, ...]] | None = None
 
-    def command_line(self, spec: Path, out: Path) -> list[str]:
-        return [part.format(spec=spec, out=out) for part in self.command]
+    def command_line(self, spec: Path, out: Path, command: Sequence[str] = ()) -> list[str]:
+        return [part.format(spec=spec, out=out) for part in command or self.command]
 
 
 def peer_refusal(marker: str) -> Callable[[int, str], str]:
@@ -109,6 +111,14 @@ def peer_refusal(marker: str) -> Callable[[int, str], str]:
 def tools(peers_bin: Path) -> list[Tool]:
     ours = Path(sys.executable)
     peer = str(peers_bin) + "/"
+    models: tuple[str, ...] = (
+        peer + "datamodel-codegen",
+        "--input",
+        "{spec}",
+        "--input-file-type",
+        "openapi",
+    )
+    models += ("--output-model-type", "pydantic_v2.BaseModel")
     return [
         Tool(
             "ours",
@@ -151,23 +161,15 @@ def tools(peers_bin: Path) -> list[Tool]:
         ),
         Tool(
             "datamodel-codegen",
-            (
-                peer + "datamodel-codegen",
-                "--input",
-                "{spec}",
-                "--input-file-type",
-                "openapi",
-                "--output-model-type",
-                "pydantic_v2.BaseModel",
-                "--output",
-                "{out}/models.py",
-            ),
+            (*models, "--output", "{out}/models.py"),
             ".",
             "models",
             "",
             peers_bin / "python",
             # It stops on a document without schemas: nothing to model, not a crash.
             peer_refusal("Models not found in the input data"),
+            # Dotted schema names make a package of modules, which needs a folder.
+            retry=("require an output directory", (*models, "--output", "{out}/models")),
         ),
     ]
 
@@ -208,6 +210,9 @@ def judge(
     env = {**os.environ, **tool.env}
     generated = run_measured(tool.command_line(spec, out), timeout, env)
     seconds, peak = generated.seconds, generated.peak_mib
+    if tool.retry and generated.returncode and tool.retry[0] in generated.output:
+        generated = run_measured(tool.command_line(spec, out, tool.retry[1]), timeout, env)
+        seconds, peak = seconds + generated.seconds, max(peak, generated.peak_mib)
     if generated.returncode is None:
         return Outcome("timeout", seconds, peak, None, f"no result in {timeout:.0f} s")
     if generated.returncode != 0:
@@ -215,7 +220,7 @@ def judge(
         return Outcome(kind, seconds, peak, None, last_line(generated.output))
     root = out / tool.root
     module_path = root.joinpath(*tool.module.split("."))
-    if not (module_path.with_suffix(".py").exists() or (module_path / "__init__.py").exists()):
+    if not (module_path.with_suffix(".py").exists() or module_path.is_dir()):
         return Outcome("no-output", seconds, peak, None, last_line(generated.output))
     broken = invalid_python(out)
     if broken:
@@ -348,6 +353,12 @@ def main() -> None:
             ]
             print(f"{row.name:{first}}{row.operations:>5}  " + "  ".join(cells), flush=True)
     print("\nfailures and dropped operations:")
+    if all(
+        outcome.kind == "ok" and not outcome.dropped
+        for row in rows
+        for outcome in row.outcomes.values()
+    ):
+        print("  none")
     for row in rows:
         for tool in chosen:
             outcome = row.outcomes[tool.name]
