@@ -34,7 +34,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from benchmarks.codegen_compare_probe import operations
+from benchmarks.codegen_compare_probe import load, operations
 from benchmarks.codegen_corpus import document_name, package_name, refused_or_crashed, sample
 
 HERE = Path(__file__).resolve().parent
@@ -187,8 +187,11 @@ class Outcome:
 
 
 def last_line(text: str) -> str:
-    lines = [line for line in text.strip().splitlines() if line.strip()]
-    return lines[-1].strip()[:200] if lines else ""
+    """What went wrong, from a tool's output: the last line, or a Java exception's own line."""
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    # A Java stack trace ends on its deepest frame; the exception and its cause come first.
+    java = [line for line in lines if line.startswith(("Exception in thread", "Caused by:"))]
+    return (java or lines or [""])[-1][:200]
 
 
 def invalid_python(folder: Path) -> str | None:
@@ -246,8 +249,7 @@ class Row:
 
 
 def compare(spec: Path, name: str, chosen: list[Tool], out: Path, timeout: float) -> Row:
-    document = json.loads(spec.read_text(encoding="utf-8"))
-    wanted = operations(document)
+    wanted = operations(load(spec))
     results = {
         tool.name: judge(tool, spec, out / tool.name / package_name(name), timeout, wanted)
         for tool in chosen

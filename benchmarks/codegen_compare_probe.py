@@ -101,6 +101,18 @@ def _serves(routes: Sequence[Any], scope: dict[str, Any]) -> bool:
     return False
 
 
+def load(spec: Path) -> dict[str, Any]:
+    """A JSON or YAML document (YAML needs PyYAML, which every tool's environment has)."""
+    text = spec.read_text(encoding="utf-8")
+    if spec.suffix == ".json":
+        loaded = json.loads(text)
+    else:
+        import yaml
+
+        loaded = yaml.safe_load(text)
+    return loaded if isinstance(loaded, dict) else {}
+
+
 def _pointer(document: dict[str, Any], ref: str) -> Any:
     node: Any = document
     for part in ref.removeprefix("#/").split("/"):
@@ -112,7 +124,7 @@ def _pointer(document: dict[str, Any], ref: str) -> Any:
 def main(argv: Sequence[str]) -> None:
     root, module, expression, spec = argv
     sys.path.insert(0, root)
-    document = json.loads(Path(spec).read_text(encoding="utf-8"))
+    document = load(Path(spec))
     started = time.perf_counter()
     imported = __import__(module, fromlist=["_"])
     app = eval(expression, {"m": imported})  # noqa: S307 - the driver's fixed expressions

@@ -13,8 +13,14 @@ from starlette.applications import Starlette
 from starlette.responses import PlainTextResponse
 from starlette.routing import Mount, Route
 
-from benchmarks.codegen_compare import invalid_python, run_measured
-from benchmarks.codegen_compare_probe import concrete_path, operations, routed, server_prefixes
+from benchmarks.codegen_compare import invalid_python, last_line, run_measured
+from benchmarks.codegen_compare_probe import (
+    concrete_path,
+    load,
+    operations,
+    routed,
+    server_prefixes,
+)
 
 DOCUMENT: dict[str, Any] = {
     "openapi": "3.1.0",
@@ -50,6 +56,13 @@ def test_operations_are_counted_from_the_document() -> None:
         ("HEAD", "/pets/{pet_id}/photos/{photo-id}.{ext}"),
     ]
     assert operations({"openapi": "3.0.3", "paths": None}) == []
+
+
+def test_json_and_yaml_documents_load(tmp_path: Path) -> None:
+    (tmp_path / "a.json").write_text('{"paths": {"/a": {"get": {}}}}')
+    (tmp_path / "a.yaml").write_text("paths:\n  /a:\n    get: {}\n")
+    assert operations(load(tmp_path / "a.json")) == operations(load(tmp_path / "a.yaml"))
+    assert operations(load(tmp_path / "a.yaml")) == [("GET", "/a")]
 
 
 def test_servers_give_path_prefixes_and_templates_concrete_paths() -> None:
@@ -113,3 +126,13 @@ def test_invalid_python_names_the_file_and_line(tmp_path: Path) -> None:
     problem = invalid_python(tmp_path)
     assert problem is not None
     assert problem.startswith("pkg/models.py:3: SyntaxError")
+
+
+def test_the_failure_named_is_the_last_line_or_the_java_exception() -> None:
+    assert last_line("warning: x\nValueError: bad\n\n") == "ValueError: bad"
+    trace = (
+        'Exception in thread "main" java.lang.RuntimeException: Error! not yet supported\n'
+        "\tat org.openapitools.codegen.DefaultGenerator.generate(DefaultGenerator.java:1)\n"
+    )
+    assert last_line(trace).startswith('Exception in thread "main" java.lang.RuntimeException')
+    assert last_line("") == ""
