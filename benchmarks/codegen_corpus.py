@@ -18,9 +18,31 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 
+def sample(corpus: Path, size: int, offset: int) -> list[Path]:
+    """Every ``len/size``-th document from ``offset`` in path order (``size`` 0: all of them)."""
+    specs = sorted(corpus.rglob("*.json"))
+    step = max(1, len(specs) // size) if size else 1
+    return specs[offset::step][: size or None]
+
+
+def document_name(spec: Path, corpus: Path) -> str:
+    """The document's name in the directory: ``azure.com/serialconsole``."""
+    return spec.relative_to(corpus).with_suffix("").as_posix()
+
+
+def package_name(name: str) -> str:
+    """A Python package name for a document's output."""
+    return "p_" + "".join(ch if ch.isalnum() else "_" for ch in name)
+
+
+def refused_or_crashed(returncode: int, stderr: str) -> str:
+    """Our generator's failure: exit 2 without a traceback is a refusal, naming what and where."""
+    return "crash" if "Traceback" in stderr or returncode != 2 else "refused"
+
+
 def run(spec: Path, corpus: Path, out: Path) -> tuple[str, str, float, str]:
-    name = spec.relative_to(corpus).with_suffix("").as_posix()
-    package = "p_" + "".join(ch if ch.isalnum() else "_" for ch in name)
+    name = document_name(spec, corpus)
+    package = package_name(name)
     target = out / package
     started = time.perf_counter()
     generated = subprocess.run(  # noqa: S603 - our own command line
@@ -32,9 +54,8 @@ def run(spec: Path, corpus: Path, out: Path) -> tuple[str, str, float, str]:
     )
     elapsed = time.perf_counter() - started
     if generated.returncode != 0:
-        crashed = "Traceback" in generated.stderr or generated.returncode != 2
         last = (generated.stderr.strip().splitlines() or [""])[-1][:200]
-        return name, "crash" if crashed else "refused", elapsed, last
+        return name, refused_or_crashed(generated.returncode, generated.stderr), elapsed, last
     check = (
         f"import sys; sys.path.insert(0, {str(out)!r}); import {package} as m;"
         "m.build_app(None, allow_missing=True)"
@@ -70,19 +91,17 @@ def main() -> None:
     parser.add_argument("--offset", type=int, default=0)
     parser.add_argument("--out", type=Path, default=Path("build/corpus"))
     args = parser.parse_args()
-    specs = sorted(args.corpus.rglob("*.json"))
-    step = max(1, len(specs) // args.sample) if args.sample else 1
-    sample = specs[args.offset :: step][: args.sample or None]
+    documents = sample(args.corpus, args.sample, args.offset)
     args.out.mkdir(parents=True, exist_ok=True)
     outcomes: Counter[str] = Counter()
     with ThreadPoolExecutor(2) as pool:
         for name, outcome, elapsed, message in pool.map(
-            lambda spec: run(spec, args.corpus, args.out.resolve()), sample
+            lambda spec: run(spec, args.corpus, args.out.resolve()), documents
         ):
             outcomes[outcome] += 1
             print(f"{outcome:12} {elapsed:6.1f}s  {name}  {message}", flush=True)
     summary = ", ".join(f"{count} {outcome}" for outcome, count in sorted(outcomes.items()))
-    print(f"\n{len(sample)} documents: {summary}")
+    print(f"\n{len(documents)} documents: {summary}")
     if outcomes["crash"] or outcomes["import-fail"] or outcomes["mock-fail"]:
         sys.exit(1)
 
