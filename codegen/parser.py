@@ -9,6 +9,7 @@ from typing import Any
 
 from codegen import ir
 from codegen.bundle import Bundle, dereference
+from codegen.deeprefs import hoist_deep_refs
 from codegen.errors import Diagnostic, SpecError, join_pointer
 from codegen.naming import NameTable, pascal, safe_identifier, snake
 from codegen.patterns import adapt_patterns
@@ -74,6 +75,8 @@ class _Parser:
                     "warning",
                 )
             )
+        # References into the middle of a schema name a component of their own from here on.
+        self.document, _ = hoist_deep_refs(self.document)
         components = self.document.get("components") or {}
         schemas = components.get("schemas") or {}
         self.schemas: dict[str, Any] = dict(schemas) if isinstance(schemas, dict) else {}

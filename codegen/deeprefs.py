@@ -1,0 +1,108 @@
+"""Schemas referenced from inside another schema become component schemas of their own.
+
+Bundlers (APIs.guru's, for one) write references into the middle of a component:
+``#/components/schemas/Server/properties/ipConfiguration/allOf/0``. They are valid, but the
+model generator builds names and pointers from them (its readOnly/writeOnly variants append
+``Request`` to the last token: ``allOf/0Request``, an invalid pointer), and a class for a
+schema that has no name of its own is named after nothing. So, before models are made, each
+such target moves to ``components/schemas`` under a name made of its path, its old place
+becomes a reference to it, and every reference into it follows. The served document is not
+touched: this is the generator's working copy.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from codegen.errors import join_pointer, unescape_pointer_token
+from codegen.naming import NameTable, pascal
+
+PREFIX = "#/components/schemas/"
+# Keywords of a schema's path that say nothing about what the schema is.
+_STRUCTURAL = {"properties", "items", "additionalProperties", "schema", "content"}
+
+
+def _tokens(ref: str) -> list[str]:
+    return [unescape_pointer_token(t) for t in ref[len(PREFIX) :].split("/")]
+
+
+def _deep(ref: str) -> bool:
+    return ref.startswith(PREFIX) and "/" in ref[len(PREFIX) :]
+
+
+def _refs(node: Any, found: set[str]) -> None:
+    if isinstance(node, dict):
+        ref = node.get("$ref")
+        if isinstance(ref, str) and _deep(ref):
+            found.add(ref)
+        for value in node.values():
+            _refs(value, found)
+    elif isinstance(node, list):
+        for value in node:
+            _refs(value, found)
+
+
+def _rewrite(node: Any, old: str, new: str) -> None:
+    """Point references at ``old`` or inside it at ``new`` instead."""
+    if isinstance(node, dict):
+        ref = node.get("$ref")
+        if isinstance(ref, str) and (ref == old or ref.startswith(old + "/")):
+            node["$ref"] = new + ref[len(old) :]
+        for value in node.values():
+            _rewrite(value, old, new)
+    elif isinstance(node, list):
+        for value in node:
+            _rewrite(value, old, new)
+
+
+def _locate(schemas: dict[str, Any], tokens: list[str]) -> tuple[Any, str | int] | None:
+    """The container holding the target and its key, or None when the pointer is broken."""
+    node: Any = schemas
+    for token in tokens[:-1]:
+        if isinstance(node, dict) and token in node:
+            node = node[token]
+        elif isinstance(node, list) and token.isdigit() and int(token) < len(node):
+            node = node[int(token)]
+        else:
+            return None
+    last = tokens[-1]
+    if isinstance(node, dict) and last in node:
+        return node, last
+    if isinstance(node, list) and last.isdigit() and int(last) < len(node):
+        return node, int(last)
+    return None
+
+
+def hoist_deep_refs(document: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+    """A copy of ``document`` whose schema references all name a component schema.
+
+    Returns the copy and, for each moved schema, its new name -> its old JSON pointer.
+    """
+    found: set[str] = set()
+    _refs(document, found)
+    if not found:
+        return document, {}
+    result = copy.deepcopy(document)
+    schemas: dict[str, Any] = result["components"]["schemas"]
+    names = NameTable(set(schemas))
+    moved: dict[str, str] = {}
+    while found:
+        # The shallowest first: a target inside another one moves with it, then on its own.
+        ref = min(found, key=lambda r: (r.count("/"), r))
+        found.discard(ref)
+        tokens = _tokens(ref)
+        place = _locate(schemas, tokens)
+        if place is None or not isinstance(place[0][place[1]], dict):
+            continue  # a broken pointer, or one through a $ref: the validator's to report
+        container, key = place
+        words = [tokens[0], *(t for t in tokens[1:] if t not in _STRUCTURAL)]
+        name = names.claim(pascal(" ".join(words)))
+        new = PREFIX + name.replace("~", "~0").replace("/", "~1")
+        schemas[name] = container[key]
+        container[key] = {"$ref": new}
+        moved[name] = join_pointer("/components/schemas", *tokens)
+        _rewrite(result, ref, new)
+        found = {new + r[len(ref) :] if r.startswith(ref + "/") else r for r in found}
+        found = {r for r in found if _deep(r)}
+    return result, moved
