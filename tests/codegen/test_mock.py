@@ -46,7 +46,7 @@ TUPLES = ["echo_point", "echo_row", "echo_shape"]
 
 def _schema(path: Path) -> schemathesis.BaseSchema:
     # Fewer examples than test_coverage.py, which fuzzes the same request validation; each
-    # mocked operation's answer is fixed at start-up. About 20 s for all eleven documents.
+    # mocked operation's answer is fixed at start-up. About 20 s for all twelve documents.
     config = {
         "generation": {"mode": "all", "max-examples": 10, "deterministic": True},
         "checks": {
