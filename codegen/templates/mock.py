@@ -26,6 +26,10 @@ from pydantic import ValidationError
 from . import runtime as rt
 
 logger = logging.getLogger("openapi.mock")
+try:  # checks that a oneOf value is valid against one branch only; without it, not checked
+    jsonschema_rs: Any = importlib.import_module("jsonschema_rs")
+except ImportError:  # pragma: no cover - the package itself needs only Starlette and Pydantic
+    jsonschema_rs = None
 # The standard library's own regex parser (private, stable since 3.11), to write strings that
 # a `pattern` matches.
 sre_parse: Any = importlib.import_module("re._parser")
@@ -99,6 +103,9 @@ class Sampler:
     def __init__(self, document: Mapping[str, Any], *, examples: bool = True) -> None:
         self.document = document
         self.examples = examples
+        # Where no value valid against exactly one oneOf branch was found (the caller warns).
+        self.ambiguous: list[str] = []
+        self._validators: dict[int, tuple[Any, Any]] = {}
 
     def resolve(self, node: Any) -> Any:
         """``node`` with local ``$ref``s followed (its siblings merged in, as 3.1 says)."""
@@ -168,14 +175,93 @@ class Sampler:
         return f"string{variant}" if variant else "string"
 
     def branch(self, schema: dict[str, Any], key: str, variant: int, depth: int) -> Any:
+        """A value of the first non-null branch; for ``oneOf``, one that no other branch
+        accepts (a non-empty array, every property, another variant, another branch)."""
         branches = schema[key]
-        chosen = next(
-            (b for b in branches if _type(self.resolve(b)) != "null"),
-            branches[0],
+        order = sorted(
+            range(len(branches)), key=lambda i: _type(self.resolve(branches[i])) == "null"
         )
+        if key == "anyOf":
+            order = order[:1]
+        first: list[Any] = []
+        failures: list[MockError] = []
+        for index in order:
+            for value in self._branch_values(
+                schema, key, branches[index], variant, depth, failures
+            ):
+                if not first:
+                    first.append(value)
+                if key == "anyOf" or self._exclusive(branches, index, value):
+                    return value
+        if not first:
+            raise failures[0] if failures else MockError("a oneOf whose branches accept nothing")
+        self.ambiguous.append(_describe(branches))
+        return first[0]
+
+    def _branch_values(
+        self,
+        schema: dict[str, Any],
+        key: str,
+        chosen: Any,
+        variant: int,
+        depth: int,
+        failures: list[MockError],
+    ) -> Iterator[Any]:
         rest = {k: v for k, v in schema.items() if k not in (key, "discriminator")}
         resolved = self.resolve(chosen)
-        value = self.value(merge(rest, resolved) if rest else chosen, variant, depth + 1)
+        merged = merge(rest, resolved) if rest else resolved
+        tries: list[tuple[Any, int, bool]] = [
+            (merge(rest, resolved) if rest else chosen, variant, self.examples)
+        ]
+        if key == "oneOf" and isinstance(merged, dict):
+            if _type(merged) == "array" and int(merged.get("minItems", 0)) < 1:
+                tries.append((merge(merged, {"minItems": 1}), variant, self.examples))
+            properties = merged.get("properties")
+            if _type(merged) == "object" and isinstance(properties, dict) and properties:
+                every = {"minProperties": len(properties)}
+                tries.append((merge(merged, every), variant, self.examples))
+            tries.extend([(merged, variant + 1, self.examples), (merged, variant, False)])
+        for target, tried_variant, examples in tries:
+            saved, self.examples = self.examples, examples
+            try:
+                value = self.value(target, tried_variant, depth + 1)
+            except MockError as exc:
+                failures.append(exc)
+                continue
+            finally:
+                self.examples = saved
+            yield self._discriminated(schema, chosen, resolved, value)
+
+    def _exclusive(self, branches: list[Any], index: int, value: Any) -> bool:
+        """Whether no branch but ``branches[index]`` accepts ``value`` (True if unknown)."""
+        return not any(
+            self.accepts(branch, value) for other, branch in enumerate(branches) if other != index
+        )
+
+    def accepts(self, schema: Any, value: Any) -> bool:
+        """Whether ``schema`` accepts ``value`` as JSON Schema (3.0: draft 4) says; False when
+        jsonschema-rs is not installed or cannot read the schema."""
+        if jsonschema_rs is None:
+            return False
+        cached = self._validators.get(id(schema))
+        if cached is None:
+            root: dict[str, Any] = {"allOf": [schema]}
+            if isinstance(self.document.get("components"), dict):
+                root["components"] = self.document["components"]
+            draft = (
+                jsonschema_rs.Draft4Validator
+                if str(self.document.get("openapi", "3.1")).startswith("3.0")
+                else jsonschema_rs.Draft202012Validator
+            )
+            try:
+                validator = draft(root)
+            except (ValueError, jsonschema_rs.ValidationError, jsonschema_rs.ReferencingError):
+                validator = None
+            cached = self._validators[id(schema)] = (schema, validator)
+        validator = cached[1]
+        return validator is not None and bool(validator.is_valid(value))
+
+    def _discriminated(self, schema: dict[str, Any], chosen: Any, resolved: Any, value: Any) -> Any:
         discriminator = schema.get("discriminator")
         if isinstance(value, dict) and isinstance(discriminator, dict):
             name = discriminator.get("propertyName")
@@ -240,6 +326,14 @@ class Sampler:
         if len(out) < count and items is not False:
             raise MockError(f"no {count} distinct items for a uniqueItems array")
         return out
+
+
+def _describe(branches: list[Any]) -> str:
+    names = [
+        b["$ref"] if isinstance(b, dict) and isinstance(b.get("$ref"), str) else _type(b) or "{}"
+        for b in branches
+    ]
+    return "oneOf [" + ", ".join(names) + "]"
 
 
 def merge(base: Any, extra: Any) -> dict[str, Any]:
@@ -489,13 +583,18 @@ def answer(op: rt.Operation, document: Mapping[str, Any]) -> Any:
     spec = success(op)
     if spec is None:
         raise MockError(f"{op.operation_id} documents no response")
-    sampler = Sampler(document)
+    fields = _fields(op, spec, Sampler(document))
+    if spec.status == "default" or spec.status.endswith("XX"):
+        fields["status"] = 200 if spec.status in ("default", "2XX") else int(spec.status[0]) * 100
+    return spec.cls(**fields)
+
+
+def _fields(op: rt.Operation, spec: rt.ResponseSpec, sampler: Sampler) -> dict[str, Any]:
+    """The body and required headers of one documented response (no variable status)."""
     item = sampler.resolve(sampler.pointer(_pointer("paths", op.path)))
     operation = sampler.resolve(item.get(op.method.lower())) or {}
     raw = sampler.resolve((operation.get("responses") or {}).get(spec.status)) or {}
     fields: dict[str, Any] = {}
-    if spec.status == "default" or spec.status.endswith("XX"):
-        fields["status"] = 200 if spec.status in ("default", "2XX") else int(spec.status[0]) * 100
     if spec.adapter is not None:
         media = sampler.resolve((raw.get("content") or {}).get(spec.media_type)) or {}
         fields["body"] = _first_valid(
@@ -508,7 +607,47 @@ def answer(op: rt.Operation, document: Mapping[str, Any]) -> Any:
             fields[header.attribute] = _first_valid(
                 op, spec, sampler, found, _header, f"header {header.name}"
             )
-    return spec.cls(**fields)
+    return fields
+
+
+class ErrorAnswers:
+    """The mock's :class:`runtime.ProblemRenderer`: a problem whose status the operation
+    documents (exactly, by range or ``default``) with a body that is not problem+json is
+    answered with that response's example, or a value generated from its schema, in its
+    documented media type and with the problem's status. Where the document says
+    problem+json, or documents no body or nothing for that status, the problem is sent.
+    Each answer is built at its first use, then reused.
+    """
+
+    def __init__(self, spec_json: str) -> None:
+        self.document = json.loads(spec_json)
+        self.built: dict[tuple[str, str, str], dict[str, Any] | None] = {}
+
+    def __call__(self, problem: rt.Problem, operation: rt.Operation | None, /) -> object | None:
+        if operation is None:
+            return None
+        spec = operation.response(problem.status)
+        if spec is None or spec.kind == "empty" or rt._documents_problem_json(spec):
+            return None
+        key = (operation.method, operation.path, spec.status)
+        if key not in self.built:
+            try:
+                self.built[key] = _fields(operation, spec, Sampler(self.document))
+            except (MockError, LookupError, TypeError, ValueError, RecursionError) as exc:
+                logger.warning(
+                    "mock: %s: %s errors stay problem+json: %s",
+                    operation.operation_id,
+                    spec.status,
+                    exc,
+                )
+                self.built[key] = None
+        fields = self.built[key]
+        if fields is None:
+            return None
+        if spec.status == "default" or spec.status.endswith("XX"):
+            fields = {**fields, "status": problem.status}
+        rendered: object = spec.cls(**fields)
+        return rendered
 
 
 def _pointer(*tokens: str) -> str:
@@ -530,7 +669,9 @@ def _candidates(sampler: Sampler, holder: Mapping[str, Any]) -> Iterator[Any]:
     if schema is None and isinstance(content, dict) and content:  # a content-typed header
         schema = sampler.resolve(next(iter(content.values()))).get("schema")
     yield sampler.value(schema)
-    yield Sampler(sampler.document, examples=False).value(schema)
+    plain = Sampler(sampler.document, examples=False)
+    plain.ambiguous = sampler.ambiguous
+    yield plain.value(schema)
 
 
 def _first_valid(
@@ -543,7 +684,10 @@ def _first_valid(
 ) -> Any:
     reasons: list[str] = []
     candidates = _candidates(sampler, holder)
+    # A value some oneOf of which another branch also accepts is kept for want of better.
+    ambiguous: list[tuple[Any, list[str]]] = []
     while True:
+        sampler.ambiguous.clear()
         try:
             value = next(candidates)
         except StopIteration:
@@ -552,9 +696,24 @@ def _first_valid(
             reasons.append(str(exc))
             continue
         try:
-            return convert(value)
+            converted = convert(value)
         except (ValidationError, ValueError, TypeError) as exc:
             reasons.append(str(exc).splitlines()[0])
+            continue
+        if not sampler.ambiguous:
+            return converted
+        if not ambiguous:
+            ambiguous.append((converted, list(sampler.ambiguous)))
+    if ambiguous:
+        logger.warning(
+            "mock: %s %s %s: no value found that only one branch of %s accepts; "
+            "answering one that several do",
+            op.operation_id,
+            spec.status,
+            what,
+            ", ".join(dict.fromkeys(ambiguous[0][1])),
+        )
+        return ambiguous[0][0]
     raise MockError(
         f"{op.operation_id} {spec.status} {what}: no example or generated value fits "
         f"the response types ({'; '.join(reasons)})"
@@ -567,7 +726,9 @@ def _body(spec: rt.ResponseSpec, value: Any) -> Any:
         return spec.adapter.validate_json(json.dumps(value))
     if spec.kind == "text":
         return spec.adapter.validate_python(value if isinstance(value, str) else json.dumps(value))
-    return spec.adapter.validate_python(value.encode() if isinstance(value, str) else b"")
+    # A binary media type with a schema of JSON values (application/jwt, say): its JSON text.
+    content = json.dumps(value).encode() if isinstance(value, dict | list) else b""
+    return spec.adapter.validate_python(value.encode() if isinstance(value, str) else content)
 
 
 def _header(value: Any) -> Any:
@@ -620,4 +781,13 @@ def _failing(reason: str) -> Callable[..., Awaitable[Any]]:
     return handler
 
 
-__all__ = ["AnyCredentials", "MockError", "Sampler", "answer", "handlers", "merge", "success"]
+__all__ = [
+    "AnyCredentials",
+    "ErrorAnswers",
+    "MockError",
+    "Sampler",
+    "answer",
+    "handlers",
+    "merge",
+    "success",
+]

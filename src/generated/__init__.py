@@ -2,13 +2,15 @@
 """Generated server package for Storefront 0.1.0."""
 
 from .app import OPERATIONS, Implementation, build_app
-from .runtime import ApiError, Credentials, RequestInfo
+from .runtime import ApiError, Credentials, FieldError, Problem, RequestInfo
 
 __all__ = [
     "OPERATIONS",
     "ApiError",
     "Credentials",
+    "FieldError",
     "Implementation",
+    "Problem",
     "RequestInfo",
     "build_app",
 ]

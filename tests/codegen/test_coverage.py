@@ -9,6 +9,7 @@ response conformance, and an invalid input that gets through fails negative-data
 from __future__ import annotations
 
 import importlib
+import logging
 import math
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -861,3 +862,260 @@ def test_models_refuse_duplicates_in_answers(packages: Path) -> None:
         models.Echo(basket={"name": "b"}, keys=["a", "a"])
     assert models.Echo(basket={"name": "b"}, keys=["a", "b"]).keys == ["a", "b"]
     assert models.Basket(name="b").defaults == [3, 1, 2]  # a default keeps its order
+
+
+# ------------------------------------------------------------------ errors in the document's shape
+
+
+class ErrorsImpl:
+    def __init__(self, pkg: ModuleType) -> None:
+        self.pkg = pkg
+        self.r = pkg.responses.default
+
+    async def create_note(self, ctx: Any, *, body: Any) -> Any:
+        return self.r.CreateNote201(body=body)
+
+    async def get_note(self, ctx: Any, *, id_: int) -> Any:
+        if id_ > 100:
+            raise NoteMissingError
+        return self.r.GetNote200(body=self.pkg.models.Note(title=f"note {id_}"))
+
+    async def replace_note(self, ctx: Any, *, id_: int, body: Any) -> Any:
+        if id_ > 100:
+            raise NoteMissingError
+        return self.r.ReplaceNote200(body=body)
+
+    async def list_labels(self, ctx: Any, *, limit: int | None) -> Any:
+        labels = self.pkg.models.ListLabels200Response([f"label {n}" for n in range(limit or 1)])
+        return self.r.ListLabels200(body=labels)
+
+
+class NoteMissingError(Exception):
+    """Raised as the project's own ApiError subclass would be (see errors_app)."""
+
+
+def error_renderer(pkg: ModuleType) -> Any:
+    """The implementation's ProblemRenderer: every problem as the document's ``Error``, in
+    whichever response the operation documents for its status."""
+
+    def render(problem: Any, operation: Any) -> object | None:
+        if operation is None:
+            return None
+        spec = operation.response(problem.status)
+        if spec is None or spec.media_type != "application/json":
+            return None  # undocumented, or documented as problem+json: the default
+        reasons = [f"{e.pointer}: {e.message}" for e in problem.errors]
+        body = pkg.models.Error(code=problem.status, message="; ".join([problem.detail, *reasons]))
+        fields: dict[str, Any] = {"body": body}
+        if spec.status == "default" or spec.status.endswith("XX"):
+            fields["status"] = problem.status
+        if any(header.attribute == "x_error_code" for header in spec.headers):
+            fields["x_error_code"] = problem.status
+        rendered: object = spec.cls(**fields)
+        return rendered
+
+    return render
+
+
+def _errors_impl(pkg: ModuleType, **overrides: Any) -> Any:
+    missing = type(
+        "NoteMissing",
+        (pkg.ApiError, NoteMissingError),
+        {"status": 404, "title": "Not Found", "detail": "No such note"},
+    )
+    impl = ErrorsImpl(pkg)
+
+    class Raising(ErrorsImpl):
+        async def get_note(self, ctx: Any, *, id_: int) -> Any:
+            try:
+                return await impl.get_note(ctx, id_=id_)
+            except NoteMissingError:
+                raise missing from None
+
+        async def replace_note(self, ctx: Any, *, id_: int, body: Any) -> Any:
+            try:
+                return await impl.replace_note(ctx, id_=id_, body=body)
+            except NoteMissingError:
+                raise missing from None
+
+    fields = {
+        "context": _context,
+        "authenticator": Authenticator(),
+        "default": Raising(pkg),
+        "problems": error_renderer(pkg),
+        **overrides,
+    }
+    return pkg.Implementation(**fields)
+
+
+@pytest.fixture(scope="session")
+def errors_app(packages: Path) -> Any:
+    pkg = _package(packages, "errors")
+    return pkg.build_app(_errors_impl(pkg), validate_responses=True)
+
+
+errors_schema = _schema("errors")
+
+
+@errors_schema.parametrize()
+def test_errors(case: Any, errors_app: Any) -> None:
+    case.call_and_validate(app=errors_app)
+
+
+async def _send(app: Any, method: str, url: str, **kwargs: Any) -> httpx.Response:
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        return await client.request(method, url, **kwargs)
+
+
+GOOD = {"Authorization": "Bearer good"}
+
+
+@pytest.mark.parametrize(
+    ("method", "url", "kwargs", "status", "says"),
+    [
+        ("POST", "/notes", {"json": {"title": ""}}, 422, "/body/title"),  # its own 422
+        (
+            "POST",
+            "/notes",
+            {"content": b"{", "headers": {"content-type": "application/json"}},
+            400,
+            "JSON",
+        ),
+        (
+            "POST",
+            "/notes",
+            {"content": b"x", "headers": {"content-type": "text/plain"}},
+            415,
+            "text/plain",
+        ),
+        ("GET", "/notes/1", {}, 401, "credentials"),  # its own 401
+        ("GET", "/notes/1", {"headers": {"Authorization": "Bearer bad"}}, 401, "credentials"),
+        ("GET", "/notes/101", {"headers": GOOD}, 404, "No such note"),  # a handler's ApiError
+        ("GET", "/notes/0", {"headers": GOOD}, 422, "/path/id"),  # by default
+        ("PUT", "/notes/0", {"headers": GOOD, "json": {"title": "a"}}, 422, "/path/id"),  # 4XX
+        ("PUT", "/notes/101", {"headers": GOOD, "json": {"title": "a"}}, 404, "No such note"),
+    ],
+)
+async def test_errors_answered_in_the_documented_shape(
+    errors_app: Any, method: str, url: str, kwargs: dict[str, Any], status: int, says: str
+) -> None:
+    response = await _send(errors_app, method, url, **kwargs)
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/json"
+    body = response.json()
+    assert set(body) == {"code", "message"}
+    assert body["code"] == status
+    assert says in body["message"]
+    if status == 401:
+        assert response.headers["www-authenticate"] == 'Bearer realm="api"'
+    if status == 415:
+        assert response.headers["accept"] == "application/json"
+    if url.startswith("/notes/") and method == "PUT":
+        assert response.headers["x-error-code"] == str(status)  # the 4XX's required header
+
+
+async def test_documented_problem_json_stays(errors_app: Any) -> None:
+    response = await _send(errors_app, "GET", "/labels?limit=0")
+    assert response.status_code == 422
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["errors"][0]["pointer"] == "/query/limit"
+
+
+async def test_routing_errors_have_no_operation(packages: Path) -> None:
+    pkg = _package(packages, "errors")
+    seen: list[tuple[int, Any]] = []
+    render = error_renderer(pkg)
+
+    def recording(problem: Any, operation: Any) -> Any:
+        seen.append((problem.status, operation))
+        if operation is None and problem.status == 405:
+            # Any response class of the API may render a problem no operation had.
+            error = pkg.models.Error(code=405, message=problem.detail)
+            return pkg.responses.default.GetNoteDefault(status=405, body=error)
+        return render(problem, operation)
+
+    app = pkg.build_app(_errors_impl(pkg, problems=recording))
+    missing = await _send(app, "GET", "/nowhere")
+    not_allowed = await _send(app, "DELETE", "/notes/1")
+    assert seen == [(404, None), (405, None)]
+    assert missing.status_code == 404
+    assert missing.headers["content-type"] == "application/problem+json"
+    assert not_allowed.status_code == 405
+    assert not_allowed.headers["content-type"] == "application/json"
+    assert not_allowed.headers["allow"] == "GET, PUT"  # HTTP's header, kept
+    assert not_allowed.json() == {"code": 405, "message": "DELETE is not allowed on /notes/1."}
+
+
+async def test_a_renderer_that_raises_falls_back_to_the_problem(
+    packages: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    pkg = _package(packages, "errors")
+
+    def broken(problem: Any, operation: Any) -> object | None:
+        raise RuntimeError("renderer bug")
+
+    app = pkg.build_app(_errors_impl(pkg, problems=broken))
+    with caplog.at_level(logging.ERROR, logger="openapi.runtime"):
+        response = await _send(app, "POST", "/notes", json={"title": ""})
+    assert response.status_code == 422
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["errors"][0]["pointer"] == "/body/title"
+    assert "the problem renderer failed on a 422 problem of create_note" in caplog.text
+    assert "renderer bug" in caplog.text  # with its traceback
+
+
+async def test_an_undocumented_class_from_the_renderer_is_a_500(
+    packages: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    pkg = _package(packages, "errors")
+    note = pkg.models.Note(title="wrong")
+
+    def wrong(problem: Any, operation: Any) -> Any:
+        return pkg.responses.default.CreateNote201(body=note)  # not get_note's
+
+    app = pkg.build_app(_errors_impl(pkg, problems=wrong))
+    with caplog.at_level(logging.ERROR, logger="openapi.runtime"):
+        response = await _send(app, "GET", "/notes/1")
+    assert response.status_code == 500
+    assert response.headers["content-type"] == "application/problem+json"
+    assert "get_note returned CreateNote201, which is not one of its documented" in caplog.text
+
+
+async def test_server_errors_and_missing_operations_in_the_documented_shape(
+    packages: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    pkg = _package(packages, "errors")
+
+    class Buggy(ErrorsImpl):
+        async def get_note(self, ctx: Any, *, id_: int) -> Any:
+            raise ZeroDivisionError
+
+    app = pkg.build_app(_errors_impl(pkg, default=Buggy(pkg)))
+    with caplog.at_level(logging.ERROR, logger="openapi.runtime"):
+        crashed = await _send(app, "GET", "/notes/1", headers=GOOD)
+    assert crashed.status_code == 500
+    assert crashed.headers["content-type"] == "application/json"
+    assert crashed.json()["code"] == 500
+    assert "ZeroDivisionError" in caplog.text
+
+    unimplemented = pkg.build_app(_errors_impl(pkg, default=None), allow_missing=True)
+    response = await _send(unimplemented, "GET", "/labels")
+    assert response.status_code == 501
+    assert response.json() == {
+        "code": 501,
+        "message": "Operation list_labels has no implementation yet.",
+    }
+
+
+def test_without_a_renderer_one_warning_counts_the_operations(
+    packages: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    pkg = _package(packages, "errors")
+    with caplog.at_level(logging.WARNING, logger="openapi.runtime"):
+        pkg.build_app(_errors_impl(pkg, problems=None))
+        pkg.build_app(_errors_impl(pkg))
+        _package(packages, "security").build_app(None, allow_missing=True)  # problem+json
+    assert [r.getMessage()[:80] for r in caplog.records] == [
+        "4 of 4 operations (create_note, get_note, replace_note, …) document error bodies"
+    ]

@@ -27,7 +27,7 @@ import pytest
 import schemathesis
 
 import generated
-from codegen.generate import load_bundle
+from codegen.generate import generate, load_bundle, write
 from tests.codegen.conftest import COVERAGE
 
 ROOT = Path(__file__).parents[2]
@@ -46,7 +46,7 @@ TUPLES = ["echo_point", "echo_row", "echo_shape"]
 
 def _schema(path: Path) -> schemathesis.BaseSchema:
     # Fewer examples than test_coverage.py, which fuzzes the same request validation; each
-    # mocked operation's answer is fixed at start-up. About 20 s for all eleven documents.
+    # mocked operation's answer is fixed at start-up. About 20 s for all twelve documents.
     config = {
         "generation": {"mode": "all", "max-examples": 10, "deterministic": True},
         "checks": {
@@ -339,3 +339,112 @@ def _wait_for(url: str, process: subprocess.Popen[bytes]) -> httpx.Response:
         except httpx.TransportError:
             time.sleep(0.2)
     pytest.fail("the mock server did not start within 60 s")
+
+
+def _error_schema() -> Any:
+    document = load_bundle(DOCUMENTS["errors"]).document
+    schema = {"$ref": "#/components/schemas/Error", "components": document["components"]}
+    return jsonschema_rs.validator_for(schema)
+
+
+@pytest.mark.parametrize(
+    ("method", "url", "kwargs", "status"),
+    [
+        ("POST", "/notes", {"json": {"title": ""}}, 422),  # the documented 422
+        ("GET", "/notes/1", {}, 401),  # the documented 401
+        ("GET", "/notes/0", {"headers": {"Authorization": "Bearer x"}}, 422),  # by default
+        ("POST", "/notes", {"content": b"x", "headers": {"content-type": "text/plain"}}, 415),
+    ],
+)
+async def test_errors_answered_in_the_documented_shape(
+    mocks: dict[str, Any], method: str, url: str, kwargs: dict[str, Any], status: int
+) -> None:
+    response = await _get(mocks["errors"], url, method=method, **kwargs)
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/json"
+    assert _error_schema().is_valid(response.json()), response.text
+    if status == 415:  # `default` has an example: it is the answer, with the problem's status
+        assert response.json() == {"code": 500, "message": "Something failed"}
+    if status == 401:
+        assert response.headers["www-authenticate"] == 'Bearer realm="api"'
+
+
+async def test_range_answers_carry_their_required_headers(mocks: dict[str, Any]) -> None:
+    response = await _get(
+        mocks["errors"],
+        "/notes/0",
+        method="PUT",
+        json={"title": "a"},
+        headers={"Authorization": "Bearer x"},
+    )
+    assert response.status_code == 422
+    assert response.headers["x-error-code"] == "400"  # generated from the header's schema
+    assert _error_schema().is_valid(response.json())
+
+
+async def test_documented_problem_json_and_undocumented_statuses_stay_problems(
+    mocks: dict[str, Any],
+) -> None:
+    documented = await _get(mocks["errors"], "/labels?limit=0")
+    missing = await _get(mocks["errors"], "/nowhere")
+    assert documented.status_code == 422
+    assert documented.headers["content-type"] == "application/problem+json"
+    assert missing.headers["content-type"] == "application/problem+json"
+
+
+async def test_one_of_answers_are_valid_against_exactly_one_branch(mocks: dict[str, Any]) -> None:
+    document = load_bundle(DOCUMENTS["errors"]).document
+    one_of = document["paths"]["/labels"]["get"]["responses"]["200"]["content"]
+    schema = {**one_of["application/json"]["schema"], "components": document["components"]}
+    response = await _get(mocks["errors"], "/labels")
+    assert response.status_code == 200
+    # `[]` is valid under both branches, so it is not one of them: a non-empty array is.
+    assert response.json() == [{"title": "string"}]
+    assert jsonschema_rs.validator_for(schema).is_valid(response.json())
+
+
+def test_one_of_with_no_exclusive_value_is_named(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    spec = tmp_path / "ambiguous.yaml"
+    spec.write_text(
+        json.dumps(
+            {
+                "openapi": "3.1.0",
+                "info": {"title": "Ambiguous", "version": "1"},
+                "paths": {
+                    "/x": {
+                        "get": {
+                            "operationId": "get_x",
+                            "responses": {
+                                "200": {
+                                    "description": "Both branches take any array of strings",
+                                    "content": {
+                                        "application/json": {
+                                            "schema": {
+                                                "oneOf": [
+                                                    {"type": "array"},
+                                                    {"type": "array", "items": {"type": "string"}},
+                                                ]
+                                            }
+                                        }
+                                    },
+                                }
+                            },
+                        }
+                    }
+                },
+            }
+        )
+    )
+    write(generate(spec).files, tmp_path / "ambiguous_pkg")
+    sys.path.insert(0, str(tmp_path))
+    try:
+        with caplog.at_level(logging.WARNING, logger="openapi.mock"):
+            importlib.import_module("ambiguous_pkg").build_app(None, mock=True)
+    finally:
+        sys.path.remove(str(tmp_path))
+    assert [r.getMessage() for r in caplog.records] == [
+        "mock: get_x 200 body: no value found that only one branch of oneOf [array, array] "
+        "accepts; answering one that several do"
+    ]

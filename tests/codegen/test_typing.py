@@ -181,3 +181,44 @@ def test_receiver_handlers_and_paths_are_typed(tmp_path: Path) -> None:
     assert len(errors) == 2, output
     assert 'Argument "default" to "Receivers" has incompatible type "Wrong"' in errors[0]
     assert '"new_pet"' in errors[1]
+
+
+RENDERER = """
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from pets_expected import Implementation, Problem, models
+from pets_expected.responses import pets as rp
+from pets_expected.runtime import Operation
+
+
+@asynccontextmanager
+async def context(info: object) -> AsyncIterator[None]:
+    yield None
+
+
+def render(problem: Problem, operation: Operation | None) -> rp.CreatePet4XX | None:
+    if operation is None or operation.operation_id != "create_pet":
+        return None
+    title = "; ".join(f"{e.pointer}: {e.message}" for e in problem.errors) or problem.title
+    error = models.Error(status=problem.status, title=title)
+    return rp.CreatePet4XX(status=problem.status, body=error)
+
+
+def untyped(problem: str) -> None:
+    return None
+
+
+Implementation[None, str](context=context, problems=render)
+Implementation[None, str](context=context, problems=untyped)
+"""
+
+
+def test_problem_renderer_is_typed(tmp_path: Path) -> None:
+    status, output = _check(tmp_path, "renderer.py", RENDERER)
+    errors = [line for line in output.splitlines() if ": error:" in line]
+    assert status == 1
+    assert len(errors) == 1, output
+    assert 'Argument "problems" to "Implementation" has incompatible type' in errors[0]

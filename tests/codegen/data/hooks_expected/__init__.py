@@ -2,7 +2,7 @@
 """Generated server package for Hooks 1.0.0."""
 
 from .app import OPERATIONS, Implementation, build_app
-from .runtime import ApiError, Credentials, RequestInfo
+from .runtime import ApiError, Credentials, FieldError, Problem, RequestInfo
 from . import webhooks
 from . import receiver
 
@@ -10,7 +10,9 @@ __all__ = [
     "OPERATIONS",
     "ApiError",
     "Credentials",
+    "FieldError",
     "Implementation",
+    "Problem",
     "RequestInfo",
     "build_app",
     "receiver",

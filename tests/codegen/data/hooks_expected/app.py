@@ -38,10 +38,14 @@ class Implementation(Generic[Ctx, Principal]):
 
     ``authenticator`` turns credentials into a ``Principal``; ``context`` receives it in
     :class:`RequestInfo` and opens the per-request ``Ctx`` every handler is given.
+    ``problems`` renders the server's own errors (422, 400, 401, 415, 404, 405, 500, 501) and
+    the :class:`ApiError` exceptions raised as the operation's documented responses, for
+    documents whose errors are not problem+json (see :class:`runtime.ProblemRenderer`).
     """
 
     context: rt.ContextFactory[Ctx, Principal]
     authenticator: rt.Authenticator[Principal] | None = None
+    problems: rt.ProblemRenderer | None = None
     default: DefaultApi[Ctx] | None = None
 
 
@@ -62,7 +66,8 @@ def build_app(
     ``allow_missing`` is set: then each of those answers 501 problem+json. With ``mock``
     each of those answers its documented example instead (or a value generated from the
     schema), after the usual request validation; credentials are then accepted as presented
-    unless the implementation has an authenticator.
+    unless the implementation has an authenticator, and errors are answered in the shape the
+    operation documents for them unless the implementation has a ``problems`` renderer.
     """
     handlers: dict[str, Any] = {}
     if implementation is not None:
@@ -70,9 +75,11 @@ def build_app(
             "default": implementation.default,
         }
     authenticator = implementation.authenticator if implementation is not None else None
+    problems = implementation.problems if implementation is not None else None
     if mock:
         handlers = _mock.handlers(OPERATIONS, handlers, spec.OPENAPI_JSON)
         authenticator = authenticator or _mock.AnyCredentials()
+        problems = problems or _mock.ErrorAnswers(spec.OPENAPI_JSON)
     return rt.build_app(
         OPERATIONS,
         handlers,
@@ -88,4 +95,5 @@ def build_app(
         docs=docs,
         title=TITLE,
         lifespan=lifespan,
+        problems=problems,
     )

@@ -22,7 +22,7 @@ import re
 import uuid
 from collections.abc import Awaitable, Callable, Hashable, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import UnionType
 from typing import Annotated, Any, Generic, Protocol, Union, Unpack, get_args, get_origin
@@ -147,6 +147,70 @@ def error_response(exc: ApiError, instance: str) -> Response:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class FieldError:
+    """Why a request failed validation, at one place: a JSON pointer into the request
+    (``/body/lines/0``, ``/query/limit``, ``/header/x-count``), a message, Pydantic's code."""
+
+    pointer: str
+    message: str
+    code: str
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """A problem about to be answered, as a :class:`ProblemRenderer` is given it.
+
+    ``headers`` are the ones HTTP requires with it (``WWW-Authenticate`` on a 401, ``Allow`` on
+    a 405, ``Accept`` on a 415); they are added to whatever response renders the problem.
+    ``extensions`` are the problem document's other members (``errors`` among them).
+    """
+
+    status: int
+    title: str
+    detail: str
+    type: str
+    instance: str
+    request_id: str
+    errors: tuple[FieldError, ...] = ()
+    headers: Mapping[str, str] = field(default_factory=dict)
+    extensions: Mapping[str, Any] = field(default_factory=dict)
+
+
+def problem_of(exc: ApiError, instance: str) -> Problem:
+    """The :class:`Problem` an :class:`ApiError` is answered as."""
+    extensions = dict(getattr(exc, "extensions", None) or {})
+    listed = extensions.get("errors")
+    errors = tuple(
+        FieldError(str(e.get("pointer", "")), str(e.get("message", "")), str(e.get("code", "")))
+        for e in (listed if isinstance(listed, list) else ())
+        if isinstance(e, Mapping)
+    )
+    return Problem(
+        status=exc.status,
+        title=exc.title,
+        detail=exc.detail or exc.title,
+        type=exc.type,
+        instance=instance,
+        request_id=request_id_var.get(),
+        errors=errors,
+        headers=dict(getattr(exc, "headers", None) or {}),
+        extensions=extensions,
+    )
+
+
+def _problem_json(problem: Problem) -> Response:
+    return problem_response(
+        problem.status,
+        problem.title,
+        problem.detail,
+        instance=problem.instance,
+        problem_type=problem.type,
+        headers=problem.headers,
+        extensions=problem.extensions,
+    )
+
+
 # ---------------------------------------------------------------------------- description
 
 
@@ -252,6 +316,12 @@ class Operation:
             code in self.statuses or f"{code[0]}XX" in self.statuses or "default" in self.statuses
         )
 
+    def response(self, status: int) -> ResponseSpec | None:
+        """The documented response a status is answered with: its own, its range, ``default``."""
+        code = str(status)
+        by_status = {spec.status: spec for spec in self.responses}
+        return by_status.get(code) or by_status.get(f"{code[0]}XX") or by_status.get("default")
+
 
 @dataclass(frozen=True, slots=True)
 class RequestInfo(Generic[P_co]):
@@ -280,12 +350,28 @@ class Authenticator(Protocol[P_co]):
     ) -> P_co | None: ...
 
 
+class ProblemRenderer(Protocol):
+    """Renders a problem as one of the operation's documented responses.
+
+    Called for every problem the server is about to send as problem+json: its own (422 with
+    pointers, 400, 401, 415, 404 and 405 with no ``operation``, 500, 501) and the
+    errors (:class:`ApiError`) handlers and the authenticator raise. It returns an instance of one
+    of ``operation``'s response classes, rendered and checked like a handler's (of any
+    operation's when ``operation`` is None), or None for the problem+json. An exception it
+    raises is logged and the problem+json sent; a class the operation does not document is a
+    programming error, answered 500.
+    """
+
+    def __call__(self, problem: Problem, operation: Operation | None, /) -> object | None: ...
+
+
 @dataclass(frozen=True, slots=True)
 class Options(Generic[Ctx]):
     context: ContextFactory[Ctx, Any] | None
     authenticator: Authenticator[Any] | None
     schemes: Mapping[str, SecurityScheme]
     validate_responses: bool
+    problems: ProblemWriter | None = None
 
 
 # ---------------------------------------------------------------------------- parsing
@@ -849,6 +935,51 @@ def _render(op: Operation, specs: Mapping[type[Any], ResponseSpec], result: Any)
     return Response(content, status_code=status, media_type=media_type, headers=headers)
 
 
+class ProblemWriter:
+    """Answers problems: through the implementation's :class:`ProblemRenderer` when it has
+    one and that returns a response, else as problem+json."""
+
+    def __init__(self, renderer: ProblemRenderer | None, operations: Sequence[Operation]) -> None:
+        self.renderer = renderer
+        # With no operation (404, 405) any response class of the API may render the problem.
+        self.owners = {spec.cls: (op, spec) for op in operations for spec in op.responses}
+
+    def error(self, exc: ApiError, operation: Operation | None, instance: str) -> Response:
+        """Answer an :class:`ApiError` raised while serving ``operation``."""
+        if self.renderer is None:
+            return error_response(exc, instance)
+        return self.problem(problem_of(exc, instance), operation)
+
+    def problem(self, problem: Problem, operation: Operation | None) -> Response:
+        """Answer ``problem``; a response class the operation does not document raises
+        TypeError (a programming error, which the server answers 500)."""
+        result = None
+        if self.renderer is not None:
+            try:
+                result = self.renderer(problem, operation)
+            except Exception:
+                logger.exception(
+                    "the problem renderer failed on a %d problem of %s; sent as problem+json",
+                    problem.status,
+                    operation.operation_id if operation is not None else problem.instance,
+                )
+        if result is None:
+            return _problem_json(problem)
+        if operation is None:
+            owner = self.owners.get(type(result))
+            if owner is None:
+                raise TypeError(
+                    f"the problem renderer returned {type(result).__name__}, which is not a "
+                    "response class of this API"
+                )
+            operation = owner[0]
+        response = _render(operation, {spec.cls: spec for spec in operation.responses}, result)
+        for name, value in problem.headers.items():
+            if name not in response.headers:
+                response.headers[name] = value
+        return response
+
+
 # ---------------------------------------------------------------------------- endpoints
 
 
@@ -871,14 +1002,13 @@ def _param_pointer(op: Operation) -> Callable[[tuple[Any, ...]], str]:
 Endpoint = Callable[[Request], Awaitable[Response]]
 
 
-def _not_implemented(op: Operation) -> Endpoint:
+def _not_implemented(op: Operation, problems: ProblemWriter) -> Endpoint:
     async def endpoint(request: Request) -> Response:
-        return problem_response(
-            501,
-            "Not Implemented",
-            f"Operation {op.operation_id} has no implementation yet.",
-            instance=request.url.path,
+        request.scope["openapi.operation"] = op
+        missing = _Problem(
+            501, "Not Implemented", f"Operation {op.operation_id} has no implementation yet."
         )
+        return problems.error(missing, op, request.url.path)
 
     return endpoint
 
@@ -892,6 +1022,7 @@ def make_endpoint(
     adapter = op.params_adapter
     context = options.context
     needs_auth = op.security != ((),) and any(op.security)
+    problems = options.problems or ProblemWriter(None, ())
 
     async def endpoint(request: Request) -> Response:
         request.scope["openapi.operation"] = op
@@ -907,7 +1038,7 @@ def make_endpoint(
                 kwargs["body"] = await _read_body(op.body, request)
         except ApiError as exc:
             # The runtime's own answers (validation, media type, credentials) are always sent.
-            return error_response(exc, request.url.path)
+            return problems.error(exc, op, request.url.path)
         try:
             if context is None:
                 result = await handler(None, **kwargs)
@@ -923,7 +1054,7 @@ def make_endpoint(
                 if options.validate_responses:
                     raise TypeError(message) from exc
                 logger.warning(message)
-            return error_response(exc, request.url.path)
+            return problems.error(exc, op, request.url.path)
         return _render(op, specs, result)
 
     return endpoint
@@ -1007,8 +1138,9 @@ async def deliver(
 class RequestContextMiddleware:
     """Accepts or generates X-Request-ID and echoes it; unhandled errors become 500 problems."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, problems: ProblemWriter | None = None) -> None:
         self.app = app
+        self.problems = problems
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -1041,31 +1173,44 @@ class RequestContextMiddleware:
             logger.exception("unhandled error in %s %s", scope.get("method"), scope.get("path"))
             if started:
                 raise
-            response = problem_response(
-                500,
-                "Internal Server Error",
-                "The server failed to handle the request; quote the request id when reporting it.",
-                instance=scope.get("path", ""),
-            )
+            response = self._server_error(scope)
             await response(scope, receive, send_with_id)
         finally:
             request_id_var.reset(token)
 
+    def _server_error(self, scope: Scope) -> Response:
+        failed = _Problem(
+            500,
+            "Internal Server Error",
+            "The server failed to handle the request; quote the request id when reporting it.",
+        )
+        instance = scope.get("path", "")
+        if self.problems is None or self.problems.renderer is None:
+            return error_response(failed, instance)
+        try:
+            return self.problems.error(failed, scope.get("openapi.operation"), instance)
+        except Exception:  # the renderer's own mistake: never offered the problem again
+            logger.exception("the problem renderer failed on a 500; sent as problem+json")
+            return error_response(failed, instance)
 
-def _http_exception(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, HTTPException)
-    titles = {404: "Not Found", 405: "Method Not Allowed"}
-    details = {
-        404: f"No operation is served at {request.url.path}.",
-        405: f"{request.method} is not allowed on {request.url.path}.",
-    }
-    return problem_response(
-        exc.status_code,
-        titles.get(exc.status_code, "Error"),
-        details.get(exc.status_code, str(exc.detail)),
-        instance=request.url.path,
-        headers=_sorted_allow(exc.headers),
-    )
+
+def _http_exception(problems: ProblemWriter) -> Callable[[Request, Exception], Response]:
+    def handler(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        titles = {404: "Not Found", 405: "Method Not Allowed"}
+        details = {
+            404: f"No operation is served at {request.url.path}.",
+            405: f"{request.method} is not allowed on {request.url.path}.",
+        }
+        routed = _Problem(
+            exc.status_code,
+            titles.get(exc.status_code, "Error"),
+            details.get(exc.status_code, str(exc.detail)),
+            headers=_sorted_allow(exc.headers),
+        )
+        return problems.error(routed, None, request.url.path)
+
+    return handler
 
 
 def _sorted_allow(headers: Mapping[str, str] | None) -> dict[str, str] | None:
@@ -1140,6 +1285,43 @@ def mounted(operations: Sequence[Operation], paths: Mapping[str, str]) -> tuple[
     return tuple(chosen)
 
 
+# What the runtime itself may answer an operation with, besides 404, 405 and 501.
+_FRAMEWORK_STATUSES = (400, 401, 415, 422, 500)
+
+
+def _documents_problem_json(spec: ResponseSpec) -> bool:
+    media = [spec.media_type, *(m.media_type for m in spec.alternatives)]
+    return any(m is not None and m.split(";")[0].strip().lower() == PROBLEM_JSON for m in media)
+
+
+def own_error_shapes(operations: Sequence[Operation]) -> list[str]:
+    """The operations that document a body other than problem+json for a status the runtime
+    itself answers (exactly, by range or by ``default``)."""
+    found: list[str] = []
+    for op in operations:
+        for status in _FRAMEWORK_STATUSES:
+            spec = op.response(status)
+            if spec is not None and spec.kind != "empty" and not _documents_problem_json(spec):
+                found.append(op.operation_id)
+                break
+    return found
+
+
+def _warn_error_shapes(operations: Sequence[Operation]) -> None:
+    found = own_error_shapes(operations)
+    if found:
+        named = ", ".join(found[:3]) + (", …" if len(found) > 3 else "")
+        logger.warning(
+            "%d of %d operations (%s) document error bodies of their own shape, but the "
+            "server's own errors (422, 400, 401, 415, 404, 405, 500) are sent as "
+            "application/problem+json: give the implementation a `problems` renderer "
+            "(runtime.ProblemRenderer) to answer them as documented",
+            len(found),
+            len(operations),
+            named,
+        )
+
+
 class MissingOperationsError(RuntimeError):
     """Raised at start-up when operations of the contract have no implementation."""
 
@@ -1162,9 +1344,17 @@ def build_app(
     lifespan: Any = None,
     debug: bool = False,
     serve_spec: bool = True,
+    problems: ProblemRenderer | None = None,
 ) -> Starlette:
-    """Assemble the ASGI app; fails with every missing or mis-shaped operation listed."""
-    options: Options[Any] = Options(context, authenticator, schemes, validate_responses)
+    """Assemble the ASGI app; fails with every missing or mis-shaped operation listed.
+
+    ``problems`` renders the server's problems as the operations' documented responses; with
+    none, they are problem+json, and a warning counts the operations that document another shape.
+    """
+    if problems is None:
+        _warn_error_shapes(operations)
+    writer = ProblemWriter(problems, operations)
+    options: Options[Any] = Options(context, authenticator, schemes, validate_responses, writer)
     missing: list[str] = []
     mismatched: list[str] = []
     by_path: dict[str, dict[str, Endpoint]] = {}
@@ -1173,7 +1363,7 @@ def build_app(
         method = getattr(target, op.method_name, None) if target is not None else None
         if method is None:
             missing.append(op.operation_id)
-            endpoint = _not_implemented(op)
+            endpoint = _not_implemented(op, writer)
         else:
             problem = check_signature(method, op, expected_arguments[op.operation_id])
             if problem is not None:
@@ -1200,8 +1390,8 @@ def build_app(
     routes.extend(extra_routes)
     app = Starlette(
         routes=routes,
-        middleware=[Middleware(RequestContextMiddleware), *middleware],
-        exception_handlers={HTTPException: _http_exception},
+        middleware=[Middleware(RequestContextMiddleware, problems=writer), *middleware],
+        exception_handlers={HTTPException: _http_exception(writer)},
         lifespan=lifespan,
         debug=debug,
     )
@@ -1295,12 +1485,16 @@ __all__ = [
     "ContextFactory",
     "Credentials",
     "Delivery",
+    "FieldError",
     "HeaderSpec",
     "MissingOperationsError",
     "Operation",
     "Outbound",
     "OutboundRequest",
     "Param",
+    "Problem",
+    "ProblemRenderer",
+    "ProblemWriter",
     "RequestInfo",
     "ResponseSpec",
     "SecurityScheme",
@@ -1309,6 +1503,8 @@ __all__ = [
     "deliver",
     "error_response",
     "mounted",
+    "own_error_shapes",
+    "problem_of",
     "problem_response",
     "request_id_var",
 ]
