@@ -21,6 +21,11 @@ migrate:
 seed teams="3" products="25" orders="30":
     uv run python -m impl seed --teams {{teams}} --products {{products}} --orders {{orders}}
 
+# Run background jobs (housekeeping) until stopped: with REDIS_URL, one of any number of workers
+# sharing the Redis Streams queue; without it, a standalone in-process queue on DATABASE_URL.
+worker:
+    uv run python -m impl worker
+
 # Regenerate src/generated from the OpenAPI document (rewrites only files that change).
 gen:
     uv run python -m codegen generate --spec {{spec}} --out {{out}}

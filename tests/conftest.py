@@ -13,12 +13,15 @@ from __future__ import annotations
 
 import asyncio
 import os
+import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NoReturn
 
 import pytest
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
 from sqlalchemy import make_url, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -140,3 +143,46 @@ async def session(
 @pytest.fixture
 def settings(database: Database) -> Settings:
     return Settings(database_url=database.url)
+
+
+@pytest.fixture
+async def redis_url() -> str:
+    """TEST_REDIS_URL (default the local server), checked: skipped if down, failed under CI."""
+    url = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+    if url in _unreachable:
+        _give_up(_unreachable[url])
+    probe = Redis.from_url(url, socket_connect_timeout=_CONNECT_TIMEOUT_SECONDS)
+    try:
+        await probe.ping()
+    except RedisError as error:
+        _unreachable[url] = f"Redis at {url} is unreachable: {error!r}"
+        _give_up(_unreachable[url])
+    finally:
+        await probe.aclose()
+    return url
+
+
+@pytest.fixture
+async def redis_prefix(redis_url: str) -> AsyncIterator[str]:
+    """A key prefix of this test's own (the server is shared); its keys are deleted after."""
+    prefix = f"storefront-test-{secrets.token_hex(6)}"
+    try:
+        yield prefix
+    finally:
+        client = Redis.from_url(redis_url)
+        try:
+            keys = [key async for key in client.scan_iter(match=f"{prefix}:*")]
+            if keys:
+                await client.delete(*keys)
+        finally:
+            await client.aclose()
+
+
+@pytest.fixture
+async def redis(redis_url: str) -> AsyncIterator[Redis]:
+    """A client of the test Redis that decodes responses to str."""
+    client = Redis.from_url(redis_url, decode_responses=True)
+    try:
+        yield client
+    finally:
+        await client.aclose()

@@ -12,7 +12,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from impl.auth.passwords import hash_password, hash_password_async
 from impl.auth.principal import Principal
 from impl.kit.clock import utcnow
-from impl.models import Membership, Product, ProductStatus, Role, StockLevel, Team, User
+from impl.kit.ids import new_id
+from impl.models import (
+    IdempotencyKey,
+    Membership,
+    Product,
+    ProductStatus,
+    RefreshToken,
+    Role,
+    StockLevel,
+    Team,
+    User,
+)
 from impl.teams.access import TeamAccess
 
 DEFAULT_PASSWORD = "correct horse battery staple"
@@ -116,3 +127,37 @@ async def create_product(
     session.add(StockLevel(product_id=product.id, team_id=team.id, on_hand=0, version=1))
     await session.flush()
     return product
+
+
+async def create_idempotency_key(
+    session: AsyncSession, *, team: Team, created_at: datetime, key: str | None = None
+) -> IdempotencyKey:
+    row = IdempotencyKey(
+        team_id=team.id,
+        operation="create_order",
+        key=key or f"key-{next(_sequence)}",
+        request_hash="0" * 64,
+        created_at=created_at,
+    )
+    session.add(row)
+    await session.flush()
+    return row
+
+
+async def create_refresh_token(
+    session: AsyncSession,
+    *,
+    user: User,
+    expires_at: datetime,
+    revoked_at: datetime | None = None,
+) -> RefreshToken:
+    token = RefreshToken(
+        user_id=user.id,
+        family_id=new_id(),
+        token_hash=f"{next(_sequence):064d}",
+        expires_at=expires_at,
+        revoked_at=revoked_at,
+    )
+    session.add(token)
+    await session.flush()
+    return token

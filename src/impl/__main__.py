@@ -1,10 +1,11 @@
-"""``python -m impl serve|migrate|seed``: the commands behind the justfile recipes."""
+"""``python -m impl serve|migrate|seed|worker``: the commands behind the justfile recipes."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import logging
+import signal
 
 from impl.settings import Settings
 
@@ -57,6 +58,48 @@ async def _seed(settings: Settings, fake: tuple[int, int, int] | None = None) ->
     )
 
 
+async def _work(settings: Settings) -> int:
+    from impl.audit import recorder
+    from impl.jobs.runtime import build_runtime
+    from impl.kit.db import create_engine, create_sessionmaker
+
+    recorder.install()
+    engine = create_engine(settings)
+    jobs = build_runtime(settings, create_sessionmaker(engine), role="worker")
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    if settings.redis_url:
+        logger.info(
+            "worker: running jobs from Redis stream %s:stream (REDIS_URL %s) against %s",
+            settings.jobs_redis_prefix,
+            _safe_url(settings.redis_url),
+            _safe_url(settings.database_url),
+        )
+    else:
+        logger.info(
+            "worker: REDIS_URL is unset, so this is a standalone in-process queue and "
+            "scheduler against %s; it runs its own periodic jobs, not jobs other processes "
+            "enqueue",
+            _safe_url(settings.database_url),
+        )
+    await jobs.start()
+    try:
+        if await jobs.run_until(stop):
+            logger.info("worker: stopping (the job in hand is finished first)")
+            status = 0
+        else:
+            # A bug, logged with its traceback: exit so the process manager restarts us.
+            logger.error("worker: a job task ended unexpectedly; exiting")
+            status = 1
+    finally:
+        await jobs.stop()
+        await engine.dispose()
+    logger.info("worker: stopped")
+    return status
+
+
 def _safe_url(url: str) -> str:
     from sqlalchemy.engine import make_url
 
@@ -65,7 +108,7 @@ def _safe_url(url: str) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m impl")
-    parser.add_argument("command", choices=["serve", "migrate", "seed"])
+    parser.add_argument("command", choices=["serve", "migrate", "seed", "worker"])
     fake = parser.add_argument_group("seed: fake data (Faker, deterministic) besides the demo")
     fake.add_argument("--teams", type=int, default=0, help="teams to add (default 0)")
     fake.add_argument("--products", type=int, default=20, help="products per team")
@@ -79,6 +122,8 @@ def main(argv: list[str] | None = None) -> None:
         asyncio.run(_migrate(settings))
     elif args.command == "seed":
         asyncio.run(_seed(settings, (args.teams, args.products, args.orders)))
+    elif args.command == "worker":
+        raise SystemExit(asyncio.run(_work(settings)))
     else:
         import uvicorn
 

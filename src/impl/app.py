@@ -27,6 +27,7 @@ from impl.context import ContextFactory, RequestContext
 from impl.health.handlers import HealthHandlers
 from impl.inventory.handlers import InventoryHandlers
 from impl.inventory.service import InventoryService
+from impl.jobs.runtime import build_runtime
 from impl.kit.db import create_engine, create_sessionmaker
 from impl.observability import Metrics, ObservabilityMiddleware
 from impl.orders.handlers import OrdersHandlers
@@ -62,8 +63,15 @@ def create_app(settings: Settings | None = None, *, validate_responses: bool = F
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        yield
-        await engine.dispose()
+        # Without Redis this process runs the jobs too; with it, it only schedules them.
+        jobs = build_runtime(settings, sessionmaker, role="app")
+        app.state.jobs = jobs
+        await jobs.start()
+        try:
+            yield
+        finally:
+            await jobs.stop()
+            await engine.dispose()
 
     return build_app(
         implementation,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Development-only secrets: long enough to pass validation, refused outside development.
@@ -33,6 +33,14 @@ class Settings(BaseSettings):
     db_pool_size: int = 10
     log_level: Literal["CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG"] = "INFO"
     environment: str = "development"
+    # Background jobs (impl.jobs) and the housekeeping they run.
+    idempotency_key_retention_hours: int = Field(default=24, ge=1)
+    housekeeping_interval_minutes: int = Field(default=15, ge=0)  # 0: never scheduled
+    housekeeping_batch_size: int = Field(default=1000, ge=1)
+    job_max_attempts: int = Field(default=5, ge=1)
+    job_retry_delay_seconds: float = Field(default=2.0, gt=0)
+    job_claim_idle_seconds: float = Field(default=300.0, gt=0)
+    jobs_redis_prefix: str = Field(default="storefront:jobs", min_length=1)
 
     @field_validator("database_url")
     @classmethod

@@ -1,17 +1,19 @@
-"""The app as a whole: served spec, routes vs contract, framework errors, request ids, probes."""
+"""The app as a whole: served spec, routes vs contract, framework errors, request ids, probes,
+background jobs."""
 
 from __future__ import annotations
 
+import asyncio
+import gc
 import logging
-import os
 import re
+import warnings
 from pathlib import Path
 
 import httpx
 import pytest
 import yaml
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
 from starlette.applications import Starlette
 from starlette.routing import Mount, Route
 
@@ -19,7 +21,11 @@ from codegen.generate import load_bundle
 from codegen.parser import METHODS
 from impl.app import create_app
 from impl.catalog.service import ProductService
+from impl.jobs.memory import InProcessQueue
+from impl.jobs.runtime import TASK_PREFIX
+from impl.jobs.streams import RedisStreamQueue
 from impl.settings import Settings
+from tests.polling import until
 
 ROOT = Path(__file__).resolve().parents[2]
 META_PATHS = {"/openapi.json", "/openapi.yaml", "/docs", "/docs/init.js"}
@@ -165,18 +171,12 @@ class TestProbes:
         assert response.status_code == 200
         assert response.json()["checks"] == {"database": "ok", "redis": "skipped"}
 
-    async def test_ready_with_redis(self, settings: Settings) -> None:
-        url = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-        probe = Redis.from_url(url)
-        try:
-            await probe.ping()
-        except RedisError as error:
-            if os.environ.get("CI", "").lower() == "true":
-                pytest.fail(f"Redis at {url} is unreachable: {error!r}", pytrace=False)
-            pytest.skip(f"Redis at {url} is unreachable")
-        finally:
-            await probe.aclose()
-        app = create_app(settings.model_copy(update={"redis_url": url}), validate_responses=True)
+    async def test_ready_with_redis(
+        self, settings: Settings, redis_url: str, redis_prefix: str
+    ) -> None:
+        # The app schedules its periodic jobs on this Redis: under a prefix of the test's own.
+        update = {"redis_url": redis_url, "jobs_redis_prefix": redis_prefix}
+        app = create_app(settings.model_copy(update=update), validate_responses=True)
         transport = httpx.ASGITransport(app=app)
         async with (
             app.router.lifespan_context(app),
@@ -207,3 +207,45 @@ class TestProbes:
         assert (
             'http_requests_total{method="GET",operation="get_health",status="200"}' in response.text
         )
+
+
+def _job_tasks() -> set[str]:
+    names = {task.get_name() for task in asyncio.all_tasks()}
+    return {name for name in names if name.startswith(TASK_PREFIX)}
+
+
+class TestBackgroundJobs:
+    async def test_in_process_worker_starts_and_stops_with_the_app(
+        self, settings: Settings, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        app = create_app(settings, validate_responses=True)
+        with warnings.catch_warnings(record=True) as caught, caplog.at_level(logging.INFO):
+            warnings.simplefilter("always")
+            async with app.router.lifespan_context(app):
+                assert isinstance(app.state.jobs.queue, InProcessQueue)
+                assert _job_tasks() == {f"{TASK_PREFIX}-scheduler", f"{TASK_PREFIX}-worker"}
+                # The scheduler enqueues housekeeping as the app starts; the worker runs it.
+                await until(lambda: _logged(caplog, "job housekeeping", "done"))
+            assert _job_tasks() == set()
+            gc.collect()  # a task or connection left behind would warn as it is collected
+        assert [str(warning.message) for warning in caught] == []
+        assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
+
+    async def test_with_redis_the_app_only_schedules(
+        self, settings: Settings, redis_url: str, redis_prefix: str, redis: Redis
+    ) -> None:
+        update = {"redis_url": redis_url, "jobs_redis_prefix": redis_prefix}
+        app = create_app(settings.model_copy(update=update), validate_responses=True)
+        async with app.router.lifespan_context(app):
+            queue = app.state.jobs.queue
+            assert isinstance(queue, RedisStreamQueue)
+            assert _job_tasks() == {f"{TASK_PREFIX}-scheduler"}
+            await until(lambda: redis.xlen(queue.stream))
+        assert _job_tasks() == set()
+        # Enqueued once for this period, and left for the workers: no consumer group read it.
+        assert await redis.xlen(queue.stream) == 1
+        assert await redis.xinfo_groups(queue.stream) == []
+
+
+def _logged(caplog: pytest.LogCaptureFixture, *parts: str) -> bool:
+    return any(all(part in r.getMessage() for part in parts) for r in caplog.records)

@@ -2,15 +2,19 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from datetime import timedelta
 from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from impl.housekeeping.service import HousekeepingService
+from impl.kit.clock import utcnow
 from impl.kit.db import unit_of_work
-from impl.models import Order, OrderLine, StockLevel, StockMovement
+from impl.models import IdempotencyKey, Order, OrderLine, StockLevel, StockMovement
+from impl.settings import Settings
 
 
 async def _product(
@@ -120,6 +124,31 @@ class TestCreateOrder:
         assert second.json() == first.json()
         assert second.headers["idempotent-replayed"] == "true"
         assert await _on_hand(client, auth, team_id, product) == 9
+
+    async def test_expired_key_creates_a_new_order(
+        self,
+        client: httpx.AsyncClient,
+        auth: dict[str, str],
+        team_id: str,
+        settings: Settings,
+        sessionmaker: async_sessionmaker[AsyncSession],
+    ) -> None:
+        product = await _product(client, auth, team_id)
+        first = await _order(client, auth, team_id, [(product, 1)], key="k-old")
+        assert first.status_code == 201
+        # A day and a minute pass: the key is aged in the database, then housekeeping runs.
+        aged = utcnow() - timedelta(hours=settings.idempotency_key_retention_hours, minutes=1)
+        async with unit_of_work(sessionmaker) as session:
+            await session.execute(update(IdempotencyKey).values(created_at=aged))
+        report = await HousekeepingService(settings).run(sessionmaker)
+        assert report.idempotency_keys.rows == 1
+
+        again = await _order(client, auth, team_id, [(product, 1)], key="k-old")
+
+        assert again.status_code == 201
+        assert again.json()["id"] != first.json()["id"]
+        assert "idempotent-replayed" not in again.headers
+        assert await _on_hand(client, auth, team_id, product) == 8
 
     async def test_key_reused_with_another_body(
         self, client: httpx.AsyncClient, auth: dict[str, str], team_id: str

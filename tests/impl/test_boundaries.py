@@ -13,7 +13,7 @@ WEB_FRAMEWORKS = ("fastapi", "starlette")
 DOMAIN_FILES = sorted(
     path
     for path in IMPL.rglob("*.py")
-    if path.parts[len(IMPL.parts)] in {"kit", "models", "settings.py", "seed.py"}
+    if path.parts[len(IMPL.parts)] in {"kit", "models", "jobs", "settings.py", "seed.py"}
     or path.name in {"service.py", "repository.py", "errors.py"}
     or path.relative_to(IMPL).as_posix()
     in {"auth/passwords.py", "auth/tokens.py", "auth/principal.py"}

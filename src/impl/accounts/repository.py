@@ -4,7 +4,7 @@ import uuid
 from collections.abc import Mapping
 from datetime import datetime
 
-from sqlalchemy import exists, func, select, update
+from sqlalchemy import delete, exists, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -174,3 +174,23 @@ class RefreshTokenRepository:
             .values(revoked_at=utcnow())
             .execution_options(synchronize_session=False)
         )
+
+    async def delete_expired(self, *, now: datetime, limit: int) -> int:
+        """Delete at most `limit` tokens that expired before `now`; return how many went.
+
+        Revoked tokens are kept until they expire like the others: replaying a used token
+        revokes its whole family, and that needs the used token's row while it is unexpired.
+        """
+        batch = (
+            select(RefreshToken.id)
+            .where(RefreshToken.expires_at < now)
+            .limit(limit)
+            # PostgreSQL: a concurrent purge takes other rows instead of waiting on these.
+            .with_for_update(skip_locked=True)
+        )
+        result = await self.session.execute(
+            delete(RefreshToken)
+            .where(RefreshToken.id.in_(batch))
+            .execution_options(synchronize_session=False)
+        )
+        return int(result.rowcount)  # type: ignore[attr-defined]

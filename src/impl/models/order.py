@@ -94,4 +94,5 @@ class IdempotencyKey(Base):
     request_hash: Mapped[str] = mapped_column(String(64))
     resource_id: Mapped[uuid.UUID | None]
     response: Mapped[dict[str, Any] | None] = mapped_column(JSON)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Indexed for the housekeeping purge of keys past their retention.
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

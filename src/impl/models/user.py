@@ -44,7 +44,8 @@ class RefreshToken(Base):
     family_id: Mapped[uuid.UUID] = mapped_column(index=True)
     # Only the SHA-256 of the token is kept: a database leak must not yield usable tokens.
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    expires_at: Mapped[datetime]
+    # Indexed for the housekeeping purge of expired tokens.
+    expires_at: Mapped[datetime] = mapped_column(index=True)
     revoked_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 

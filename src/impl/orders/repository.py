@@ -5,7 +5,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Insert, select, update
+from sqlalchemy import Insert, delete, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -144,3 +144,20 @@ class IdempotencyRepository:
             .values(resource_id=resource_id, response=response)
             .execution_options(synchronize_session=False)
         )
+
+    async def delete_created_before(self, cutoff: datetime, *, limit: int) -> int:
+        """Delete at most `limit` keys first used before `cutoff`; return how many went."""
+        primary_key = (IdempotencyKey.team_id, IdempotencyKey.operation, IdempotencyKey.key)
+        batch = (
+            select(*primary_key)
+            .where(IdempotencyKey.created_at < cutoff)
+            .limit(limit)
+            # PostgreSQL: a concurrent purge takes other rows instead of waiting on these.
+            .with_for_update(skip_locked=True)
+        )
+        result = await self.session.execute(
+            delete(IdempotencyKey)
+            .where(tuple_(*primary_key).in_(batch))
+            .execution_options(synchronize_session=False)
+        )
+        return int(result.rowcount)  # type: ignore[attr-defined]
