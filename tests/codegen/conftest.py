@@ -1,8 +1,12 @@
 from __future__ import annotations
 
+import importlib
+import json
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
+from typing import Any
 
 import pytest
 
@@ -28,3 +32,15 @@ def packages(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         yield root
     finally:
         sys.path.remove(str(root))
+
+
+def generated_package(document: dict[str, Any], folder: Path, name: str) -> ModuleType:
+    """``document`` generated into ``folder/name`` and imported as package ``name``."""
+    spec = folder / f"{name}.json"
+    spec.write_text(json.dumps(document))
+    write(generate(spec).files, folder / name)
+    sys.path.insert(0, str(folder))
+    try:
+        return importlib.import_module(name)
+    finally:
+        sys.path.remove(str(folder))

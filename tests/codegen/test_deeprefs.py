@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
-import json
-import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -13,7 +10,7 @@ from typing import Any
 import httpx
 
 from codegen.deeprefs import hoist_deep_refs
-from codegen.generate import generate, write
+from tests.codegen.conftest import generated_package
 
 S = "#/components/schemas/"
 
@@ -123,14 +120,7 @@ def test_a_broken_pointer_is_left_for_the_validator() -> None:
 
 
 async def test_the_generated_server_validates_through_the_moved_schemas(tmp_path: Path) -> None:
-    spec = tmp_path / "deep.json"
-    spec.write_text(json.dumps(_document()))
-    write(generate(spec).files, tmp_path / "deep_refs_api")
-    sys.path.insert(0, str(tmp_path))
-    try:
-        package = importlib.import_module("deep_refs_api")
-    finally:
-        sys.path.remove(str(tmp_path))
+    package = generated_package(_document(), tmp_path, "deep_refs_api")
 
     class Servers:
         async def put_server(self, ctx: Any, *, name: str, body: Any) -> Any:

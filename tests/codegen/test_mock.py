@@ -28,7 +28,7 @@ import schemathesis
 
 import generated
 from codegen.generate import generate, load_bundle, write
-from tests.codegen.conftest import COVERAGE
+from tests.codegen.conftest import COVERAGE, generated_package
 
 ROOT = Path(__file__).parents[2]
 OWN_SPEC = ROOT / "openapi/openapi.yaml"
@@ -495,14 +495,7 @@ async def test_a_request_that_does_not_fit_gets_the_documented_400(tmp_path: Pat
             }
         },
     }
-    spec = tmp_path / "api.json"
-    spec.write_text(json.dumps(document))
-    write(generate(spec).files, tmp_path / "four_hundred_api")
-    sys.path.insert(0, str(tmp_path))
-    try:
-        package = importlib.import_module("four_hundred_api")
-    finally:
-        sys.path.remove(str(tmp_path))
+    package = generated_package(document, tmp_path, "four_hundred_api")
     app = package.build_app(None, mock=True, validate_responses=True)
     refused = await _get(app, "/cards", method="POST", json={"number": "1"})
     assert refused.status_code == 400, refused.text
