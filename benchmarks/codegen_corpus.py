@@ -126,13 +126,13 @@ def fuzz_mock(spec: Path, out: Path, package: str, seconds: int) -> str:
             (Path(scratch) / "schemathesis.toml").write_text("")
             document = json.loads(spec.read_text(encoding="utf-8"))
             headers = [arg for header in credentials(document) for arg in ("-H", header)]
-            subprocess.run(  # noqa: S603 - our own command line
+            fuzzed = subprocess.run(  # noqa: S603 - our own command line
                 [
                     str(Path(sys.executable).parent / "schemathesis"),
                     "--config-file",
                     str(Path(scratch) / "schemathesis.toml"),
                     "run",
-                    str(spec),
+                    str(spec.resolve()),
                     "--url",
                     f"http://127.0.0.1:{port}",
                     "--checks",
@@ -150,6 +150,7 @@ def fuzz_mock(spec: Path, out: Path, package: str, seconds: int) -> str:
                     *headers,
                 ],
                 capture_output=True,
+                text=True,
                 cwd=scratch,
                 timeout=seconds + 300,
                 check=False,
@@ -161,7 +162,8 @@ def fuzz_mock(spec: Path, out: Path, package: str, seconds: int) -> str:
         try:
             report = json.loads((Path(scratch) / "run.json").read_text())
         except (OSError, ValueError):
-            return "schemathesis wrote no report"
+            said = (fuzzed.stderr.strip() or fuzzed.stdout.strip()).splitlines() or [""]
+            return f"schemathesis wrote no report: {said[-1][:160]}"
     problems = []
     if report.get("failures"):
         problems.append(failures_summary(report))
