@@ -44,13 +44,19 @@ class Query:
     `postgresql` may give a variant of the statement for PostgreSQL (an array parameter
     instead of an expanding `IN`, say). Statements are run with named parameters; a
     parameter the statement holds a value for (a literal in `.values()`) may be omitted.
-    A read-only unit refuses statements that write.
+    A read-only unit refuses statements that write: DML, or what `writes` says (a `text()`).
     """
 
-    def __init__(self, statement: Executable, *, postgresql: Executable | None = None) -> None:
+    def __init__(
+        self,
+        statement: Executable,
+        *,
+        postgresql: Executable | None = None,
+        writes: bool | None = None,
+    ) -> None:
         self.statement = statement
         self._postgresql = statement if postgresql is None else postgresql
-        self._writes = isinstance(statement, UpdateBase)
+        self._writes = isinstance(statement, UpdateBase) if writes is None else writes
         self._native: _Native | None = None
 
     async def rows(self, unit: Unit, params: Mapping[str, Any]) -> list[Row]:

@@ -79,8 +79,9 @@ def _array_binds(table: Table, prefix: str) -> list[BindParameter[Any]]:
 
 _orders, _lines = cast(Table, Order.__table__), cast(Table, OrderLine.__table__)
 _movements, _events = cast(Table, StockMovement.__table__), cast(Table, AuditEvent.__table__)
-# PostgreSQL: the order, its lines, its ledger rows and their audit events in one statement
-# (data-modifying CTEs; foreign keys are checked at its end). SQLite runs them one by one.
+# PostgreSQL only: the order, its lines, its ledger rows and their audit events in one
+# statement (data-modifying CTEs; foreign keys are checked at its end). SQLite has no
+# data-modifying CTEs: `OrderWriter.place` runs one statement per table there.
 _PLACE = Query(
     text(
         f"WITH placed AS ({_unnest_into(_orders, 'o_')}), "
@@ -92,7 +93,8 @@ _PLACE = Query(
         *_array_binds(_lines, "l_"),
         *_array_binds(_movements, "m_"),
         *_array_binds(_events, "a_"),
-    )
+    ),
+    writes=True,
 )
 
 
