@@ -11,10 +11,12 @@ Other dialects (SQLite) run the same statement through SQLAlchemy.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, TypeAlias
 
+import asyncpg
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import Executable, ReturnsRows, UpdateBase
@@ -68,7 +70,8 @@ class Query:
             return list(result.all()) if result.returns_rows else []
         native = self._native or await self._compile(unit)
         driver = await _driver(unit)
-        records = await driver.fetch(native.sql, *_arguments(native, params))
+        async with _invalidating(unit, driver):
+            records = await driver.fetch(native.sql, *_arguments(native, params))
         if native.results is None:
             return list(records)
         processors = native.results
@@ -96,7 +99,8 @@ class Query:
             return
         native = self._native or await self._compile(unit)
         driver = await _driver(unit)
-        await driver.executemany(native.sql, [_arguments(native, p) for p in params])
+        async with _invalidating(unit, driver):
+            await driver.executemany(native.sql, [_arguments(native, p) for p in params])
 
     async def _check(self, unit: Unit) -> None:
         if self._writes and unit.read_only:
@@ -152,6 +156,23 @@ def _arguments(native: _Native, params: Mapping[str, Any]) -> list[Any]:
         value = params[name] if name in params else native.defaults[name]
         arguments.append(value if processor is None else processor(value))
     return arguments
+
+
+@asynccontextmanager
+async def _invalidating(unit: Unit, driver: Any) -> AsyncIterator[None]:
+    """A driver connection that broke (server restart, network) is dropped from the pool,
+    as SQLAlchemy does for the statements it runs itself; otherwise the pool would hand
+    the dead connection out again."""
+    try:
+        yield
+    except BaseException as error:
+        # An error the server reports for the statement leaves the connection usable; any
+        # other (closed, cancelled mid-protocol, admin shutdown) may not.
+        if not isinstance(error, asyncpg.PostgresError) or isinstance(
+            error, asyncpg.PostgresConnectionError | asyncpg.exceptions.OperatorInterventionError
+        ):
+            await unit.connection.invalidate()
+        raise
 
 
 async def _driver(unit: Unit) -> Any:

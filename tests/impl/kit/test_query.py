@@ -3,6 +3,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from decimal import Decimal
 
+import asyncpg
 import pytest
 from sqlalchemy import bindparam, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -10,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from impl.kit.db import Units
 from impl.kit.query import Query
 from impl.models import IdempotencyKey, Product, Team, User
+from tests.conftest import Database
 from tests.factories import create_product, create_team
 
 _keys = IdempotencyKey.__table__
@@ -21,6 +23,7 @@ _KEYS = Query(
 )
 _COUNT_USERS = Query(select(func.count()).select_from(User))
 _TEAM_NAMES = Query(select(Team.__table__.c.name))
+_BACKEND_PID = Query(select(func.pg_backend_pid()))
 _PRICES = Query(select(Product.__table__.c.price))
 
 
@@ -106,6 +109,30 @@ class TestQuery:
             assert await _PRICES.rows(unit, {}) == [(Decimal("12.50"),)]
             with pytest.raises(RuntimeError, match="at most one row"):
                 await _TEAM_NAMES.one_or_none(unit, {})
+
+
+class TestBrokenConnection:
+    async def test_leaves_the_pool(
+        self, database: Database, sessionmaker: async_sessionmaker[AsyncSession]
+    ) -> None:
+        if database.backend != "postgresql":
+            pytest.skip("only PostgreSQL statements bypass SQLAlchemy's execution")
+        units = Units(sessionmaker)
+
+        async def kill_then_query() -> None:
+            async with units.open(read_only=True) as unit:
+                row = await _BACKEND_PID.one_or_none(unit, {})
+                assert row is not None
+                async with sessionmaker() as other:
+                    await other.execute(select(func.pg_terminate_backend(row[0])))
+                await _COUNT_USERS.one_or_none(unit, {})
+
+        with pytest.raises((asyncpg.PostgresError, asyncpg.InterfaceError, OSError)):
+            await kill_then_query()
+        # Every pooled connection (five) is alive: the dead one was dropped, not reused.
+        for _ in range(6):
+            async with units.open(read_only=True) as unit:
+                assert await _COUNT_USERS.one_or_none(unit, {}) == (0,)
 
 
 class TestUnit:
