@@ -79,20 +79,29 @@ def _array_binds(table: Table, prefix: str) -> list[BindParameter[Any]]:
 
 _orders, _lines = cast(Table, Order.__table__), cast(Table, OrderLine.__table__)
 _movements, _events = cast(Table, StockMovement.__table__), cast(Table, AuditEvent.__table__)
-# PostgreSQL only: the order, its lines, its ledger rows and their audit events in one
-# statement (data-modifying CTEs; foreign keys are checked at its end). SQLite has no
-# data-modifying CTEs: `OrderWriter.place` runs one statement per table there.
+# PostgreSQL only: the order, its lines, its ledger rows and their audit events, and the
+# idempotency key completed with the response, in one statement (data-modifying CTEs;
+# foreign keys are checked at its end). SQLite has no data-modifying CTEs:
+# `OrderWriter.place` runs one statement per table there.
 _PLACE = Query(
     text(
-        f"WITH placed AS ({_unnest_into(_orders, 'o_')}), "
+        # Table metadata only (see `_unnest_into`); values travel as parameters.
+        f"WITH placed AS ({_unnest_into(_orders, 'o_')}), "  # noqa: S608
         f"lined AS ({_unnest_into(_lines, 'l_')}), "
-        f"moved AS ({_unnest_into(_movements, 'm_')}) "
-        f"{_unnest_into(_events, 'a_')}"
+        f"moved AS ({_unnest_into(_movements, 'm_')}), "
+        f"audited AS ({_unnest_into(_events, 'a_')}) "
+        "UPDATE idempotency_keys SET resource_id = :k_resource, response = :k_answer "
+        "WHERE team_id = :k_team AND operation = :k_operation AND key = :k_key"
     ).bindparams(
         *_array_binds(_orders, "o_"),
         *_array_binds(_lines, "l_"),
         *_array_binds(_movements, "m_"),
         *_array_binds(_events, "a_"),
+        bindparam("k_resource", type_=_keys.c.resource_id.type),
+        bindparam("k_answer", type_=_keys.c.response.type),
+        bindparam("k_team", type_=_keys.c.team_id.type),
+        bindparam("k_operation", type_=_keys.c.operation.type),
+        bindparam("k_key", type_=_keys.c.key.type),
     ),
     writes=True,
 )
@@ -119,16 +128,23 @@ class OrderWriter:
         order: dict[str, Any],
         lines: Sequence[dict[str, Any]],
         movements: Sequence[MovementRecord],
+        *,
+        key: tuple[uuid.UUID, str, str],
+        response: dict[str, Any],
     ) -> None:
         """Insert the order (every column in `order`), its lines and the ledger rows of its
-        stock reservation, and audit the order and the ledger rows as the ORM would (lines
-        are not audited): one round trip on PostgreSQL."""
+        stock reservation, audit the order and the ledger rows as the ORM would (lines are
+        not audited), and complete the idempotency `key` (claimed by this request) with
+        `response`: one round trip on PostgreSQL."""
         order_event = recorder.created_event(Order, order)
         if self.unit.connection.dialect.name != "postgresql":
             await _INSERT_ORDER.rows(self.unit, order)
             await _INSERT_LINES.execute_many(self.unit, lines)
             recorder.queue(self.unit, [order_event])
             await Ledger(self.unit).record(movements)
+            await IdempotencyRepository(self.unit).complete(
+                key, resource_id=order["id"], response=response
+            )
             return
         ledger = [movement_row(movement) for movement in movements]
         events = [order_event, *(recorder.created_event(StockMovement, m) for m in ledger)]
@@ -139,6 +155,11 @@ class OrderWriter:
                 **_arrays("l_", _lines, lines),
                 **_arrays("m_", _movements, ledger),
                 **_arrays("a_", _events, events),
+                "k_resource": order["id"],
+                "k_answer": response,
+                "k_team": key[0],
+                "k_operation": key[1],
+                "k_key": key[2],
             },
         )
 

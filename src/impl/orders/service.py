@@ -236,12 +236,8 @@ class OrderService:
                 raise IdempotencyKeyReusedError
             return Created(OrderView.from_json(existing.response), replayed=True)
 
-        view = await self._place(unit, access, customer_email, lines, note)
-        await keys.complete(
-            (access.team_id, "create_order", idempotency_key),
-            resource_id=view.id,
-            response=view.to_json(),
-        )
+        key = (access.team_id, "create_order", idempotency_key)
+        view = await self._place(unit, access, customer_email, lines, note, key)
         return Created(view, replayed=False)
 
     async def _place(
@@ -251,7 +247,9 @@ class OrderService:
         customer_email: str,
         lines: Sequence[LineRequest],
         note: str | None,
+        key: tuple[uuid.UUID, str, str],
     ) -> OrderView:
+        """Place the order and complete its idempotency `key` with the answer."""
         seen: set[uuid.UUID] = set()
         for index, line in enumerate(lines):
             if line.product_id in seen:
@@ -330,7 +328,7 @@ class OrderService:
             reason=StockReason.ORDER,
             order_id=view.id,
         )
-        await orders.place(order, rows, movements)
+        await orders.place(order, rows, movements, key=key, response=view.to_json())
         return view
 
     async def get_order(
