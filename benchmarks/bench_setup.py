@@ -20,7 +20,7 @@ from impl.auth.passwords import hash_password_async
 from impl.auth.tokens import TokenService
 from impl.catalog.repository import ProductRepository
 from impl.inventory.service import Inventory, Movement
-from impl.kit.db import create_engine, create_sessionmaker, unit_of_work
+from impl.kit.db import Units, create_engine, create_sessionmaker
 from impl.kit.migrate import ensure_database, migrate
 from impl.models import ProductStatus, Role, StockReason
 from impl.settings import Settings
@@ -40,7 +40,8 @@ async def setup(database_url: str, products: int) -> dict[str, object]:
             await connection.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
             await connection.execute(text("CREATE SCHEMA public"))
         await migrate(settings.database_url)
-        async with unit_of_work(create_sessionmaker(engine)) as session:
+        async with Units(create_sessionmaker(engine)).open(read_only=False) as unit:
+            session = unit.session
             user = await UserRepository(session).create(
                 email="bench@storefront.example",
                 username="bench",
@@ -63,7 +64,7 @@ async def setup(database_url: str, products: int) -> dict[str, object]:
                 )
                 product_ids.append(product.id)
             access = TeamAccess(team_id=team.id, user_id=user.id, role=Role.OWNER)
-            await Inventory(session).move(
+            await Inventory(unit).move(
                 access,
                 [Movement(product_id, STOCK_PER_PRODUCT) for product_id in product_ids],
                 reason=StockReason.RECEIVE,

@@ -25,7 +25,7 @@ from redis.exceptions import RedisError
 from sqlalchemy import make_url, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from impl.kit.db import create_engine, create_sessionmaker
+from impl.kit.db import Unit, create_engine, create_sessionmaker
 from impl.kit.migrate import create_migration_engine, downgrade, migrate
 from impl.models import Base
 from impl.settings import Settings, normalise_database_url
@@ -138,6 +138,12 @@ async def session(
     """A session on a fresh connection; whatever it leaves uncommitted is rolled back."""
     async with sessionmaker() as session:
         yield session
+
+
+@pytest.fixture
+async def unit(session: AsyncSession) -> Unit:
+    """A unit of work on the `session` fixture's connection and transaction."""
+    return await Unit.of_session(session)
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ from impl.auth.access import AccessPolicy, Rule
 from impl.auth.principal import Principal, TokenSubject
 from impl.auth.repository import CallerRepository
 from impl.auth.tokens import invalid_token
-from impl.kit.db import read_only_sessionmaker, unit_of_work
+from impl.kit.db import Unit, Units
 from impl.kit.errors import Forbidden, Unauthorized
 from impl.teams.access import TeamAccess
 from impl.teams.errors import TeamNotFoundError, TeamRoleForbiddenError
@@ -28,10 +28,15 @@ from impl.teams.errors import TeamNotFoundError, TeamRoleForbiddenError
 
 @dataclass(frozen=True, slots=True)
 class RequestContext:
-    session: AsyncSession
+    db: Unit
     principal: Principal | None
     request_id: str
     team: TeamAccess | None = None
+
+    @property
+    def session(self) -> AsyncSession:
+        """The request's ORM session, on the unit's connection and transaction."""
+        return self.db.session
 
     def caller(self) -> Principal:
         """The authenticated principal; operations with security always have one."""
@@ -57,8 +62,7 @@ class ContextFactory:
     def __init__(
         self, sessionmaker: async_sessionmaker[AsyncSession], policy: AccessPolicy
     ) -> None:
-        self._sessionmaker = sessionmaker
-        self._read_sessionmaker = read_only_sessionmaker(sessionmaker)
+        self._units = Units(sessionmaker)
         self._policy = policy
 
     def __call__(
@@ -78,15 +82,13 @@ class ContextFactory:
         )
         token = set_actor(actor)
         try:
-            reads_only = info.operation.method == "GET"
-            sessionmaker = self._read_sessionmaker if reads_only else self._sessionmaker
-            async with unit_of_work(sessionmaker) as session:
+            async with self._units.open(read_only=info.operation.method == "GET") as unit:
                 principal, team = None, None
                 if info.principal is not None:
                     team_id = _team_id(info, rule)
-                    principal, role = await _load_caller(session, info.principal, team_id)
+                    principal, role = await _load_caller(unit, info.principal, team_id)
                     team = _authorise(rule, principal, team_id, role)
-                yield RequestContext(session, principal, request_id, team)
+                yield RequestContext(unit, principal, request_id, team)
         finally:
             reset_actor(token)
 
@@ -99,9 +101,9 @@ def _team_id(info: RequestInfo[TokenSubject], rule: Rule | None) -> uuid.UUID | 
 
 
 async def _load_caller(
-    session: AsyncSession, subject: TokenSubject, team_id: uuid.UUID | None
+    unit: Unit, subject: TokenSubject, team_id: uuid.UUID | None
 ) -> tuple[Principal, str | None]:
-    found = await CallerRepository(session).load(subject.user_id, team_id)
+    found = await CallerRepository(unit).load(subject.user_id, team_id)
     if found is None:
         # Deactivated (or deleted) accounts stop at once, whatever their tokens say.
         raise invalid_token("The user no longer exists or is deactivated")

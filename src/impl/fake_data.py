@@ -23,7 +23,7 @@ from impl.catalog.repository import ProductRepository
 from impl.catalog.service import ProductService
 from impl.inventory.errors import InsufficientStockError
 from impl.inventory.service import InventoryService
-from impl.kit.db import unit_of_work
+from impl.kit.db import Unit, Units
 from impl.models import Product, ProductStatus, Role, User
 from impl.orders.service import LineRequest, OrderService
 from impl.settings import Settings
@@ -92,7 +92,8 @@ async def seed_fake(
     )
     password_hash = await hash_password_async(FAKE_PASSWORD)
     made = FakeCounts(0, 0, 0, 0)
-    async with unit_of_work(sessionmaker) as session:
+    async with Units(sessionmaker).open(read_only=False) as unit:
+        session = unit.session
         users = UserRepository(session)
         # Numbered after what is there, so a second run adds rather than collides.
         next_user, next_sku = await users.count(), await ProductRepository(session).count()
@@ -106,7 +107,7 @@ async def seed_fake(
             stocked = []
             for _ in range(products):
                 fields = ProductFactory(sku=f"FAKE-{next_sku:05d}")
-                stocked.append(await _product(session, catalog, inventory, access, fields))
+                stocked.append(await _product(unit, catalog, inventory, access, fields))
                 next_sku += 1
             on_sale = [p for p in stocked if p.status == ProductStatus.ACTIVE]
             placed = 0
@@ -115,7 +116,7 @@ async def seed_fake(
                 lines = [LineRequest(p.id, _rng.randint(1, 3)) for p in picks]
                 try:
                     await sales.create_order(
-                        session,
+                        unit,
                         access,
                         idempotency_key=f"seed-{_rng.getrandbits(64):x}",
                         customer_email=CustomerFactory()["email"],
@@ -142,15 +143,15 @@ async def _team(session: AsyncSession, people: list[User]) -> TeamAccess:
 
 
 async def _product(
-    session: AsyncSession,
+    unit: Unit,
     catalog: ProductService,
     inventory: InventoryService,
     access: TeamAccess,
     fields: dict[str, Any],
 ) -> Product:
     fields["price"] = Decimal(fields["price"]).quantize(Decimal("0.01"))
-    product = await catalog.create_product(session, access, **fields)
+    product = await catalog.create_product(unit.session, access, **fields)
     await inventory.adjust_stock(
-        session, access, product_id=product.id, delta=_rng.randint(5, 50), reason="receive"
+        unit, access, product_id=product.id, delta=_rng.randint(5, 50), reason="receive"
     )
     return product

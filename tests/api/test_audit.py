@@ -122,6 +122,60 @@ class TestListAuditEvents:
         cancelled = await _events(client, auth, team_id, action="cancel_order", entity_type="order")
         assert cancelled[0]["changes"]["status"] == {"before": "pending", "after": "cancelled"}
 
+    async def test_create_order_records_the_order_and_its_ledger_row(
+        self, client: httpx.AsyncClient, auth: dict[str, str], team_id: str
+    ) -> None:
+        # Placing an order writes without the ORM; its events must be the ones a flush makes.
+        product_id = (await _product(client, auth, team_id)).json()["id"]
+        stock = f"/v1/teams/{team_id}/products/{product_id}/stock/movements"
+        await client.post(stock, json={"delta": 3, "reason": "receive"}, headers=auth)
+        me = (await client.get("/v1/me", headers=auth)).json()["id"]
+        placed = await client.post(
+            f"/v1/teams/{team_id}/orders",
+            json={
+                "customer_email": "Buyer@Example.com",
+                "lines": [{"product_id": product_id, "quantity": 2}],
+                "note": "gift",
+            },
+            headers={**auth, "Idempotency-Key": str(uuid.uuid4()), "X-Request-ID": "place-it"},
+        )
+        assert placed.status_code == 201, placed.text
+        order_id = placed.json()["id"]
+        ledger = (await client.get(stock, headers=auth)).json()["items"]
+        [movement_id] = [m["id"] for m in ledger if m["order_id"] == order_id]
+
+        events = await _events(client, auth, team_id, action="create_order")
+
+        assert [(e["entity_type"], e["entity_id"]) for e in events] == [
+            ("stock_movement", movement_id),
+            ("order", order_id),
+        ]
+        assert {(e["change"], e["actor_id"], e["request_id"]) for e in events} == {
+            ("created", me, "place-it")
+        }
+        movement, order = events
+        assert order["changes"] == {
+            "id": {"after": order_id},
+            "team_id": {"after": team_id},
+            "status": {"after": "pending"},
+            "customer_email": {"after": "buyer@example.com"},
+            "currency": {"after": "EUR"},
+            "total": {"after": "25.00"},
+            "note": {"after": "gift"},
+            "created_by": {"after": me},
+        }
+        assert movement["changes"] == {
+            "id": {"after": movement_id},
+            "team_id": {"after": team_id},
+            "product_id": {"after": product_id},
+            "delta": {"after": -2},
+            "on_hand_after": {"after": 1},
+            "reason": {"after": "order"},
+            "note": {"after": None},
+            "order_id": {"after": order_id},
+            "actor_id": {"after": me},
+        }
+
     async def test_pages_newest_first(
         self, client: httpx.AsyncClient, auth: dict[str, str], team_id: str
     ) -> None:

@@ -8,7 +8,7 @@ from impl.auth.repository import CallerRepository
 from impl.auth.tokens import TokenService
 from impl.catalog.service import ProductService
 from impl.fake_data import seed_fake
-from impl.kit.db import unit_of_work
+from impl.kit.db import Unit, unit_of_work
 from impl.models import Order, StockLevel, StockMovement
 from impl.seed import DEMO_PASSWORD, DEMO_PRODUCT_COUNT, seed_demo
 from impl.settings import Settings
@@ -30,7 +30,9 @@ async def test_seeds_once(
             session, email=credentials.email, password=credentials.password
         )
         subject = TokenService(settings).decode_access_token(issued.access_token)
-        found = await CallerRepository(session).load(subject.user_id, credentials.team_id)
+        found = await CallerRepository(await Unit.of_session(session)).load(
+            subject.user_id, credentials.team_id
+        )
         assert found is not None
         principal, role = found
         assert (principal.is_admin, role) == (True, "owner")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextvars
 import uuid
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -18,7 +19,10 @@ from typing import Any
 from sqlalchemy import event, inspect
 from sqlalchemy.orm import Session, UOWTransaction
 
+from impl.audit.repository import AuditWriter
 from impl.kit.clock import utcnow
+from impl.kit.db import Unit
+from impl.kit.ids import new_id
 from impl.models import (
     AuditEvent,
     Membership,
@@ -155,6 +159,43 @@ def _queue(session: Session, flush_context: UOWTransaction) -> None:
     # the commit (or the next flush) writes them.
     events: list[AuditEvent] = session.info.pop(_PENDING, [])
     session.add_all(events)
+
+
+def created_event(entity_type: type[Any], row: Mapping[str, Any]) -> dict[str, Any]:
+    """The audit event of a row of `entity_type` inserted without the ORM (every column's
+    value in `row`), as the flush listener would have recorded it: same fields, same
+    `changes`, attributed to the current actor."""
+    actor = _actor.get() or SYSTEM
+    mapper = inspect(entity_type)
+    team_id = row["id"] if entity_type is Team else row.get("team_id")
+    return {
+        "id": new_id(),
+        "team_id": team_id if isinstance(team_id, uuid.UUID) else None,
+        "actor_id": actor.user_id,
+        "action": actor.action,
+        "entity_type": AUDITED[entity_type],
+        "entity_id": "/".join(
+            str(row[mapper.get_property_by_column(column).key]) for column in mapper.primary_key
+        ),
+        "change": "created",
+        "changes": {
+            attribute.key: {"after": _value(attribute.key, row[attribute.key])}
+            for attribute in mapper.column_attrs
+            if attribute.key not in IGNORED
+        },
+        "request_id": actor.request_id,
+        "created_at": utcnow(),
+    }
+
+
+def queue(unit: Unit, events: Sequence[Mapping[str, Any]]) -> None:
+    """Write events made by `created_event` when the unit commits, all in one round trip
+    (as the ORM writes the events of its flushes with the commit)."""
+    pending: list[Mapping[str, Any]] | None = unit.info.get(_PENDING)
+    if pending is None:
+        pending = unit.info[_PENDING] = []
+        unit.before_commit(lambda: AuditWriter(unit).insert(pending))
+    pending.extend(events)
 
 
 def install() -> None:

@@ -7,13 +7,14 @@ from uuid import UUID
 
 from generated import models
 from generated.responses import products as r
+from impl.catalog.repository import ProductRecord
 from impl.catalog.service import ProductService, product_etag
 from impl.context import RequestContext
 from impl.kit.absent import or_none
 from impl.models import Product
 
 
-def product_out(product: Product) -> models.Product:
+def product_out(product: Product | ProductRecord) -> models.Product:
     return models.Product(
         id=product.id,
         team_id=product.team_id,
@@ -93,9 +94,7 @@ class ProductsHandlers:
     async def get_product(
         self, ctx: RequestContext, *, team_id: UUID, product_id: UUID
     ) -> r.GetProduct200:
-        product = await self._products.get_product(
-            ctx.session, ctx.team_access(), product_id=product_id
-        )
+        product = await self._products.get_product(ctx.db, ctx.team_access(), product_id=product_id)
         return r.GetProduct200(body=product_out(product), etag=product_etag(product))
 
     async def update_product(

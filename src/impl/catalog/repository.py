@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -15,7 +15,8 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from impl.catalog.errors import ProductModifiedError, SkuTakenError
 from impl.kit.clock import utcnow
-from impl.kit.db import is_unique_violation
+from impl.kit.db import Unit, is_unique_violation
+from impl.kit.query import Query
 from impl.models import Product, ProductTag, StockLevel
 
 # Built once: the hottest read finds its compiled form in the cache without being rebuilt.
@@ -24,6 +25,47 @@ _PRODUCT_IN_TEAM = select(Product).where(
     Product.team_id == bindparam("team_id", type_=Product.team_id.type),
     Product.deleted_at.is_(None),
 )
+
+
+@dataclass(frozen=True, slots=True)
+class ProductRecord:
+    """A product as the read operations answer it, read without an ORM session."""
+
+    id: uuid.UUID
+    team_id: uuid.UUID
+    sku: str
+    name: str
+    description: str | None
+    price: Decimal
+    currency: str
+    status: str
+    tags: list[str]
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+_products = Product.__table__
+_READ_IN_TEAM = Query(
+    select(*(_products.c[field.name] for field in fields(ProductRecord))).where(
+        _products.c.id == bindparam("product_id", type_=_products.c.id.type),
+        _products.c.team_id == bindparam("team_id", type_=_products.c.team_id.type),
+        _products.c.deleted_at.is_(None),
+    )
+)
+
+
+class ProductReader:
+    """The hottest read, on the unit's connection: no session, no ORM entities."""
+
+    def __init__(self, unit: Unit) -> None:
+        self.unit = unit
+
+    async def get_in_team(self, team_id: uuid.UUID, product_id: uuid.UUID) -> ProductRecord | None:
+        row = await _READ_IN_TEAM.one_or_none(
+            self.unit, {"product_id": product_id, "team_id": team_id}
+        )
+        return None if row is None else ProductRecord(*row)
 
 
 UPDATABLE_FIELDS = frozenset({"sku", "name", "description", "price", "currency", "status", "tags"})

@@ -17,8 +17,11 @@ from impl.catalog.repository import (
     SORT_COLUMNS,
     UPDATABLE_FIELDS,
     ProductFilter,
+    ProductReader,
+    ProductRecord,
     ProductRepository,
 )
+from impl.kit.db import Unit
 from impl.kit.errors import BadRequest, PreconditionRequired, UnprocessableContent
 from impl.kit.etags import if_match_satisfied, strong_etag
 from impl.kit.pagination import CursorCodec, Page, clamp_limit, paginate
@@ -36,7 +39,7 @@ _STATUSES = tuple(status.value for status in ProductStatus)
 _CURRENCY = re.compile(r"[A-Z]{3}")
 
 
-def product_etag(product: Product) -> str:
+def product_etag(product: Product | ProductRecord) -> str:
     """Strong ETag of the product's current version, e.g. `"0193…-v3"`."""
     return strong_etag(f"{product.id}-v{product.version}")
 
@@ -222,12 +225,15 @@ class ProductService:
 
     async def get_product(
         self,
-        session: AsyncSession,
+        unit: Unit,
         access: TeamAccess,
         *,
         product_id: uuid.UUID,
-    ) -> Product:
-        return await self._get(session, access.team_id, product_id)
+    ) -> ProductRecord:
+        product = await ProductReader(unit).get_in_team(access.team_id, product_id)
+        if product is None:
+            raise ProductNotFoundError
+        return product
 
     async def update_product(
         self,

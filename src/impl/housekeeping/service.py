@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from impl.accounts.repository import RefreshTokenRepository
 from impl.kit.clock import utcnow
-from impl.kit.db import unit_of_work
+from impl.kit.db import Unit, unit_of_work
 from impl.orders.repository import IdempotencyRepository
 from impl.settings import Settings
 
@@ -50,12 +50,12 @@ class HousekeepingService:
     ) -> Purged:
         """Forget keys first used more than the retention period ago (then a retry is new)."""
         cutoff = now - self.idempotency_retention
-        return await self._in_batches(
-            sessionmaker,
-            lambda session: IdempotencyRepository(session).delete_created_before(
-                cutoff, limit=self.batch_size
-            ),
-        )
+
+        async def delete_batch(session: AsyncSession) -> int:
+            keys = IdempotencyRepository(await Unit.of_session(session))
+            return await keys.delete_created_before(cutoff, limit=self.batch_size)
+
+        return await self._in_batches(sessionmaker, delete_batch)
 
     async def purge_refresh_tokens(
         self, sessionmaker: async_sessionmaker[AsyncSession], *, now: datetime

@@ -5,12 +5,13 @@ from uuid import UUID
 from generated import models
 from generated.responses import inventory as r
 from impl.context import RequestContext
+from impl.inventory.repository import MovementRecord
 from impl.inventory.service import InventoryService
 from impl.kit.absent import or_none
 from impl.models import StockMovement
 
 
-def movement_out(movement: StockMovement) -> models.StockMovement:
+def movement_out(movement: StockMovement | MovementRecord) -> models.StockMovement:
     return models.StockMovement(
         id=movement.id,
         product_id=movement.product_id,
@@ -66,7 +67,7 @@ class InventoryHandlers:
         body: models.StockAdjustmentCreate,
     ) -> r.AdjustStock201:
         movement = await self._inventory.adjust_stock(
-            ctx.session,
+            ctx.db,
             ctx.team_access(),
             product_id=product_id,
             delta=body.delta,

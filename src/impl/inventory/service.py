@@ -9,8 +9,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from impl.catalog.errors import ProductNotFoundError
 from impl.catalog.repository import ProductRepository
 from impl.inventory.errors import InsufficientStockError
-from impl.inventory.repository import StockRepository
+from impl.inventory.repository import Ledger, MovementRecord, StockRepository
+from impl.kit.clock import utcnow
+from impl.kit.db import Unit
 from impl.kit.errors import UnprocessableContent
+from impl.kit.ids import new_id
 from impl.kit.pagination import CursorCodec, KeysetPosition, Page, build_page, clamp_limit
 from impl.kit.text import checked_note
 from impl.models import StockLevel, StockMovement, StockReason
@@ -35,10 +38,11 @@ def _position(movement: StockMovement) -> KeysetPosition:
 
 
 class Inventory:
-    """Stock levels and their ledger; every change goes through `move`."""
+    """Stock levels and their ledger; every change goes through `move` (or `reserve`, whose
+    rows the order workflow writes with the order)."""
 
-    def __init__(self, session: AsyncSession) -> None:
-        self._stock = StockRepository(session)
+    def __init__(self, unit: Unit) -> None:
+        self._ledger = Ledger(unit)
 
     async def move(
         self,
@@ -48,23 +52,40 @@ class Inventory:
         reason: StockReason,
         note: str | None = None,
         order_id: uuid.UUID | None = None,
-    ) -> list[StockMovement]:
+    ) -> list[MovementRecord]:
         """Apply each movement and write its ledger row; all or nothing (the caller's
-        transaction). Products are locked in id order, so two orders sharing products
-        cannot deadlock."""
+        transaction)."""
+        recorded = await self.reserve(
+            access, movements, reason=reason, note=note, order_id=order_id
+        )
+        await self._ledger.record(recorded)
+        return recorded
+
+    async def reserve(
+        self,
+        access: TeamAccess,
+        movements: Iterable[Movement],
+        *,
+        reason: StockReason,
+        note: str | None = None,
+        order_id: uuid.UUID | None = None,
+    ) -> list[MovementRecord]:
+        """Apply each movement to its level and return the ledger rows the caller must
+        write in the same transaction (`move` does; placing an order writes them with the
+        order). Products are locked in id order, so two orders sharing products cannot
+        deadlock."""
         ordered = sorted(movements, key=lambda m: m.product_id)
         levels = []
         for movement in ordered:
-            on_hand = await self._stock.apply(movement.product_id, movement.delta)
+            on_hand = await self._ledger.apply(movement.product_id, movement.delta)
             if on_hand is None:
-                level = await self._stock.get_level(movement.product_id)
-                raise InsufficientStockError(
-                    movement.product_id, level.on_hand if level else 0, -movement.delta
-                )
+                level = await self._ledger.on_hand(movement.product_id)
+                raise InsufficientStockError(movement.product_id, level or 0, -movement.delta)
             levels.append(on_hand)
-        # The ledger rows go in one flush, after every level has moved.
-        recorded = [
-            StockMovement(
+        now = utcnow()
+        return [
+            MovementRecord(
+                id=new_id(),
                 team_id=access.team_id,
                 product_id=movement.product_id,
                 delta=movement.delta,
@@ -73,11 +94,10 @@ class Inventory:
                 note=note,
                 order_id=order_id,
                 actor_id=access.user_id,
+                created_at=now,
             )
             for movement, on_hand in zip(ordered, levels, strict=True)
         ]
-        await self._stock.record(recorded)
-        return recorded
 
 
 class InventoryService:
@@ -95,21 +115,21 @@ class InventoryService:
 
     async def adjust_stock(
         self,
-        session: AsyncSession,
+        unit: Unit,
         access: TeamAccess,
         *,
         product_id: uuid.UUID,
         delta: int,
         reason: str,
         note: str | None = None,
-    ) -> StockMovement:
+    ) -> MovementRecord:
         if reason not in MANUAL_REASONS:
             raise UnprocessableContent(f"Stock cannot be adjusted by hand for reason {reason!r}")
         if delta == 0:
             raise UnprocessableContent("delta must not be zero")
         note = checked_note("note", note, MAX_NOTE_LENGTH)
-        await self._product(session, access, product_id)
-        [movement] = await Inventory(session).move(
+        await self._product(unit.session, access, product_id)
+        [movement] = await Inventory(unit).move(
             access, [Movement(product_id, delta)], reason=StockReason(reason), note=note
         )
         return movement

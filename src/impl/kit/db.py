@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -11,8 +12,10 @@ from sqlalchemy import URL, event, make_url
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
+    AsyncTransaction,
     async_sessionmaker,
     create_async_engine,
 )
@@ -101,24 +104,28 @@ def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]
     return async_sessionmaker(engine, expire_on_commit=False)
 
 
-def read_only_sessionmaker(
-    sessionmaker: async_sessionmaker[AsyncSession],
-) -> async_sessionmaker[AsyncSession]:
-    """Sessions on the same engine and pool for units of work that only read.
+def read_only_engine(engine: AsyncEngine) -> AsyncEngine:
+    """The same engine and pool, for units of work that only read.
 
-    On PostgreSQL their connections run in autocommit: no BEGIN and no COMMIT round trip,
+    On PostgreSQL its connections run in autocommit: no BEGIN and no COMMIT round trip,
     each statement reads its own committed snapshot. On SQLite they open a deferred
     transaction instead of `BEGIN IMMEDIATE`, so readers never wait for the write lock.
-    Either way a flush is refused (see `_refuse_writes`): nothing a read-only session
-    holds can reach the database.
     """
-    engine = sessionmaker.kw["bind"]
-    assert isinstance(engine, AsyncEngine)
     options: dict[str, Any] = {READ_ONLY: True}
     if engine.dialect.name == "postgresql":
         options["isolation_level"] = "AUTOCOMMIT"
+    return engine.execution_options(**options)
+
+
+def read_only_sessionmaker(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> async_sessionmaker[AsyncSession]:
+    """Sessions on `read_only_engine` whose flushes are refused (see `_refuse_writes`):
+    nothing a read-only session holds can reach the database."""
+    engine = sessionmaker.kw["bind"]
+    assert isinstance(engine, AsyncEngine)
     return async_sessionmaker(
-        engine.execution_options(**options), expire_on_commit=False, info={READ_ONLY: True}
+        read_only_engine(engine), expire_on_commit=False, info={READ_ONLY: True}
     )
 
 
@@ -132,22 +139,115 @@ def _refuse_writes(session: Session, _context: object, _instances: object) -> No
 async def unit_of_work(
     sessionmaker: async_sessionmaker[AsyncSession],
 ) -> AsyncIterator[AsyncSession]:
-    """Yield a session; commit if the block succeeds, roll back if it raises anything.
+    """Yield the session of a unit of work (`Units.open`) for code that needs only the ORM:
+    committed if the block succeeds, rolled back if it raises anything."""
+    read_only = bool(sessionmaker.kw.get("info", {}).get(READ_ONLY))
+    async with Units(sessionmaker).open(read_only=read_only) as unit:
+        yield unit.session
 
-    This is the only place in the application that commits, so everything a request does
-    (or a job, or the seed) is atomic. The one exception is an `AppError` that
-    `keeps_changes`: a refusal whose side effects are the point (see `AppError`).
+
+@dataclass(slots=True)
+class Unit:
+    """A request's unit of work: one pooled connection in one transaction.
+
+    Hot paths run prebuilt statements on `connection` (see `impl.kit.query`); everything
+    else uses `session`, an ORM session on the same connection and transaction, made on
+    first use, so a request that never touches the ORM never pays for a session.
     """
-    async with sessionmaker() as session:
-        try:
-            yield session
-        except AppError as error:
-            await (session.commit() if error.keeps_changes else session.rollback())
-            raise
-        except BaseException:
-            await session.rollback()
-            raise
-        await session.commit()
+
+    connection: AsyncConnection
+    read_only: bool
+    _transaction: AsyncTransaction
+    _sessionmaker: async_sessionmaker[AsyncSession]
+    _session: AsyncSession | None = field(default=None)
+    # Per-unit state of the code that uses it (`impl.kit.query` keeps the driver here).
+    info: dict[str, Any] = field(default_factory=dict)
+    _before_commit: list[Callable[[], Awaitable[None]]] | None = field(default_factory=list)
+
+    @classmethod
+    async def of_session(cls, session: AsyncSession) -> Unit:
+        """A read-write unit on `session`'s connection and transaction, for code that holds
+        a session already (scripts, tests); committing stays with the session's owner."""
+        connection = await session.connection()
+        transaction = connection.get_transaction()
+        assert transaction is not None
+        unit = cls(connection, False, transaction, async_sessionmaker(), session)
+        unit._before_commit = None  # the session's owner commits: nothing would run them
+        return unit
+
+    @property
+    def session(self) -> AsyncSession:
+        if self._session is None:
+            info = {READ_ONLY: True} if self.read_only else {}
+            # The session joins the unit's transaction: its commit flushes and leaves the
+            # transaction to the unit; its rollback rolls the transaction back.
+            self._session = self._sessionmaker(bind=self.connection, info=info)
+        return self._session
+
+    def before_commit(self, action: Callable[[], Awaitable[None]]) -> None:
+        """Run `action` when the unit commits, before the session's last flush (also when an
+        `AppError` that keeps its changes commits); not if it rolls back."""
+        if self._before_commit is None:
+            raise RuntimeError("a unit joined to a session does not commit; write at once")
+        self._before_commit.append(action)
+
+    async def autoflush(self) -> None:
+        """Flush the session's pending changes, as the ORM does before its own queries, so
+        a statement run on the connection sees them."""
+        session = self._session
+        if session is not None and (session.new or session.dirty or session.deleted):
+            await session.flush()
+
+    async def _commit(self) -> None:
+        for action in self._before_commit or ():
+            await action()
+        if self._session is not None:
+            await self._session.commit()
+        await self._transaction.commit()
+
+    async def _rollback(self) -> None:
+        if self._session is not None:
+            await self._session.rollback()
+        if self._transaction.is_active:
+            await self._transaction.rollback()
+
+    async def _close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+
+
+class Units:
+    """Opens units of work on one engine: read-write ones, and read-only ones that take no
+    transaction on PostgreSQL (`read_only_engine`)."""
+
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+        engine = sessionmaker.kw["bind"]
+        assert isinstance(engine, AsyncEngine)
+        self._engines = {False: engine, True: read_only_engine(engine)}
+        self._sessionmaker = sessionmaker
+
+    @asynccontextmanager
+    async def open(self, *, read_only: bool) -> AsyncIterator[Unit]:
+        """Yield a unit; commit if the block succeeds, roll back if it raises anything.
+
+        This is the only place in the application that commits, so everything a request
+        does (or a job, or the seed) is atomic. The one exception is an `AppError` that
+        `keeps_changes`: a refusal whose side effects are the point (see `AppError`).
+        """
+        async with self._engines[read_only].connect() as connection:
+            unit = Unit(connection, read_only, await connection.begin(), self._sessionmaker)
+            try:
+                yield unit
+            except AppError as error:
+                await (unit._commit() if error.keeps_changes else unit._rollback())
+                raise
+            except BaseException:
+                await unit._rollback()
+                raise
+            else:
+                await unit._commit()
+            finally:
+                await unit._close()
 
 
 def is_unique_violation(

@@ -43,7 +43,7 @@ class OrdersHandlers:
         self, ctx: RequestContext, *, team_id: UUID, idempotency_key: str, body: models.OrderCreate
     ) -> r.CreateOrder201:
         created = await self._orders.create_order(
-            ctx.session,
+            ctx.db,
             ctx.team_access(),
             idempotency_key=idempotency_key,
             customer_email=body.customer_email,
@@ -118,5 +118,5 @@ class OrdersHandlers:
 
     async def _act(self, ctx: RequestContext, order_id: UUID, action: str) -> OrderView:
         return await self._orders.transition(
-            ctx.session, ctx.team_access(), order_id=order_id, action=action
+            ctx.db, ctx.team_access(), order_id=order_id, action=action
         )

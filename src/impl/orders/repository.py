@@ -1,41 +1,172 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from decimal import Decimal
+from typing import Any, cast
 
-from sqlalchemy import Insert, delete, select, tuple_, update
+from sqlalchemy import Table, any_, bindparam, delete, insert, select, text, tuple_, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.exc import StaleDataError
+from sqlalchemy.sql.elements import BindParameter
 
+from impl.audit import recorder
+from impl.inventory.repository import Ledger, MovementRecord, movement_row
+from impl.kit.clock import utcnow
+from impl.kit.db import Unit
 from impl.kit.pagination import KeysetPosition, past
-from impl.models import IdempotencyKey, Order, Product
+from impl.kit.query import Query
+from impl.models import AuditEvent, IdempotencyKey, Order, OrderLine, Product, StockMovement
 from impl.orders.errors import OrderModifiedError
+
+_products, _keys = Product.__table__, IdempotencyKey.__table__
+
+
+@dataclass(frozen=True, slots=True)
+class PricedProduct:
+    """What an order line copies from its product."""
+
+    id: uuid.UUID
+    sku: str
+    name: str
+    price: Decimal
+    currency: str
+    status: str
+
+
+_PRICED = (
+    _products.c.id,
+    _products.c.sku,
+    _products.c.name,
+    _products.c.price,
+    _products.c.currency,
+    _products.c.status,
+)
+_IN_TEAM = (
+    _products.c.team_id == bindparam("team_id", type_=_products.c.team_id.type),
+    _products.c.deleted_at.is_(None),
+)
+_PRODUCTS_IN_TEAM = Query(
+    select(*_PRICED).where(*_IN_TEAM, _products.c.id.in_(bindparam("ids", expanding=True))),
+    # One statement text whatever the number of lines: the ids travel as one array.
+    postgresql=select(*_PRICED).where(
+        *_IN_TEAM, _products.c.id == any_(bindparam("ids", type_=ARRAY(_products.c.id.type)))
+    ),
+)
+_INSERT_ORDER = Query(insert(Order))
+_INSERT_LINES = Query(insert(OrderLine))
+
+
+def _unnest_into(table: Table, prefix: str) -> str:
+    """`INSERT INTO table (…) SELECT * FROM unnest(…)`: one array parameter per column
+    (`<prefix><column>`, typed by `_array_binds`), so one statement text inserts any number
+    of rows."""
+    columns = ", ".join(column.name for column in table.c)
+    arrays = ", ".join(f":{prefix}{column.name}" for column in table.c)
+    # Built from the table's metadata once, at import; values only travel as parameters.
+    return f"INSERT INTO {table.name} ({columns}) SELECT * FROM unnest({arrays})"  # noqa: S608
+
+
+def _array_binds(table: Table, prefix: str) -> list[BindParameter[Any]]:
+    return [bindparam(f"{prefix}{column.name}", type_=ARRAY(column.type)) for column in table.c]
+
+
+_orders, _lines = cast(Table, Order.__table__), cast(Table, OrderLine.__table__)
+_movements, _events = cast(Table, StockMovement.__table__), cast(Table, AuditEvent.__table__)
+# PostgreSQL only: the order, its lines, its ledger rows and their audit events, and the
+# idempotency key completed with the response, in one statement (data-modifying CTEs;
+# foreign keys are checked at its end). SQLite has no data-modifying CTEs:
+# `OrderWriter.place` runs one statement per table there.
+_PLACE = Query(
+    text(
+        # Table metadata only (see `_unnest_into`); values travel as parameters.
+        f"WITH placed AS ({_unnest_into(_orders, 'o_')}), "  # noqa: S608
+        f"lined AS ({_unnest_into(_lines, 'l_')}), "
+        f"moved AS ({_unnest_into(_movements, 'm_')}), "
+        f"audited AS ({_unnest_into(_events, 'a_')}) "
+        "UPDATE idempotency_keys SET resource_id = :k_resource, response = :k_answer "
+        "WHERE team_id = :k_team AND operation = :k_operation AND key = :k_key"
+    ).bindparams(
+        *_array_binds(_orders, "o_"),
+        *_array_binds(_lines, "l_"),
+        *_array_binds(_movements, "m_"),
+        *_array_binds(_events, "a_"),
+        bindparam("k_resource", type_=_keys.c.resource_id.type),
+        bindparam("k_answer", type_=_keys.c.response.type),
+        bindparam("k_team", type_=_keys.c.team_id.type),
+        bindparam("k_operation", type_=_keys.c.operation.type),
+        bindparam("k_key", type_=_keys.c.key.type),
+    ),
+    writes=True,
+)
+
+
+def _arrays(prefix: str, table: Table, rows: Sequence[Mapping[str, Any]]) -> dict[str, list[Any]]:
+    return {f"{prefix}{c.name}": [row[c.name] for row in rows] for c in table.c}
+
+
+class OrderWriter:
+    """Placing an order on the unit's connection: prebuilt statements, no ORM session."""
+
+    def __init__(self, unit: Unit) -> None:
+        self.unit = unit
+
+    async def products_in_team(
+        self, team_id: uuid.UUID, product_ids: Sequence[uuid.UUID]
+    ) -> dict[uuid.UUID, PricedProduct]:
+        rows = await _PRODUCTS_IN_TEAM.rows(self.unit, {"team_id": team_id, "ids": product_ids})
+        return {row[0]: PricedProduct(*row) for row in rows}
+
+    async def place(
+        self,
+        order: dict[str, Any],
+        lines: Sequence[dict[str, Any]],
+        movements: Sequence[MovementRecord],
+        *,
+        key: tuple[uuid.UUID, str, str],
+        response: dict[str, Any],
+    ) -> None:
+        """Insert the order (every column in `order`), its lines and the ledger rows of its
+        stock reservation, audit the order and the ledger rows as the ORM would (lines are
+        not audited), and complete the idempotency `key` (claimed by this request) with
+        `response`: one round trip on PostgreSQL."""
+        order_event = recorder.created_event(Order, order)
+        if self.unit.connection.dialect.name != "postgresql":
+            await _INSERT_ORDER.rows(self.unit, order)
+            await _INSERT_LINES.execute_many(self.unit, lines)
+            recorder.queue(self.unit, [order_event])
+            await Ledger(self.unit).record(movements)
+            await IdempotencyRepository(self.unit).complete(
+                key, resource_id=order["id"], response=response
+            )
+            return
+        ledger = [movement_row(movement) for movement in movements]
+        events = [order_event, *(recorder.created_event(StockMovement, m) for m in ledger)]
+        await _PLACE.rows(
+            self.unit,
+            {
+                **_arrays("o_", _orders, [order]),
+                **_arrays("l_", _lines, lines),
+                **_arrays("m_", _movements, ledger),
+                **_arrays("a_", _events, events),
+                "k_resource": order["id"],
+                "k_answer": response,
+                "k_team": key[0],
+                "k_operation": key[1],
+                "k_key": key[2],
+            },
+        )
 
 
 class OrderRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
-
-    async def products_in_team(
-        self, team_id: uuid.UUID, product_ids: Sequence[uuid.UUID]
-    ) -> dict[uuid.UUID, Product]:
-        rows = await self.session.scalars(
-            select(Product).where(
-                Product.team_id == team_id,
-                Product.id.in_(product_ids),
-                Product.deleted_at.is_(None),
-            )
-        )
-        return {product.id: product for product in rows}
-
-    def add(self, order: Order) -> Order:
-        self.session.add(order)
-        return order
 
     async def get_in_team(
         self, team_id: uuid.UUID, order_id: uuid.UUID, *, for_update: bool = False
@@ -90,59 +221,81 @@ class OrderRepository:
             raise OrderModifiedError from error
 
 
+@dataclass(frozen=True, slots=True)
+class StoredKey:
+    """An idempotency key already there: the request it was claimed for, and the response
+    it answered (None while that request is still running)."""
+
+    request_hash: str
+    response: dict[str, Any] | None
+
+
+# Parameters are not named after columns: SQLAlchemy keeps those names for VALUES and SET.
+_KEY = (
+    _keys.c.team_id == bindparam("in_team", type_=_keys.c.team_id.type),
+    _keys.c.operation == bindparam("for_operation", type_=_keys.c.operation.type),
+    _keys.c.key == bindparam("named", type_=_keys.c.key.type),
+)
+_CLAIMED = {
+    "team_id": bindparam("in_team", type_=_keys.c.team_id.type),
+    "operation": bindparam("for_operation", type_=_keys.c.operation.type),
+    "key": bindparam("named", type_=_keys.c.key.type),
+    "request_hash": bindparam("fingerprint", type_=_keys.c.request_hash.type),
+    "created_at": bindparam("now", type_=_keys.c.created_at.type),
+}
+_CLAIM = Query(
+    sqlite_insert(IdempotencyKey).values(_CLAIMED).on_conflict_do_nothing().returning(_keys.c.key),
+    postgresql=pg_insert(IdempotencyKey)
+    .values(_CLAIMED)
+    .on_conflict_do_nothing()
+    .returning(_keys.c.key),
+)
+_STORED = Query(select(_keys.c.request_hash, _keys.c.response).where(*_KEY))
+_COMPLETE = Query(
+    update(IdempotencyKey)
+    .where(*_KEY)
+    .values(
+        resource_id=bindparam("resource", type_=_keys.c.resource_id.type),
+        response=bindparam("answer", type_=_keys.c.response.type),
+    )
+)
+
+
 class IdempotencyRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
+    def __init__(self, unit: Unit) -> None:
+        self.unit = unit
 
     async def claim(
         self, *, team_id: uuid.UUID, operation: str, key: str, request_hash: str
-    ) -> IdempotencyKey | None:
+    ) -> StoredKey | None:
         """Insert the key; None if this request is the first, else the row already there.
 
         One statement, no savepoint: the insert does nothing when the key exists. On
         PostgreSQL a concurrent first request holding the key makes it wait until that one
         commits (then: the existing row) or rolls back (then: ours).
         """
-        values = {
-            "team_id": team_id,
-            "operation": operation,
-            "key": key,
-            "request_hash": request_hash,
-        }
-        statement: Insert
-        if self.session.get_bind().dialect.name == "postgresql":
-            statement = pg_insert(IdempotencyKey).values(values).on_conflict_do_nothing()
-        else:
-            statement = sqlite_insert(IdempotencyKey).values(values).on_conflict_do_nothing()
-        inserted = await self.session.scalar(statement.returning(IdempotencyKey.key))
-        if inserted is not None:
+        row_key = {"in_team": team_id, "for_operation": operation, "named": key}
+        claimed = {**row_key, "fingerprint": request_hash, "now": utcnow()}
+        if await _CLAIM.one_or_none(self.unit, claimed) is not None:
             return None
-        existing = await self.session.scalar(
-            select(IdempotencyKey)
-            .where(
-                IdempotencyKey.team_id == team_id,
-                IdempotencyKey.operation == operation,
-                IdempotencyKey.key == key,
-            )
-            .execution_options(populate_existing=True)
-        )
+        existing = await _STORED.one_or_none(self.unit, row_key)
         if existing is None:
             raise RuntimeError("idempotency key conflicted but cannot be read")
-        return existing
+        return StoredKey(*existing)
 
     async def complete(
         self, row_key: tuple[uuid.UUID, str, str], *, resource_id: uuid.UUID, response: Any
     ) -> None:
         team_id, operation, key = row_key
-        await self.session.execute(
-            update(IdempotencyKey)
-            .where(
-                IdempotencyKey.team_id == team_id,
-                IdempotencyKey.operation == operation,
-                IdempotencyKey.key == key,
-            )
-            .values(resource_id=resource_id, response=response)
-            .execution_options(synchronize_session=False)
+        await _COMPLETE.rows(
+            self.unit,
+            {
+                "in_team": team_id,
+                "for_operation": operation,
+                "named": key,
+                "resource": resource_id,
+                "answer": response,
+            },
         )
 
     async def delete_created_before(self, cutoff: datetime, *, limit: int) -> int:
@@ -155,7 +308,7 @@ class IdempotencyRepository:
             # PostgreSQL: a concurrent purge takes other rows instead of waiting on these.
             .with_for_update(skip_locked=True)
         )
-        result = await self.session.execute(
+        result = await self.unit.session.execute(
             delete(IdempotencyKey)
             .where(tuple_(*primary_key).in_(batch))
             .execution_options(synchronize_session=False)

@@ -4,7 +4,7 @@ import hashlib
 import json
 import uuid
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -13,19 +13,21 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from impl.accounts.service import normalise_email
 from impl.inventory.service import Inventory, Movement
+from impl.kit.clock import utcnow
+from impl.kit.db import Unit
 from impl.kit.errors import UnprocessableContent
 from impl.kit.etags import strong_etag
 from impl.kit.ids import new_id
 from impl.kit.pagination import CursorCodec, KeysetPosition, Page, build_page, clamp_limit
 from impl.kit.text import checked_note, is_storable
-from impl.models import Order, OrderLine, OrderStatus, ProductStatus, StockReason
+from impl.models import Order, OrderStatus, ProductStatus, StockReason
 from impl.orders.errors import (
     IdempotencyKeyReusedError,
     IllegalTransitionError,
     InvalidLineError,
     OrderNotFoundError,
 )
-from impl.orders.repository import IdempotencyRepository, OrderRepository
+from impl.orders.repository import IdempotencyRepository, OrderRepository, OrderWriter
 from impl.settings import Settings
 from impl.teams.access import TeamAccess
 
@@ -124,7 +126,29 @@ class OrderView:
         )
 
     def to_json(self) -> dict[str, Any]:
-        return json.loads(json.dumps(asdict(self), default=str))  # type: ignore[no-any-return]
+        """What `from_json` reads back: ids, amounts and times as their `str()`."""
+        return {
+            "id": str(self.id),
+            "status": self.status,
+            "customer_email": self.customer_email,
+            "currency": self.currency,
+            "total": str(self.total),
+            "note": self.note,
+            "lines": [
+                {
+                    "product_id": str(line.product_id),
+                    "sku": line.sku,
+                    "name": line.name,
+                    "unit_price": str(line.unit_price),
+                    "quantity": line.quantity,
+                    "line_total": str(line.line_total),
+                }
+                for line in self.lines
+            ],
+            "version": self.version,
+            "created_at": str(self.created_at),
+            "updated_at": str(self.updated_at),
+        }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> OrderView:
@@ -180,7 +204,7 @@ class OrderService:
 
     async def create_order(
         self,
-        session: AsyncSession,
+        unit: Unit,
         access: TeamAccess,
         *,
         idempotency_key: str,
@@ -199,7 +223,7 @@ class OrderService:
         note = checked_note("note", note, MAX_NOTE_LENGTH)
         if not is_storable(idempotency_key):
             raise UnprocessableContent("Idempotency-Key contains characters that cannot be stored")
-        keys = IdempotencyRepository(session)
+        keys = IdempotencyRepository(unit)
         fingerprint = _fingerprint(customer_email, lines, note)
         existing = await keys.claim(
             team_id=access.team_id,
@@ -212,29 +236,26 @@ class OrderService:
                 raise IdempotencyKeyReusedError
             return Created(OrderView.from_json(existing.response), replayed=True)
 
-        order = await self._place(session, access, customer_email, lines, note)
-        view = OrderView.of(order)
-        await keys.complete(
-            (access.team_id, "create_order", idempotency_key),
-            resource_id=order.id,
-            response=view.to_json(),
-        )
+        key = (access.team_id, "create_order", idempotency_key)
+        view = await self._place(unit, access, customer_email, lines, note, key)
         return Created(view, replayed=False)
 
     async def _place(
         self,
-        session: AsyncSession,
+        unit: Unit,
         access: TeamAccess,
         customer_email: str,
         lines: Sequence[LineRequest],
         note: str | None,
-    ) -> Order:
+        key: tuple[uuid.UUID, str, str],
+    ) -> OrderView:
+        """Place the order and complete its idempotency `key` with the answer."""
         seen: set[uuid.UUID] = set()
         for index, line in enumerate(lines):
             if line.product_id in seen:
                 raise InvalidLineError(index, "product_id", "product already on another line")
             seen.add(line.product_id)
-        orders = OrderRepository(session)
+        orders = OrderWriter(unit)
         products = await orders.products_in_team(
             access.team_id, [line.product_id for line in lines]
         )
@@ -247,8 +268,7 @@ class OrderService:
                 raise InvalidLineError(index, "product_id", f"product is {product.status}")
             unit_price = product.price.quantize(_CENT)
             order_lines.append(
-                OrderLine(
-                    position=index,
+                LineView(
                     product_id=product.id,
                     sku=product.sku,
                     name=product.name,
@@ -263,28 +283,53 @@ class OrderService:
                 "All lines of an order must be priced in one currency, not "
                 + ", ".join(sorted(currencies))
             )
-        # Added, not flushed: the stock update below flushes it (its id is set here), and
-        # the ledger rows follow in one flush.
-        order = orders.add(
-            Order(
-                id=new_id(),
-                team_id=access.team_id,
-                status=OrderStatus.PENDING,
-                customer_email=customer_email,
-                currency=currencies.pop(),
-                total=sum((line.line_total for line in order_lines), Decimal("0.00")),
-                note=note,
-                created_by=access.user_id,
-                lines=order_lines,
-            )
+        now = utcnow()
+        view = OrderView(
+            id=new_id(),
+            status=OrderStatus.PENDING.value,
+            customer_email=customer_email,
+            currency=currencies.pop(),
+            total=sum((line.line_total for line in order_lines), Decimal("0.00")),
+            note=note,
+            lines=tuple(order_lines),
+            version=1,
+            created_at=now,
+            updated_at=now,
         )
-        await Inventory(session).move(
+        order = {
+            "id": view.id,
+            "team_id": access.team_id,
+            "status": view.status,
+            "customer_email": customer_email,
+            "currency": view.currency,
+            "total": view.total,
+            "note": note,
+            "created_by": access.user_id,
+            "version": view.version,
+            "created_at": now,
+            "updated_at": now,
+        }
+        rows = [
+            {
+                "order_id": view.id,
+                "position": index,
+                "product_id": line.product_id,
+                "sku": line.sku,
+                "name": line.name,
+                "unit_price": line.unit_price,
+                "quantity": line.quantity,
+                "line_total": line.line_total,
+            }
+            for index, line in enumerate(order_lines)
+        ]
+        movements = await Inventory(unit).reserve(
             access,
             [Movement(line.product_id, -line.quantity) for line in lines],
             reason=StockReason.ORDER,
-            order_id=order.id,
+            order_id=view.id,
         )
-        return order
+        await orders.place(order, rows, movements, key=key, response=view.to_json())
+        return view
 
     async def get_order(
         self, session: AsyncSession, access: TeamAccess, *, order_id: uuid.UUID
@@ -321,11 +366,11 @@ class OrderService:
         return build_page(views, limit=limit, codec=self._cursors, position=_position)
 
     async def transition(
-        self, session: AsyncSession, access: TeamAccess, *, order_id: uuid.UUID, action: str
+        self, unit: Unit, access: TeamAccess, *, order_id: uuid.UUID, action: str
     ) -> OrderView:
         """Move the order along its state machine; 409 naming the state if not allowed."""
         rule = TRANSITIONS[action]
-        orders = OrderRepository(session)
+        orders = OrderRepository(unit.session)
         # Locked, so two concurrent actions on one order are applied one after the other.
         order = await orders.get_in_team(access.team_id, order_id, for_update=True)
         if order is None:
@@ -334,7 +379,7 @@ class OrderService:
         if current not in rule.sources:
             raise IllegalTransitionError(action, current)
         if current in rule.restock_from and rule.restock_reason is not None:
-            await Inventory(session).move(
+            await Inventory(unit).move(
                 access,
                 [Movement(line.product_id, line.quantity) for line in order.lines],
                 reason=rule.restock_reason,

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
 from impl.catalog.service import ProductService, product_etag
+from impl.kit.db import Unit
 from impl.kit.errors import (
     BadRequest,
     Conflict,
@@ -86,6 +87,7 @@ class TestCreateProduct:
     async def test_price_normalised(
         self,
         session: AsyncSession,
+        unit: Unit,
         service: ProductService,
         team: Team,
         owner: User,
@@ -95,9 +97,7 @@ class TestCreateProduct:
         product = await _create(service, session, access_for(owner, team), price=price)
         assert str(product.price) == (expected or str(price))
         session.expunge_all()
-        reloaded = await service.get_product(
-            session, access_for(owner, team), product_id=product.id
-        )
+        reloaded = await service.get_product(unit, access_for(owner, team), product_id=product.id)
         assert reloaded.price == product.price
 
     async def test_duplicate_sku(
@@ -254,18 +254,20 @@ class TestListProducts:
 
 
 class TestGetProduct:
-    async def test_viewer(self, session: AsyncSession, service: ProductService, team: Team) -> None:
+    async def test_viewer(
+        self, session: AsyncSession, unit: Unit, service: ProductService, team: Team
+    ) -> None:
         product = await create_product(session, team=team)
         viewer = await _member(session, team, Role.VIEWER)
-        found = await service.get_product(session, viewer, product_id=product.id)
+        found = await service.get_product(unit, viewer, product_id=product.id)
         assert found.id == product.id
 
     async def test_product_of_another_team(
-        self, session: AsyncSession, service: ProductService, team: Team, owner: User
+        self, session: AsyncSession, unit: Unit, service: ProductService, team: Team, owner: User
     ) -> None:
         elsewhere = await create_product(session, team=await create_team(session))
         with pytest.raises(NotFound):
-            await service.get_product(session, access_for(owner, team), product_id=elsewhere.id)
+            await service.get_product(unit, access_for(owner, team), product_id=elsewhere.id)
 
 
 class TestUpdateProduct:
@@ -406,7 +408,7 @@ class TestUpdateProduct:
 
 class TestDeleteProduct:
     async def test_soft_delete_then_not_found(
-        self, session: AsyncSession, service: ProductService, team: Team, owner: User
+        self, session: AsyncSession, unit: Unit, service: ProductService, team: Team, owner: User
     ) -> None:
         product = await create_product(session, team=team)
         principal = await _member(session, team, Role.MEMBER)
@@ -420,7 +422,7 @@ class TestDeleteProduct:
 
         assert product.deleted_at is not None
         with pytest.raises(NotFound):
-            await service.get_product(session, principal, product_id=product.id)
+            await service.get_product(unit, principal, product_id=product.id)
         with pytest.raises(NotFound):
             await service.delete_product(session, principal, product_id=product.id, if_match="*")
 

@@ -1,0 +1,193 @@
+"""Hot statements, compiled once, run on a unit of work's connection.
+
+SQLAlchemy's execution path (the compiled cache lookup, the execution context, the result
+object, the greenlet hop) costs about 0.1 ms of CPU per statement, an ORM query with its
+session several times that; the PostgreSQL driver itself needs about 0.02 ms. A `Query` keeps
+SQLAlchemy as the only place that writes SQL and converts values (the statement is a Core
+expression; its types' bind and result processors are used as they are), and on PostgreSQL
+sends the compiled text straight to the asyncpg connection under the unit's own transaction.
+Other dialects (SQLite) run the same statement through SQLAlchemy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any, TypeAlias
+
+import asyncpg
+from sqlalchemy.engine import Dialect
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.expression import Executable, ReturnsRows, UpdateBase
+
+from impl.kit.db import Unit
+
+_ADAPTER = "query_adapter"
+Row: TypeAlias = Sequence[Any]
+Processor: TypeAlias = Callable[[Any], Any] | None
+
+
+@dataclass(frozen=True, slots=True)
+class _Native:
+    """A statement compiled for the asyncpg driver: its text, its parameters in `$n` order
+    with their defaults and bind processors, and one result processor per column."""
+
+    sql: str
+    names: tuple[str, ...]
+    defaults: Mapping[str, Any]
+    binds: tuple[Processor, ...]
+    results: tuple[Processor, ...] | None
+
+
+class Query:
+    """A Core statement run on a `Unit`'s connection, compiled once per process.
+
+    `postgresql` may give a variant of the statement for PostgreSQL (an array parameter
+    instead of an expanding `IN`, say). Statements are run with named parameters; a
+    parameter the statement holds a value for (a literal in `.values()`) may be omitted.
+    A read-only unit refuses statements that write: DML, or what `writes` says (a `text()`).
+    """
+
+    def __init__(
+        self,
+        statement: Executable,
+        *,
+        postgresql: Executable | None = None,
+        writes: bool | None = None,
+    ) -> None:
+        self.statement = statement
+        self._postgresql = statement if postgresql is None else postgresql
+        self._writes = isinstance(statement, UpdateBase) if writes is None else writes
+        self._native: _Native | None = None
+
+    async def rows(self, unit: Unit, params: Mapping[str, Any]) -> list[Row]:
+        """Every row the statement returns."""
+        await self._check(unit)
+        connection = unit.connection
+        if connection.dialect.name != "postgresql":
+            result = await connection.execute(self.statement, dict(params))
+            return list(result.all()) if result.returns_rows else []
+        native = self._native or await self._compile(unit)
+        driver = await _driver(unit)
+        async with _invalidating(unit, driver):
+            records = await driver.fetch(native.sql, *_arguments(native, params))
+        if native.results is None:
+            return list(records)
+        processors = native.results
+        return [
+            tuple(v if p is None else p(v) for p, v in zip(processors, record, strict=True))
+            for record in records
+        ]
+
+    async def one_or_none(self, unit: Unit, params: Mapping[str, Any]) -> Row | None:
+        """The one row the statement returns, or None; more than one is a bug."""
+        rows = await self.rows(unit, params)
+        if len(rows) > 1:
+            raise RuntimeError(f"expected at most one row, got {len(rows)}")
+        return rows[0] if rows else None
+
+    async def execute_many(self, unit: Unit, params: Sequence[Mapping[str, Any]]) -> None:
+        """Run the statement once per parameter set, in one round trip where the driver can
+        (asyncpg pipelines them); returns nothing."""
+        if not params:
+            return
+        await self._check(unit)
+        connection = unit.connection
+        if connection.dialect.name != "postgresql":
+            await connection.execute(self.statement, [dict(p) for p in params])
+            return
+        native = self._native or await self._compile(unit)
+        driver = await _driver(unit)
+        async with _invalidating(unit, driver):
+            await driver.executemany(native.sql, [_arguments(native, p) for p in params])
+
+    async def _check(self, unit: Unit) -> None:
+        if self._writes and unit.read_only:
+            raise RuntimeError("a read-only unit of work cannot write; use a read-write one")
+        await unit.autoflush()
+
+    async def _compile(self, unit: Unit) -> _Native:
+        dialect = unit.connection.dialect
+        compiled = self._postgresql.compile(dialect=dialect)  # type: ignore[attr-defined]
+        assert isinstance(compiled, SQLCompiler)
+        names = tuple(compiled.positiontup or ())
+        binds = compiled.binds
+        if any(binds[name].expanding for name in names):
+            raise TypeError("expanding parameters are not supported; give a postgresql variant")
+        defaults = {name: binds[name].effective_value for name in names if not binds[name].required}
+        results = None
+        if isinstance(self._postgresql, ReturnsRows):
+            results = await _result_processors(unit, compiled, dialect)
+        self._native = _Native(
+            sql=compiled.string,
+            names=names,
+            defaults=defaults,
+            binds=tuple(
+                binds[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names
+            ),
+            results=results,
+        )
+        return self._native
+
+
+async def _result_processors(
+    unit: Unit, compiled: SQLCompiler, dialect: Dialect
+) -> tuple[Processor, ...] | None:
+    statement = compiled.statement
+    assert isinstance(statement, ReturnsRows)
+    columns = list(statement.exported_columns)
+    if not columns:
+        return None
+    # Some processors depend on the type the server sends (numeric vs float), so ask it once.
+    driver = await _driver(unit)
+    prepared = await driver.prepare(compiled.string)
+    oids = [attribute.type.oid for attribute in prepared.get_attributes()]
+    processors = tuple(
+        column.type.dialect_impl(dialect).result_processor(dialect, oid)
+        for column, oid in zip(columns, oids, strict=True)
+    )
+    return None if all(p is None for p in processors) else processors
+
+
+def _arguments(native: _Native, params: Mapping[str, Any]) -> list[Any]:
+    arguments = []
+    for name, processor in zip(native.names, native.binds, strict=True):
+        value = params[name] if name in params else native.defaults[name]
+        arguments.append(value if processor is None else processor(value))
+    return arguments
+
+
+@asynccontextmanager
+async def _invalidating(unit: Unit, driver: Any) -> AsyncIterator[None]:
+    """A driver connection that broke (server restart, network) is dropped from the pool,
+    as SQLAlchemy does for the statements it runs itself; otherwise the pool would hand
+    the dead connection out again."""
+    try:
+        yield
+    except BaseException as error:
+        # An error the server reports for the statement leaves the connection usable; any
+        # other (closed, cancelled mid-protocol, admin shutdown) may not.
+        if not isinstance(error, asyncpg.PostgresError) or isinstance(
+            error, asyncpg.PostgresConnectionError | asyncpg.exceptions.OperatorInterventionError
+        ):
+            await unit.connection.invalidate()
+        raise
+
+
+async def _driver(unit: Unit) -> Any:
+    """The unit's asyncpg connection, inside the unit's transaction.
+
+    SQLAlchemy's asyncpg adapter begins its transaction lazily, on the first statement it
+    runs itself; a statement sent to the driver first must begin it (a read-only unit is
+    in autocommit: there is none to begin). The adapter is SQLAlchemy's
+    `AsyncAdapt_asyncpg_connection`; `tests/impl/kit/test_query.py` pins what we use of it.
+    """
+    adapter: Any = unit.info.get(_ADAPTER)
+    if adapter is None:
+        # The connection is checked out already: reading it needs no I/O (no greenlet hop).
+        adapter = unit.connection.sync_connection.connection.dbapi_connection  # type: ignore[union-attr]
+        unit.info[_ADAPTER] = adapter
+    if adapter._transaction is None and not unit.read_only:
+        await adapter._start_transaction()
+    return adapter.driver_connection

@@ -1,0 +1,178 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import asyncpg
+import pytest
+from sqlalchemy import bindparam, func, insert, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from impl.kit.db import Units
+from impl.kit.query import Query
+from impl.models import IdempotencyKey, Product, Team, User
+from tests.conftest import Database
+from tests.factories import create_product, create_team
+
+_keys = IdempotencyKey.__table__
+_INSERT_KEY = Query(insert(IdempotencyKey))
+_KEYS = Query(
+    select(_keys.c.key, _keys.c.response, _keys.c.created_at)
+    .where(_keys.c.team_id == bindparam("team", type_=_keys.c.team_id.type))
+    .order_by(_keys.c.key)
+)
+_COUNT_USERS = Query(select(func.count()).select_from(User))
+_TEAM_NAMES = Query(select(Team.__table__.c.name))
+_BACKEND_PID = Query(select(func.pg_backend_pid()))
+_PRICES = Query(select(Product.__table__.c.price))
+
+
+def _key(team_id: object, key: str, response: object) -> dict[str, object]:
+    return {
+        "team_id": team_id,
+        "operation": "test",
+        "key": key,
+        "request_hash": "0" * 64,
+        "resource_id": None,
+        "response": response,
+        "created_at": datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=UTC),
+    }
+
+
+async def _team_id(sessionmaker: async_sessionmaker[AsyncSession]) -> object:
+    async with sessionmaker() as session:
+        team = await create_team(session)
+        await session.commit()
+        return team.id
+
+
+class TestQuery:
+    async def test_values_round_trip_through_the_column_types(
+        self, sessionmaker: async_sessionmaker[AsyncSession]
+    ) -> None:
+        team_id = await _team_id(sessionmaker)
+        units = Units(sessionmaker)
+        async with units.open(read_only=False) as unit:
+            await _INSERT_KEY.execute_many(
+                unit,
+                [_key(team_id, "a", {"total": "1.50", "n": [1]}), _key(team_id, "b", None)],
+            )
+        async with units.open(read_only=True) as unit:
+            rows = await _KEYS.rows(unit, {"team": team_id})
+        assert [tuple(row) for row in rows] == [
+            ("a", {"total": "1.50", "n": [1]}, datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)),
+            ("b", None, datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)),
+        ]
+
+    async def test_runs_in_the_units_transaction(
+        self, sessionmaker: async_sessionmaker[AsyncSession]
+    ) -> None:
+        team_id = await _team_id(sessionmaker)
+        units = Units(sessionmaker)
+
+        async def insert_then_fail() -> None:
+            async with units.open(read_only=False) as unit:
+                await _INSERT_KEY.execute_many(unit, [_key(team_id, "gone", None)])
+                assert len(await _KEYS.rows(unit, {"team": team_id})) == 1
+                raise LookupError
+
+        with pytest.raises(LookupError):
+            await insert_then_fail()
+        async with units.open(read_only=True) as unit:
+            assert await _KEYS.rows(unit, {"team": team_id}) == []
+
+    async def test_read_only_unit_refuses_writes(
+        self, sessionmaker: async_sessionmaker[AsyncSession]
+    ) -> None:
+        team_id = await _team_id(sessionmaker)
+        async with Units(sessionmaker).open(read_only=True) as unit:
+            with pytest.raises(RuntimeError, match="read-only"):
+                await _INSERT_KEY.execute_many(unit, [_key(team_id, "no", None)])
+
+    async def test_sees_what_the_session_has_not_flushed(
+        self, sessionmaker: async_sessionmaker[AsyncSession]
+    ) -> None:
+        async with Units(sessionmaker).open(read_only=False) as unit:
+            unit.session.add(User(email="q@example.com", username="q", password_hash="x"))
+            row = await _COUNT_USERS.one_or_none(unit, {})
+            assert row is not None
+            assert row[0] == 1
+
+    async def test_decimal_and_one_or_none(
+        self, sessionmaker: async_sessionmaker[AsyncSession]
+    ) -> None:
+        async with sessionmaker() as session:
+            await create_product(session, team=await create_team(session), price=Decimal("12.50"))
+            await create_team(session)
+            await session.commit()
+        async with Units(sessionmaker).open(read_only=True) as unit:
+            assert await _PRICES.rows(unit, {}) == [(Decimal("12.50"),)]
+            with pytest.raises(RuntimeError, match="at most one row"):
+                await _TEAM_NAMES.one_or_none(unit, {})
+
+
+class TestBrokenConnection:
+    async def test_leaves_the_pool(
+        self, database: Database, sessionmaker: async_sessionmaker[AsyncSession]
+    ) -> None:
+        if database.backend != "postgresql":
+            pytest.skip("only PostgreSQL statements bypass SQLAlchemy's execution")
+        units = Units(sessionmaker)
+
+        async def kill_then_query() -> None:
+            async with units.open(read_only=True) as unit:
+                row = await _BACKEND_PID.one_or_none(unit, {})
+                assert row is not None
+                async with sessionmaker() as other:
+                    await other.execute(select(func.pg_terminate_backend(row[0])))
+                await _COUNT_USERS.one_or_none(unit, {})
+
+        with pytest.raises((asyncpg.PostgresError, asyncpg.InterfaceError, OSError)):
+            await kill_then_query()
+        # Every pooled connection (five) is alive: the dead one was dropped, not reused.
+        for _ in range(6):
+            async with units.open(read_only=True) as unit:
+                assert await _COUNT_USERS.one_or_none(unit, {}) == (0,)
+
+
+class TestUnit:
+    async def test_before_commit_runs_on_commit_only(
+        self, sessionmaker: async_sessionmaker[AsyncSession]
+    ) -> None:
+        ran: list[str] = []
+        units = Units(sessionmaker)
+
+        async def note(label: str) -> None:
+            ran.append(label)
+
+        async with units.open(read_only=False) as unit:
+            unit.before_commit(lambda: note("committed"))
+
+        async def fail() -> None:
+            async with units.open(read_only=False) as unit:
+                unit.before_commit(lambda: note("rolled back"))
+                raise LookupError
+
+        with pytest.raises(LookupError):
+            await fail()
+        assert ran == ["committed"]
+
+    async def test_session_commits_with_the_unit(
+        self, sessionmaker: async_sessionmaker[AsyncSession]
+    ) -> None:
+        units = Units(sessionmaker)
+        async with units.open(read_only=False) as unit:
+            unit.session.add(User(email="s@example.com", username="s", password_hash="x"))
+
+        async def flush_then_fail() -> None:
+            async with units.open(read_only=False) as unit:
+                unit.session.add(User(email="t@example.com", username="t", password_hash="x"))
+                await unit.session.flush()
+                raise LookupError
+
+        with pytest.raises(LookupError):
+            await flush_then_fail()
+        async with units.open(read_only=True) as unit:
+            row = await _COUNT_USERS.one_or_none(unit, {})
+            assert row is not None
+            assert row[0] == 1
