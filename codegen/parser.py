@@ -13,6 +13,7 @@ from codegen.deeprefs import hoist_deep_refs
 from codegen.errors import Diagnostic, SpecError, join_pointer
 from codegen.naming import NameTable, pascal, safe_identifier, snake
 from codegen.patterns import adapt_patterns
+from codegen.required import declare_required
 from codegen.types import Mapped, TypeMapper, has_second_pattern, is_class_like
 
 # (document) -> (the classes of models.py, component schema name -> its class)
@@ -77,6 +78,8 @@ class _Parser:
             )
         # References into the middle of a schema name a component of their own from here on.
         self.document, _ = hoist_deep_refs(self.document)
+        # A required name without a schema still has to be there (any value).
+        self.document = declare_required(self.document)
         components = self.document.get("components") or {}
         schemas = components.get("schemas") or {}
         self.schemas: dict[str, Any] = dict(schemas) if isinstance(schemas, dict) else {}
