@@ -11,6 +11,7 @@ from codegen import ir
 from codegen.bundle import Bundle, dereference
 from codegen.deeprefs import hoist_deep_refs
 from codegen.errors import Diagnostic, SpecError, join_pointer
+from codegen.keywords import drop_inapplicable
 from codegen.naming import NameTable, pascal, safe_identifier, snake
 from codegen.patterns import adapt_patterns
 from codegen.required import declare_required
@@ -80,6 +81,15 @@ class _Parser:
         self.document, _ = hoist_deep_refs(self.document)
         # A required name without a schema still has to be there (any value).
         self.document = declare_required(self.document)
+        self.document, inapplicable = drop_inapplicable(self.document)
+        for pointer, keyword in inapplicable:
+            self.warnings.append(
+                bundle.diagnostic(
+                    f"{keyword!r} does not apply to the schema's type; it is not enforced",
+                    pointer,
+                    "warning",
+                )
+            )
         components = self.document.get("components") or {}
         schemas = components.get("schemas") or {}
         self.schemas: dict[str, Any] = dict(schemas) if isinstance(schemas, dict) else {}

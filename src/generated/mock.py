@@ -21,6 +21,7 @@ import re
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from types import SimpleNamespace
 from typing import Any
+from urllib.parse import unquote
 
 from pydantic import ValidationError
 
@@ -123,7 +124,8 @@ class Sampler:
             raise MockError(f"cannot follow the non-local reference {ref!r}")
         node: Any = self.document
         for raw in ref[1:].split("/")[1:]:
-            token = raw.replace("~1", "/").replace("~0", "~")
+            # A reference is a URI fragment: percent-decoded first (RFC 6901, section 6).
+            token = unquote(raw).replace("~1", "/").replace("~0", "~")
             if isinstance(node, list) and token.isdigit() and int(token) < len(node):
                 node = node[int(token)]
             elif isinstance(node, dict) and token in node:

@@ -407,15 +407,26 @@ _DATE_TIME_TEXT = re.compile(
 _DATE_TEXT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
+# Text that passed the RFC 3339 check is parsed here, by Pydantic's own (lax) parser: after a
+# before-validator the type's validator sees a Python value, and in strict mode (request
+# bodies) a `str` is not a datetime, so it must get the parsed value.
+_PARSE_DATE_TIME = TypeAdapter(datetime.datetime)
+_PARSE_DATE = TypeAdapter(datetime.date)
+
+
 def _date_time_text(value: Any) -> Any:
-    if isinstance(value, str) and not _DATE_TIME_TEXT.fullmatch(value):
-        raise ValueError("Input should be an RFC 3339 date-time, such as 2024-11-05T09:30:00Z")
+    if isinstance(value, str):
+        if not _DATE_TIME_TEXT.fullmatch(value):
+            raise ValueError("Input should be an RFC 3339 date-time, such as 2024-11-05T09:30:00Z")
+        return _PARSE_DATE_TIME.validate_python(value)
     return value
 
 
 def _date_text(value: Any) -> Any:
-    if isinstance(value, str) and not _DATE_TEXT.fullmatch(value):
-        raise ValueError("Input should be an RFC 3339 full-date, such as 2024-11-05")
+    if isinstance(value, str):
+        if not _DATE_TEXT.fullmatch(value):
+            raise ValueError("Input should be an RFC 3339 full-date, such as 2024-11-05")
+        return _PARSE_DATE.validate_python(value)
     return value
 
 

@@ -503,3 +503,70 @@ async def test_a_request_that_does_not_fit_gets_the_documented_400(tmp_path: Pat
     assert refused.json() == {"errorCode": "702"}
     fine = await _get(app, "/cards", method="POST", json={"number": "4111"})
     assert fine.status_code == 200
+
+
+async def test_references_are_percent_decoded_fragments(tmp_path: Path) -> None:
+    # spacetraders.io: `#/paths/~1my~1ships~1%7BshipSymbol%7D~1refine/...` (RFC 6901 §6).
+    cooldown = {
+        "type": "object",
+        "required": ["seconds"],
+        "properties": {"seconds": {"type": "integer"}},
+    }
+    answer = {"type": "object", "required": ["cooldown"], "properties": {"cooldown": cooldown}}
+    pointer = (
+        "#/paths/~1ships~1%7Bsymbol%7D~1refine/post/responses/200/content/application~1json/schema"
+    )
+    ok = "200"
+    document = {
+        "openapi": "3.0.3",
+        "info": {"title": "fragments", "version": "1"},
+        "paths": {
+            "/ships/{symbol}/refine": {
+                "post": {
+                    "operationId": "refine",
+                    "parameters": [
+                        {
+                            "name": "symbol",
+                            "in": "path",
+                            "required": True,
+                            "schema": {"type": "string"},
+                        }
+                    ],
+                    "responses": {
+                        ok: {
+                            "description": "done",
+                            "content": {"application/json": {"schema": answer}},
+                        }
+                    },
+                }
+            },
+            "/ships/{symbol}/cooldown": {
+                "get": {
+                    "operationId": "get_cooldown",
+                    "parameters": [
+                        {
+                            "name": "symbol",
+                            "in": "path",
+                            "required": True,
+                            "schema": {"type": "string"},
+                        }
+                    ],
+                    "responses": {
+                        ok: {
+                            "description": "the cooldown",
+                            "content": {
+                                "application/json": {
+                                    "schema": {"$ref": pointer + "/properties/cooldown"}
+                                }
+                            },
+                        }
+                    },
+                }
+            },
+        },
+    }
+    package = generated_package(document, tmp_path, "fragments_api")
+    app = package.build_app(None, mock=True, validate_responses=True)
+    response = await _get(app, "/ships/x/cooldown")
+    assert response.status_code == 200, response.text
+    assert isinstance(response.json()["seconds"], int)
