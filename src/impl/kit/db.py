@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -225,6 +226,24 @@ class Units:
         assert isinstance(engine, AsyncEngine)
         self._engines = {False: engine, True: read_only_engine(engine)}
         self._sessionmaker = sessionmaker
+        size, timeout = getattr(engine.pool, "size", None), getattr(engine.pool, "timeout", None)
+        self._size: int | None = size() if callable(size) else None
+        self._timeout: float | None = float(timeout()) if callable(timeout) else None
+        self._gate: tuple[asyncio.AbstractEventLoop, asyncio.Semaphore] | None = None
+
+    def _slots(self) -> asyncio.Semaphore | None:
+        """A first-come, first-served gate in front of a fixed-size pool.
+
+        The pool itself lets a request that arrives as a connection is returned take it ahead
+        of those already waiting, so under load a few wait very long (p99 at 64 connections
+        30x the median). asyncio's semaphore serves waiters in order. One per event loop.
+        """
+        if self._size is None:
+            return None
+        loop = asyncio.get_running_loop()
+        if self._gate is None or self._gate[0] is not loop:
+            self._gate = (loop, asyncio.Semaphore(self._size))
+        return self._gate[1]
 
     @asynccontextmanager
     async def open(self, *, read_only: bool) -> AsyncIterator[Unit]:
@@ -234,20 +253,35 @@ class Units:
         does (or a job, or the seed) is atomic. The one exception is an `AppError` that
         `keeps_changes`: a refusal whose side effects are the point (see `AppError`).
         """
-        async with self._engines[read_only].connect() as connection:
-            unit = Unit(connection, read_only, await connection.begin(), self._sessionmaker)
-            try:
+        slots = self._slots()
+        if slots is not None:
+            # As long as the pool itself would wait for a connection before giving up.
+            await asyncio.wait_for(slots.acquire(), self._timeout)
+        try:
+            async with (
+                self._engines[read_only].connect() as connection,
+                self._unit(connection, read_only) as unit,
+            ):
                 yield unit
-            except AppError as error:
-                await (unit._commit() if error.keeps_changes else unit._rollback())
-                raise
-            except BaseException:
-                await unit._rollback()
-                raise
-            else:
-                await unit._commit()
-            finally:
-                await unit._close()
+        finally:
+            if slots is not None:
+                slots.release()
+
+    @asynccontextmanager
+    async def _unit(self, connection: AsyncConnection, read_only: bool) -> AsyncIterator[Unit]:
+        unit = Unit(connection, read_only, await connection.begin(), self._sessionmaker)
+        try:
+            yield unit
+        except AppError as error:
+            await (unit._commit() if error.keeps_changes else unit._rollback())
+            raise
+        except BaseException:
+            await unit._rollback()
+            raise
+        else:
+            await unit._commit()
+        finally:
+            await unit._close()
 
 
 def is_unique_violation(

@@ -68,9 +68,11 @@ class Query:
         if connection.dialect.name != "postgresql":
             result = await connection.execute(self.statement, dict(params))
             return list(result.all()) if result.returns_rows else []
-        native = self._native or await self._compile(unit)
-        driver = await _driver(unit)
-        async with _invalidating(unit, driver):
+        # Compiling asks the server for the result types (a prepare): it can meet a broken
+        # connection too, so it is inside the guard.
+        async with _invalidating(unit):
+            native = self._native or await self._compile(unit)
+            driver = await _driver(unit)
             records = await driver.fetch(native.sql, *_arguments(native, params))
         if native.results is None:
             return list(records)
@@ -97,9 +99,9 @@ class Query:
         if connection.dialect.name != "postgresql":
             await connection.execute(self.statement, [dict(p) for p in params])
             return
-        native = self._native or await self._compile(unit)
-        driver = await _driver(unit)
-        async with _invalidating(unit, driver):
+        async with _invalidating(unit):
+            native = self._native or await self._compile(unit)
+            driver = await _driver(unit)
             await driver.executemany(native.sql, [_arguments(native, p) for p in params])
 
     async def _check(self, unit: Unit) -> None:
@@ -159,7 +161,7 @@ def _arguments(native: _Native, params: Mapping[str, Any]) -> list[Any]:
 
 
 @asynccontextmanager
-async def _invalidating(unit: Unit, driver: Any) -> AsyncIterator[None]:
+async def _invalidating(unit: Unit) -> AsyncIterator[None]:
     """A driver connection that broke (server restart, network) is dropped from the pool,
     as SQLAlchemy does for the statements it runs itself; otherwise the pool would hand
     the dead connection out again."""

@@ -127,7 +127,9 @@ class TestBrokenConnection:
                     await other.execute(select(func.pg_terminate_backend(row[0])))
                 await _COUNT_USERS.one_or_none(unit, {})
 
-        with pytest.raises((asyncpg.PostgresError, asyncpg.InterfaceError, OSError)):
+        with pytest.raises(
+            (asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg.InternalClientError, OSError)
+        ):
             await kill_then_query()
         # Every pooled connection (five) is alive: the dead one was dropped, not reused.
         for _ in range(6):
