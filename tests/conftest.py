@@ -148,7 +148,8 @@ async def unit(session: AsyncSession) -> Unit:
 
 @pytest.fixture
 def settings(database: Database) -> Settings:
-    return Settings(database_url=database.url)
+    # No gc.freeze() per app: each would cost a full collection (tests/impl/kit/test_heap.py).
+    return Settings(database_url=database.url, freeze_heap=False)
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, nullcontext
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -29,6 +29,7 @@ from impl.inventory.handlers import InventoryHandlers
 from impl.inventory.service import InventoryService
 from impl.jobs.runtime import build_runtime
 from impl.kit.db import create_engine, create_sessionmaker
+from impl.kit.heap import frozen_heap
 from impl.observability import Metrics, ObservabilityMiddleware
 from impl.orders.handlers import OrdersHandlers
 from impl.orders.service import OrderService
@@ -68,7 +69,8 @@ def create_app(settings: Settings | None = None, *, validate_responses: bool = F
         app.state.jobs = jobs
         await jobs.start()
         try:
-            yield
+            with frozen_heap() if settings.freeze_heap else nullcontext():
+                yield
         finally:
             await jobs.stop()
             await engine.dispose()

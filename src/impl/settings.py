@@ -31,6 +31,9 @@ class Settings(BaseSettings):
     refresh_token_ttl_seconds: int = 30 * 24 * 3600
     cursor_secret: SecretStr = SecretStr(_DEV_CURSOR_SECRET)
     db_pool_size: int = 10
+    # gc.freeze() once the app has started (impl.kit.heap): full collections skip the heap
+    # built at start-up. Tests that build an app per test turn it off (a collection each).
+    freeze_heap: bool = True
     log_level: Literal["CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG"] = "INFO"
     environment: str = "development"
     # Background jobs (impl.jobs) and the housekeeping they run.
