@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import URL, event, make_url
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
@@ -21,7 +21,8 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.orm import Session
-from sqlalchemy.pool import ConnectionPoolEntry
+from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
+from sqlalchemy.util import greenlet_spawn
 
 from impl.kit.errors import AppError
 from impl.settings import Settings
@@ -151,17 +152,28 @@ async def unit_of_work(
 class Unit:
     """A request's unit of work: one pooled connection in one transaction.
 
-    Hot paths run prebuilt statements on `connection` (see `impl.kit.query`); everything
-    else uses `session`, an ORM session on the same connection and transaction, made on
-    first use, so a request that never touches the ORM never pays for a session.
+    Hot paths run prebuilt statements on the unit's driver connection (see `impl.kit.query`);
+    everything else uses `session`, an ORM session on the same connection and transaction,
+    made on first use, so a request that never touches the ORM never pays for a session.
+
+    A read-only unit on PostgreSQL holds only a pooled driver connection, in autocommit: no
+    SQLAlchemy `Connection`, no transaction, so a plain read costs the driver's round trip
+    and little else. If it needs the ORM, that connection goes back to the pool and the
+    session checks out one of its own, also in autocommit (each statement reads its own
+    committed snapshot either way).
     """
 
-    connection: AsyncConnection
     read_only: bool
-    _transaction: AsyncTransaction
+    dialect: Dialect
     _sessionmaker: async_sessionmaker[AsyncSession]
+    _connection: AsyncConnection | None = None
+    _transaction: AsyncTransaction | None = None
+    # A read-only unit on PostgreSQL: its pooled driver connection, and the engine its
+    # session would use.
+    _raw: PoolProxiedConnection | None = None
+    _read_engine: AsyncEngine | None = None
     _session: AsyncSession | None = field(default=None)
-    # Per-unit state of the code that uses it (`impl.kit.query` keeps the driver here).
+    # Per-unit state of the code that uses it (the audit recorder keeps its queue here).
     info: dict[str, Any] = field(default_factory=dict)
     _before_commit: list[Callable[[], Awaitable[None]]] | None = field(default_factory=list)
 
@@ -172,18 +184,54 @@ class Unit:
         connection = await session.connection()
         transaction = connection.get_transaction()
         assert transaction is not None
-        unit = cls(connection, False, transaction, async_sessionmaker(), session)
+        unit = cls(False, connection.dialect, async_sessionmaker(), connection, transaction)
+        unit._session = session
         unit._before_commit = None  # the session's owner commits: nothing would run them
         return unit
+
+    @property
+    def connection(self) -> AsyncConnection:
+        """The unit's SQLAlchemy connection; a read-only unit on PostgreSQL has none."""
+        if self._connection is None:
+            raise RuntimeError(
+                "a read-only unit on PostgreSQL has no SQLAlchemy connection: run statements "
+                "with impl.kit.query or through its session"
+            )
+        return self._connection
 
     @property
     def session(self) -> AsyncSession:
         if self._session is None:
             info = {READ_ONLY: True} if self.read_only else {}
-            # The session joins the unit's transaction: its commit flushes and leaves the
-            # transaction to the unit; its rollback rolls the transaction back.
-            self._session = self._sessionmaker(bind=self.connection, info=info)
+            if self._connection is not None:
+                # The session joins the unit's transaction: its commit flushes and leaves the
+                # transaction to the unit; its rollback rolls the transaction back.
+                self._session = self._sessionmaker(bind=self._connection, info=info)
+            else:
+                # No transaction to share: give the driver connection back first, so the
+                # unit never holds two connections (the pool gate counts one per unit).
+                self._release_raw()
+                self._session = self._sessionmaker(bind=self._read_engine, info=info)
         return self._session
+
+    async def dbapi_connection(self) -> Any:
+        """The unit's DBAPI connection (SQLAlchemy's adapter of the driver), checked out."""
+        if self._raw is not None:
+            return self._raw.dbapi_connection
+        connection = self._connection
+        if connection is None:  # a read-only unit whose session holds the connection now
+            connection = await self.session.connection()
+        return connection.sync_connection.connection.dbapi_connection  # type: ignore[union-attr]
+
+    async def invalidate(self, error: BaseException) -> None:
+        """Drop the unit's connection from the pool: it broke (see `impl.kit.query`)."""
+        if self._raw is not None:
+            raw, self._raw = self._raw, None
+            await greenlet_spawn(raw.invalidate, error)  # closes it and checks the record in
+        elif self._connection is not None:
+            await self._connection.invalidate(error)
+        elif self._session is not None:
+            await (await self._session.connection()).invalidate(error)
 
     def before_commit(self, action: Callable[[], Awaitable[None]]) -> None:
         """Run `action` when the unit commits, before the session's last flush (also when an
@@ -199,22 +247,32 @@ class Unit:
         if session is not None and (session.new or session.dirty or session.deleted):
             await session.flush()
 
+    def _release_raw(self) -> None:
+        if self._raw is not None:
+            raw, self._raw = self._raw, None
+            # Never in a transaction (autocommit): checking it in does no I/O.
+            raw.close()
+
     async def _commit(self) -> None:
         for action in self._before_commit or ():
             await action()
         if self._session is not None:
             await self._session.commit()
-        await self._transaction.commit()
+        if self._transaction is not None:
+            await self._transaction.commit()
 
     async def _rollback(self) -> None:
         if self._session is not None:
             await self._session.rollback()
-        if self._transaction.is_active:
+        if self._transaction is not None and self._transaction.is_active:
             await self._transaction.rollback()
 
     async def _close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
+        try:
+            if self._session is not None:
+                await self._session.close()
+        finally:
+            self._release_raw()
 
 
 class Units:
@@ -226,6 +284,10 @@ class Units:
         assert isinstance(engine, AsyncEngine)
         self._engines = {False: engine, True: read_only_engine(engine)}
         self._sessionmaker = sessionmaker
+        # Read-only units hold a bare driver connection where `impl.kit.query` can use it.
+        self._driver_reads = (
+            engine.dialect.name == "postgresql" and engine.dialect.driver == "asyncpg"
+        )
         size, timeout = getattr(engine.pool, "size", None), getattr(engine.pool, "timeout", None)
         self._size: int | None = size() if callable(size) else None
         self._timeout: float | None = float(timeout()) if callable(timeout) else None
@@ -258,20 +320,36 @@ class Units:
             # As long as the pool itself would wait for a connection before giving up.
             await asyncio.wait_for(slots.acquire(), self._timeout)
         try:
-            async with (
-                self._engines[read_only].connect() as connection,
-                self._unit(connection, read_only) as unit,
-            ):
-                yield unit
+            engine = self._engines[read_only]
+            if read_only and self._driver_reads:
+                unit = Unit(
+                    True,
+                    engine.dialect,
+                    self._sessionmaker,
+                    _raw=await engine.raw_connection(),
+                    _read_engine=engine,
+                )
+                async with self._finishing(unit):
+                    yield unit
+            else:
+                async with engine.connect() as connection:
+                    unit = Unit(
+                        read_only,
+                        connection.dialect,
+                        self._sessionmaker,
+                        connection,
+                        await connection.begin(),
+                    )
+                    async with self._finishing(unit):
+                        yield unit
         finally:
             if slots is not None:
                 slots.release()
 
     @asynccontextmanager
-    async def _unit(self, connection: AsyncConnection, read_only: bool) -> AsyncIterator[Unit]:
-        unit = Unit(connection, read_only, await connection.begin(), self._sessionmaker)
+    async def _finishing(self, unit: Unit) -> AsyncIterator[None]:
         try:
-            yield unit
+            yield
         except AppError as error:
             await (unit._commit() if error.keeps_changes else unit._rollback())
             raise

@@ -23,7 +23,6 @@ from sqlalchemy.sql.expression import Executable, ReturnsRows, UpdateBase
 
 from impl.kit.db import Unit
 
-_ADAPTER = "query_adapter"
 Row: TypeAlias = Sequence[Any]
 Processor: TypeAlias = Callable[[Any], Any] | None
 
@@ -64,9 +63,8 @@ class Query:
     async def rows(self, unit: Unit, params: Mapping[str, Any]) -> list[Row]:
         """Every row the statement returns."""
         await self._check(unit)
-        connection = unit.connection
-        if connection.dialect.name != "postgresql":
-            result = await connection.execute(self.statement, dict(params))
+        if unit.dialect.name != "postgresql":
+            result = await unit.connection.execute(self.statement, dict(params))
             return list(result.all()) if result.returns_rows else []
         # Compiling asks the server for the result types (a prepare): it can meet a broken
         # connection too, so it is inside the guard.
@@ -95,9 +93,8 @@ class Query:
         if not params:
             return
         await self._check(unit)
-        connection = unit.connection
-        if connection.dialect.name != "postgresql":
-            await connection.execute(self.statement, [dict(p) for p in params])
+        if unit.dialect.name != "postgresql":
+            await unit.connection.execute(self.statement, [dict(p) for p in params])
             return
         async with _invalidating(unit):
             native = self._native or await self._compile(unit)
@@ -110,7 +107,7 @@ class Query:
         await unit.autoflush()
 
     async def _compile(self, unit: Unit) -> _Native:
-        dialect = unit.connection.dialect
+        dialect = unit.dialect
         compiled = self._postgresql.compile(dialect=dialect)  # type: ignore[attr-defined]
         assert isinstance(compiled, SQLCompiler)
         names = tuple(compiled.positiontup or ())
@@ -173,7 +170,7 @@ async def _invalidating(unit: Unit) -> AsyncIterator[None]:
         if not isinstance(error, asyncpg.PostgresError) or isinstance(
             error, asyncpg.PostgresConnectionError | asyncpg.exceptions.OperatorInterventionError
         ):
-            await unit.connection.invalidate()
+            await unit.invalidate(error)
         raise
 
 
@@ -185,11 +182,7 @@ async def _driver(unit: Unit) -> Any:
     in autocommit: there is none to begin). The adapter is SQLAlchemy's
     `AsyncAdapt_asyncpg_connection`; `tests/impl/kit/test_query.py` pins what we use of it.
     """
-    adapter: Any = unit.info.get(_ADAPTER)
-    if adapter is None:
-        # The connection is checked out already: reading it needs no I/O (no greenlet hop).
-        adapter = unit.connection.sync_connection.connection.dbapi_connection  # type: ignore[union-attr]
-        unit.info[_ADAPTER] = adapter
+    adapter = await unit.dbapi_connection()
     if adapter._transaction is None and not unit.read_only:
         await adapter._start_transaction()
     return adapter.driver_connection

@@ -137,7 +137,7 @@ class OrderWriter:
         not audited), and complete the idempotency `key` (claimed by this request) with
         `response`: one round trip on PostgreSQL."""
         order_event = recorder.created_event(Order, order)
-        if self.unit.connection.dialect.name != "postgresql":
+        if self.unit.dialect.name != "postgresql":
             await _INSERT_ORDER.rows(self.unit, order)
             await _INSERT_LINES.execute_many(self.unit, lines)
             recorder.queue(self.unit, [order_event])

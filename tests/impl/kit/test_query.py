@@ -7,6 +7,7 @@ import asyncpg
 import pytest
 from sqlalchemy import bindparam, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.pool import QueuePool
 
 from impl.kit.db import Units
 from impl.kit.query import Query
@@ -178,3 +179,47 @@ class TestUnit:
             row = await _COUNT_USERS.one_or_none(unit, {})
             assert row is not None
             assert row[0] == 1
+
+
+def _checked_out(sessionmaker: async_sessionmaker[AsyncSession]) -> int:
+    pool = sessionmaker.kw["bind"].pool
+    assert isinstance(pool, QueuePool)
+    return pool.checkedout()
+
+
+class TestReadOnlyUnitOnTheDriver:
+    async def test_holds_one_driver_connection_and_no_sqlalchemy_connection(
+        self, database: Database, sessionmaker: async_sessionmaker[AsyncSession]
+    ) -> None:
+        if database.backend != "postgresql":
+            pytest.skip("SQLite units always run through SQLAlchemy")
+        async with Units(sessionmaker).open(read_only=True) as unit:
+            assert await _COUNT_USERS.one_or_none(unit, {}) == (0,)
+            assert _checked_out(sessionmaker) == 1
+            with pytest.raises(RuntimeError, match="no SQLAlchemy connection"):
+                _ = unit.connection
+        assert _checked_out(sessionmaker) == 0
+
+    async def test_hands_its_connection_to_the_session_when_the_orm_is_needed(
+        self, database: Database, sessionmaker: async_sessionmaker[AsyncSession]
+    ) -> None:
+        async with sessionmaker() as session:
+            await create_team(session, name="Kept")
+            await session.commit()
+        postgresql = database.backend == "postgresql"
+        async with Units(sessionmaker).open(read_only=True) as unit:
+            assert await _TEAM_NAMES.rows(unit, {}) == [("Kept",)]
+            names = await unit.session.scalars(select(Team.name))
+            assert list(names) == ["Kept"]
+            if postgresql:  # the driver connection went back before the session took one
+                assert _checked_out(sessionmaker) == 1
+            # A statement after the ORM runs on the session's connection.
+            assert await _TEAM_NAMES.rows(unit, {}) == [("Kept",)]
+            if postgresql:
+                assert _checked_out(sessionmaker) == 1
+            unit.session.add(User(email="w@example.com", username="w", password_hash="x"))
+            with pytest.raises(RuntimeError, match="read-only"):
+                await unit.session.flush()
+            unit.session.expunge_all()
+        if postgresql:
+            assert _checked_out(sessionmaker) == 0
