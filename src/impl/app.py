@@ -22,8 +22,9 @@ from impl.auth.authenticator import BearerAuthenticator
 from impl.auth.principal import TokenSubject
 from impl.auth.tokens import TokenService
 from impl.catalog.handlers import ProductsHandlers
+from impl.catalog.repository import READ_IN_TEAM
 from impl.catalog.service import ProductService
-from impl.context import ContextFactory, RequestContext
+from impl.context import ContextFactory, ReadAhead, RequestContext
 from impl.health.handlers import HealthHandlers
 from impl.inventory.handlers import InventoryHandlers
 from impl.inventory.service import InventoryService
@@ -38,6 +39,13 @@ from impl.teams.handlers import MembersHandlers, TeamsHandlers
 from impl.teams.members import MembershipService
 from impl.teams.service import TeamService
 
+# Reads made in the caller query's round trip (`impl.context.ReadAhead`), by operation.
+READ_AHEAD = {
+    "get_product": ReadAhead(
+        READ_IN_TEAM, lambda args: {"product_id": args["product_id"], "team_id": args["team_id"]}
+    ),
+}
+
 
 def create_app(settings: Settings | None = None, *, validate_responses: bool = False) -> Starlette:
     """Build the Storefront ASGI app. The database must already be migrated."""
@@ -48,7 +56,9 @@ def create_app(settings: Settings | None = None, *, validate_responses: bool = F
     metrics = Metrics()
     accounts = AccountService(settings)
     implementation: Implementation[RequestContext, TokenSubject] = Implementation(
-        context=ContextFactory(sessionmaker, AccessPolicy.from_json(OPENAPI_JSON)),
+        context=ContextFactory(
+            sessionmaker, AccessPolicy.from_json(OPENAPI_JSON), read_ahead=READ_AHEAD
+        ),
         authenticator=BearerAuthenticator(TokenService(settings)),
         health=HealthHandlers(engine, settings.redis_url, metrics),
         users=UsersHandlers(accounts),

@@ -2,28 +2,46 @@
 
 The context is also where the contract's access rules (`impl.auth.access`) are applied, once,
 before any handler runs: the caller's account and, for team-scoped operations, their role in
-the team are read in one query inside the request's own transaction.
+the team are read in one query inside the request's own transaction. An operation may have a
+`ReadAhead`: a read its handler needs, made in that same query (one round trip fewer), and
+handed over only once the access rules have passed.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
+from typing import Any
 
+from sqlalchemy import Select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from generated.runtime import RequestInfo, request_id_var
 from impl.audit.recorder import Actor, reset_actor, set_actor
 from impl.auth.access import AccessPolicy, Rule
 from impl.auth.principal import Principal, TokenSubject
-from impl.auth.repository import CallerRepository
+from impl.auth.repository import CallerRepository, caller_and
 from impl.auth.tokens import invalid_token
 from impl.kit.db import Unit, Units
 from impl.kit.errors import Forbidden, Unauthorized
+from impl.kit.query import Query
 from impl.teams.access import TeamAccess
 from impl.teams.errors import TeamNotFoundError, TeamRoleForbiddenError
+
+
+@dataclass(frozen=True, slots=True)
+class ReadAhead:
+    """A read an operation's handler needs, made in the caller query's round trip.
+
+    `statement`'s bind parameters are filled by `params` from the handler's validated
+    arguments; `team_id` is the path's team. It runs before the access rules are applied:
+    its rows reach the handler (`RequestContext.ahead`) only if they pass.
+    """
+
+    statement: Select[Any]
+    params: Callable[[Mapping[str, Any]], Mapping[str, Any]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +50,8 @@ class RequestContext:
     principal: Principal | None
     request_id: str
     team: TeamAccess | None = None
+    # The rows of the operation's `ReadAhead`; None if it has none (or no caller).
+    ahead: Sequence[Sequence[Any]] | None = None
 
     @property
     def session(self) -> AsyncSession:
@@ -60,10 +80,17 @@ class ContextFactory:
     """
 
     def __init__(
-        self, sessionmaker: async_sessionmaker[AsyncSession], policy: AccessPolicy
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        policy: AccessPolicy,
+        read_ahead: Mapping[str, ReadAhead] | None = None,
     ) -> None:
         self._units = Units(sessionmaker)
         self._policy = policy
+        self._ahead: dict[str, tuple[Query, Callable[[Mapping[str, Any]], Mapping[str, Any]]]] = {
+            operation_id: (caller_and(ahead.statement), ahead.params)
+            for operation_id, ahead in (read_ahead or {}).items()
+        }
 
     def __call__(
         self, info: RequestInfo[TokenSubject]
@@ -83,14 +110,40 @@ class ContextFactory:
         token = set_actor(actor)
         try:
             async with self._units.open(read_only=info.operation.method == "GET") as unit:
-                principal, team = None, None
+                principal, team, ahead = None, None, None
                 if info.principal is not None:
                     team_id = _team_id(info, rule)
-                    principal, role = await _load_caller(unit, info.principal, team_id)
+                    principal, role, ahead = await self._load_caller(
+                        unit, info, info.principal, team_id
+                    )
                     team = _authorise(rule, principal, team_id, role)
-                yield RequestContext(unit, principal, request_id, team)
+                yield RequestContext(unit, principal, request_id, team, ahead)
         finally:
             reset_actor(token)
+
+    async def _load_caller(
+        self,
+        unit: Unit,
+        info: RequestInfo[TokenSubject],
+        subject: TokenSubject,
+        team_id: uuid.UUID | None,
+    ) -> tuple[Principal, str | None, list[Sequence[Any]] | None]:
+        callers = CallerRepository(unit)
+        ahead: list[Sequence[Any]] | None = None
+        read_ahead = self._ahead.get(info.operation.operation_id)
+        if read_ahead is None:
+            found = await callers.load(subject.user_id, team_id)
+        else:
+            query, params = read_ahead
+            with_rows = await callers.load_with(
+                query, subject.user_id, team_id, params(info.arguments)
+            )
+            found = None if with_rows is None else with_rows[:2]
+            ahead = None if with_rows is None else with_rows[2]
+        if found is None:
+            # Deactivated (or deleted) accounts stop at once, whatever their tokens say.
+            raise invalid_token("The user no longer exists or is deactivated")
+        return found[0], found[1], ahead
 
 
 def _team_id(info: RequestInfo[TokenSubject], rule: Rule | None) -> uuid.UUID | None:
@@ -98,16 +151,6 @@ def _team_id(info: RequestInfo[TokenSubject], rule: Rule | None) -> uuid.UUID | 
         return None
     # The generated route has already validated the path parameter as a UUID.
     return uuid.UUID(str(info.request.path_params["team_id"]))
-
-
-async def _load_caller(
-    unit: Unit, subject: TokenSubject, team_id: uuid.UUID | None
-) -> tuple[Principal, str | None]:
-    found = await CallerRepository(unit).load(subject.user_id, team_id)
-    if found is None:
-        # Deactivated (or deleted) accounts stop at once, whatever their tokens say.
-        raise invalid_token("The user no longer exists or is deactivated")
-    return found
 
 
 def _authorise(

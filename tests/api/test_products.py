@@ -93,6 +93,38 @@ class TestGetProduct:
         assert response.status_code == 200
         assert response.headers["etag"] == product["etag"]
 
+    # The product is read in the caller query's round trip (impl.context.ReadAhead): what it
+    # finds reaches no one the access rules refuse.
+    async def test_outsider_learns_nothing(
+        self, client: httpx.AsyncClient, product: dict[str, Any]
+    ) -> None:
+        outsider = await sign_up(client)
+        url = f"/v1/teams/{product['team_id']}/products/{product['id']}"
+        response = await client.get(url, headers=outsider)
+        assert response.status_code == 404
+        assert response.json()["detail"] == "Team not found"
+        assert "etag" not in response.headers
+
+    async def test_through_another_team(
+        self, client: httpx.AsyncClient, product: dict[str, Any]
+    ) -> None:
+        other = await sign_up(client)
+        team = (await client.post("/v1/teams", json={"name": "Other"}, headers=other)).json()
+        url = f"/v1/teams/{team['id']}/products/{product['id']}"
+        response = await client.get(url, headers=other)
+        assert response.status_code == 404
+        assert response.json()["detail"] == "Product not found"
+
+    async def test_deleted_product(
+        self, client: httpx.AsyncClient, auth: dict[str, str], product: dict[str, Any]
+    ) -> None:
+        url = f"/v1/teams/{product['team_id']}/products/{product['id']}"
+        deleted = await client.delete(url, headers={**auth, "If-Match": product["etag"]})
+        assert deleted.status_code == 204
+        response = await client.get(url, headers=auth)
+        assert response.status_code == 404
+        assert response.json()["detail"] == "Product not found"
+
 
 class TestUpdateProduct:
     async def test_requires_if_match(

@@ -94,7 +94,9 @@ class ProductsHandlers:
     async def get_product(
         self, ctx: RequestContext, *, team_id: UUID, product_id: UUID
     ) -> r.GetProduct200:
-        product = await self._products.get_product(ctx.db, ctx.team_access(), product_id=product_id)
+        product = await self._products.get_product(
+            ctx.db, ctx.team_access(), product_id=product_id, ahead=ctx.ahead
+        )
         return r.GetProduct200(body=product_out(product), etag=product_etag(product))
 
     async def update_product(

@@ -46,13 +46,13 @@ class ProductRecord:
 
 
 _products = Product.__table__
-_READ_IN_TEAM = Query(
-    select(*(_products.c[field.name] for field in fields(ProductRecord))).where(
-        _products.c.id == bindparam("product_id", type_=_products.c.id.type),
-        _products.c.team_id == bindparam("team_id", type_=_products.c.team_id.type),
-        _products.c.deleted_at.is_(None),
-    )
+# Parameters `product_id` and `team_id`; also read ahead with the caller (`impl.context`).
+READ_IN_TEAM = select(*(_products.c[field.name] for field in fields(ProductRecord))).where(
+    _products.c.id == bindparam("product_id", type_=_products.c.id.type),
+    _products.c.team_id == bindparam("team_id", type_=_products.c.team_id.type),
+    _products.c.deleted_at.is_(None),
 )
+_READ_IN_TEAM = Query(READ_IN_TEAM)
 
 
 class ProductReader:
@@ -66,6 +66,13 @@ class ProductReader:
             self.unit, {"product_id": product_id, "team_id": team_id}
         )
         return None if row is None else ProductRecord(*row)
+
+    @staticmethod
+    def record(rows: Sequence[Sequence[Any]]) -> ProductRecord | None:
+        """The product in the rows of `READ_IN_TEAM`, read ahead with the caller."""
+        if len(rows) > 1:
+            raise RuntimeError(f"expected at most one product, got {len(rows)}")
+        return ProductRecord(*rows[0]) if rows else None
 
 
 UPDATABLE_FIELDS = frozenset({"sku", "name", "description", "price", "currency", "status", "tags"})

@@ -5,6 +5,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -229,8 +230,14 @@ class ProductService:
         access: TeamAccess,
         *,
         product_id: uuid.UUID,
+        ahead: Sequence[Sequence[Any]] | None = None,
     ) -> ProductRecord:
-        product = await ProductReader(unit).get_in_team(access.team_id, product_id)
+        """The product; from `ahead`, the rows of `READ_IN_TEAM` if the caller query read
+        them already (`impl.context.ReadAhead`)."""
+        if ahead is None:
+            product = await ProductReader(unit).get_in_team(access.team_id, product_id)
+        else:
+            product = ProductReader.record(ahead)
         if product is None:
             raise ProductNotFoundError
         return product

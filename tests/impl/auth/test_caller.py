@@ -2,14 +2,16 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from decimal import Decimal
 
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from impl.auth.principal import Principal
-from impl.auth.repository import CallerRepository
+from impl.auth.repository import CallerRepository, caller_and
 from impl.kit.db import Unit
-from impl.models import Role
-from tests.factories import add_member, create_team, create_user
+from impl.models import Product, Role
+from tests.factories import add_member, create_product, create_team, create_user
 
 
 class TestLoad:
@@ -41,3 +43,63 @@ class TestLoad:
             found = await CallerRepository(unit).load(user.id, team_id)
             assert found is not None
             assert found[1] is None
+
+
+_PRODUCTS = caller_and(
+    select(Product.__table__.c.sku)
+    .where(Product.__table__.c.team_id == bindparam("team_id", type_=Product.team_id.type))
+    .where(Product.__table__.c.price >= bindparam("at_least", type_=Product.price.type))
+)
+
+
+class TestLoadWith:
+    async def test_the_caller_and_the_statements_rows_in_one_query(
+        self, session: AsyncSession, unit: Unit
+    ) -> None:
+        user = await create_user(session)
+        team = await create_team(session, owner=user)
+        for sku, price in (("B", "5"), ("A", "9"), ("C", "1")):
+            await create_product(session, team=team, sku=sku, price=Decimal(price))
+        found = await CallerRepository(unit).load_with(
+            _PRODUCTS, user.id, team.id, {"at_least": Decimal(5)}
+        )
+        assert found is not None
+        principal, role, rows = found
+        assert (principal.user_id, role) == (user.id, "owner")
+        # Subquery order is not kept: in no particular order.
+        assert sorted(tuple(row) for row in rows) == [("A",), ("B",)]
+
+    async def test_no_rows_is_an_empty_list_not_a_missing_caller(
+        self, session: AsyncSession, unit: Unit
+    ) -> None:
+        user = await create_user(session)
+        team = await create_team(session, owner=user)
+        found = await CallerRepository(unit).load_with(
+            _PRODUCTS, user.id, team.id, {"at_least": Decimal(0)}
+        )
+        assert found is not None
+        assert found[1:] == ("owner", [])
+
+    async def test_a_deactivated_caller_gets_nothing(
+        self, session: AsyncSession, unit: Unit
+    ) -> None:
+        user = await create_user(session, is_active=False)
+        team = await create_team(session, owner=await create_user(session))
+        await create_product(session, team=team)
+        found = await CallerRepository(unit).load_with(
+            _PRODUCTS, user.id, team.id, {"at_least": Decimal(0)}
+        )
+        assert found is None
+
+    async def test_rows_of_a_team_the_caller_is_not_in_come_with_no_role(
+        self, session: AsyncSession, unit: Unit
+    ) -> None:
+        # The context refuses such a caller before a handler sees the rows (test_products).
+        user = await create_user(session)
+        team = await create_team(session, owner=await create_user(session))
+        await create_product(session, team=team, sku="X")
+        found = await CallerRepository(unit).load_with(
+            _PRODUCTS, user.id, team.id, {"at_least": Decimal(0)}
+        )
+        assert found is not None
+        assert found[1] is None

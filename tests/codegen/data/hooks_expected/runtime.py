@@ -328,12 +328,14 @@ class RequestInfo(Generic[P_co]):
     """What the implementation's context factory is told about a request.
 
     ``principal`` is what the authenticator returned for the satisfied security requirement,
-    or None for an operation (or alternative) that needs no credentials.
+    or None for an operation (or alternative) that needs no credentials. ``arguments`` are
+    the handler's keyword arguments, validated: parameters by their Python names, ``body``.
     """
 
     request: Request
     operation: Operation
     principal: P_co | None
+    arguments: Mapping[str, Any] = field(default_factory=dict)
 
 
 class ContextFactory(Protocol[Ctx_co, P_contra]):
@@ -1054,7 +1056,7 @@ def make_endpoint(
             if context is None:
                 result = await handler(None, **kwargs)
             else:
-                async with context(RequestInfo(request, op, principal)) as ctx:
+                async with context(RequestInfo(request, op, principal, kwargs)) as ctx:
                     result = await handler(ctx, **kwargs)
         except ApiError as exc:
             if not op.documents(exc.status):
