@@ -219,3 +219,26 @@ async def test_allow_missing_serves_501(pets: ModuleType) -> None:
         response = await c.get("/pets")
     assert response.status_code == 501
     assert response.json()["detail"] == "Operation listPets has no implementation yet."
+
+
+async def test_the_context_factory_is_told_the_validated_arguments(pets: ModuleType) -> None:
+    seen: list[Any] = []
+
+    def recording(info: Any) -> AbstractAsyncContextManager[Any]:
+        seen.append(info)
+        return _context(info)
+
+    impl = pets.Implementation(
+        context=recording, authenticator=Keys(), pets=Store(pets), auth=Auth(pets)
+    )
+    transport = httpx.ASGITransport(app=pets.build_app(impl))
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        listed = await client.get("/pets", params=[("tags", "a"), ("tags", "b"), ("limit", "7")])
+        created = await client.post(
+            "/pets", json={"name": "Rex", "kind": "dog"}, headers={"Authorization": "Bearer token"}
+        )
+    assert (listed.status_code, created.status_code) == (200, 201)
+    assert seen[0].arguments == {"limit": 7, "kind": None, "tags": ["a", "b"], "x_trace": None}
+    body = seen[1].arguments["body"]
+    assert isinstance(body, pets.models.NewPet)
+    assert (body.name, body.kind) == ("Rex", "dog")
