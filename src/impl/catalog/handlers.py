@@ -15,7 +15,8 @@ from impl.models import Product
 
 
 def product_out(product: Product | ProductRecord) -> models.Product:
-    return models.Product(
+    # Database values: built without being validated again (see `order_out`).
+    return models.Product.model_construct(
         id=product.id,
         team_id=product.team_id,
         sku=product.sku,

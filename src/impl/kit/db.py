@@ -317,8 +317,13 @@ class Units:
         """
         slots = self._slots()
         if slots is not None:
-            # As long as the pool itself would wait for a connection before giving up.
-            await asyncio.wait_for(slots.acquire(), self._timeout)
+            if slots.locked():
+                # As long as the pool itself would wait for a connection before giving up
+                # (`asyncio.timeout`: `wait_for` would wrap the wait in a task of its own).
+                async with asyncio.timeout(self._timeout):
+                    await slots.acquire()
+            else:
+                await slots.acquire()  # free: taken at once, nobody is waiting
         try:
             engine = self._engines[read_only]
             if read_only and self._driver_reads:

@@ -20,6 +20,8 @@ import asyncpg
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import Executable, ReturnsRows, UpdateBase
+from sqlalchemy.sql.sqltypes import ARRAY
+from sqlalchemy.sql.type_api import TypeEngine
 
 from impl.kit.db import Unit
 
@@ -122,9 +124,7 @@ class Query:
             sql=compiled.string,
             names=names,
             defaults=defaults,
-            binds=tuple(
-                binds[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names
-            ),
+            binds=tuple(_bind_processor(binds[name].type, dialect) for name in names),
             results=results,
         )
         return self._native
@@ -147,6 +147,19 @@ async def _result_processors(
         for column, oid in zip(columns, oids, strict=True)
     )
     return None if all(p is None for p in processors) else processors
+
+
+def _bind_processor(type_: TypeEngine[Any], dialect: Dialect) -> Processor:
+    """The type's bind processor, but none for an array whose items need none: SQLAlchemy's
+    would copy every list item by item (8% of create order's CPU went there), and asyncpg
+    takes the list as it is."""
+    impl = type_.dialect_impl(dialect)
+    if (
+        isinstance(impl, ARRAY)
+        and impl.item_type.dialect_impl(dialect).bind_processor(dialect) is None
+    ):
+        return None
+    return impl.bind_processor(dialect)
 
 
 def _arguments(native: _Native, params: Mapping[str, Any]) -> list[Any]:

@@ -12,7 +12,10 @@ from impl.orders.service import LineRequest, OrderService, OrderView
 
 
 def order_out(order: OrderView) -> models.Order:
-    return models.Order(
+    # Values the service made from validated input and the database: built without being
+    # validated again (the customer's email alone cost 0.15 ms). The contract tests check
+    # every body the server answers against the spec.
+    return models.Order.model_construct(
         id=order.id,
         status=models.OrderStatus(order.status),
         customer_email=order.customer_email,
@@ -20,7 +23,7 @@ def order_out(order: OrderView) -> models.Order:
         total=f"{order.total:.2f}",
         note=order.note,
         lines=[
-            models.OrderLine(
+            models.OrderLine.model_construct(
                 product_id=line.product_id,
                 sku=line.sku,
                 name=line.name,

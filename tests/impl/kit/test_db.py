@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import event as sqlalchemy_event
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import QueuePool
 
 from impl.kit.db import (
@@ -151,3 +151,20 @@ async def test_units_are_handed_out_first_come_first_served(tmp_path: Path) -> N
     finally:
         await engine.dispose()
     assert served == ["waiter 0", "waiter 1", "waiter 2", "late"]
+
+
+async def test_a_unit_waits_as_long_as_the_pool_would(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'timeout.db'}"
+    engine = create_async_engine(url, pool_size=1, max_overflow=0, pool_timeout=0.2)
+    units = Units(create_sessionmaker(engine))
+    try:
+        async with units.open(read_only=True):
+            started = asyncio.get_running_loop().time()
+            with pytest.raises(TimeoutError):
+                async with units.open(read_only=True):
+                    pass
+            assert asyncio.get_running_loop().time() - started >= 0.2
+        async with units.open(read_only=True) as unit:  # the slot was given back
+            assert await unit.session.scalar(select(func.count())) == 1
+    finally:
+        await engine.dispose()
