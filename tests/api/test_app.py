@@ -8,6 +8,7 @@ import gc
 import logging
 import re
 import warnings
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import httpx
@@ -15,10 +16,11 @@ import pytest
 import yaml
 from redis.asyncio import Redis
 from starlette.applications import Starlette
-from starlette.routing import Mount, Route
+from starlette.routing import BaseRoute, Match, Mount, Route
 
 from codegen.generate import load_bundle
 from codegen.parser import METHODS
+from generated.runtime import OperationRoutes
 from impl.app import create_app
 from impl.catalog.service import ProductService
 from impl.jobs.memory import InProcessQueue
@@ -35,6 +37,11 @@ def _bundle() -> dict[str, object]:
     return load_bundle(ROOT / "openapi/openapi.yaml").document
 
 
+def _flat(routes: Sequence[BaseRoute]) -> Iterator[BaseRoute]:
+    for route in routes:
+        yield from route.routes if isinstance(route, OperationRoutes) else (route,)
+
+
 def test_routes_are_exactly_the_spec_operations(app: Starlette) -> None:
     document = _bundle()
     paths = document["paths"]
@@ -47,7 +54,7 @@ def test_routes_are_exactly_the_spec_operations(app: Starlette) -> None:
     }
     served = {
         (method, route.path)
-        for route in app.routes
+        for route in _flat(app.routes)
         if isinstance(route, Route) and route.path not in META_PATHS
         for method in route.methods or ()
     }
@@ -249,3 +256,39 @@ class TestBackgroundJobs:
 
 def _logged(caplog: pytest.LogCaptureFixture, *parts: str) -> bool:
     return any(all(part in r.getMessage() for part in parts) for r in caplog.records)
+
+
+def _linear(routes: Sequence[Route], scope: dict[str, object]) -> tuple[Match, Route | None]:
+    """What Starlette's router would pick among `routes`: the first full match, else the
+    first partial one."""
+    partial = None
+    for route in routes:
+        match, _ = route.matches(scope)
+        if match is Match.FULL:
+            return match, route
+        if match is Match.PARTIAL and partial is None:
+            partial = route
+    return (Match.PARTIAL, partial) if partial else (Match.NONE, None)
+
+
+def test_operation_routes_pick_what_the_router_would(app: Starlette) -> None:
+    (operations,) = [r for r in app.routes if isinstance(r, OperationRoutes)]
+    value = "0192f4a3-5d6e-7f80-a1b2-c3d4e5f60718"
+    paths = {re.sub(r"\{[^}]+\}", value, route.path) for route in operations.routes}
+    variants = {v for p in paths for v in (p, p + "/", p + "/x", p.rsplit("/", 1)[0], "/x" + p)}
+    variants |= {"/", "/v1", "/v1/me/x", "/v1/teams/not-a-uuid/products"}
+    checked = 0
+    for path in sorted(variants):
+        for method in ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"):
+            for root in ("", "/api"):
+                scope: dict[str, object] = {
+                    "type": "http",
+                    "method": method,
+                    "path": root + path,
+                    "root_path": root,
+                }
+                match, child = operations.matches(scope)
+                expected, route = _linear(operations.routes, scope)
+                assert (match, child.get("openapi.route")) == (expected, route), scope
+                checked += match is not Match.NONE
+    assert checked > 2 * len(paths)  # the full and partial matches were compared, not only misses
