@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -54,6 +55,22 @@ class Metrics:
             ["operation"],
             registry=self.registry,
         )
+        # Each label set's series, kept: `labels()` takes a lock and builds its key each time.
+        self._counts: dict[tuple[str, str, int], Any] = {}
+        self._times: dict[str, Any] = {}
+
+    def count(self, operation: str, method: str, status: int) -> None:
+        key = (operation, method, status)
+        series = self._counts.get(key)
+        if series is None:
+            series = self._counts[key] = self.requests.labels(operation, method, str(status))
+        series.inc()
+
+    def time(self, operation: str, seconds: float) -> None:
+        series = self._times.get(operation)
+        if series is None:
+            series = self._times[operation] = self.latency.labels(operation)
+        series.observe(seconds)
 
 
 access_logger = logging.getLogger("storefront.access")
@@ -85,8 +102,8 @@ class ObservabilityMiddleware:
             operation = scope.get("openapi.operation")
             name = operation.operation_id if isinstance(operation, Operation) else "unmatched"
             elapsed = time.perf_counter() - started
-            self.metrics.requests.labels(name, scope["method"], str(status)).inc()
-            self.metrics.latency.labels(name).observe(elapsed)
+            self.metrics.count(name, scope["method"], status)
+            self.metrics.time(name, elapsed)
             access_logger.info(
                 "%s %s %d %.1fms %s", scope["method"], scope["path"], status, elapsed * 1000, name
             )
