@@ -33,6 +33,7 @@ from impl.kit.db import create_engine, create_sessionmaker
 from impl.kit.heap import frozen_heap
 from impl.observability import Metrics, ObservabilityMiddleware
 from impl.orders.handlers import OrdersHandlers
+from impl.orders.repository import PRODUCTS_IN_TEAM, PRODUCTS_IN_TEAM_POSTGRESQL
 from impl.orders.service import OrderService
 from impl.settings import Settings
 from impl.teams.handlers import MembersHandlers, TeamsHandlers
@@ -43,6 +44,11 @@ from impl.teams.service import TeamService
 READ_AHEAD = {
     "get_product": ReadAhead(
         READ_IN_TEAM, lambda args: {"product_id": args["product_id"], "team_id": args["team_id"]}
+    ),
+    "create_order": ReadAhead(
+        PRODUCTS_IN_TEAM,
+        lambda args: {"ids": [line.product_id for line in args["body"].lines]},
+        postgresql=PRODUCTS_IN_TEAM_POSTGRESQL,
     ),
 }
 

@@ -42,6 +42,8 @@ class ReadAhead:
 
     statement: Select[Any]
     params: Callable[[Mapping[str, Any]], Mapping[str, Any]]
+    # A variant for PostgreSQL (an array parameter instead of an expanding IN; see `Query`).
+    postgresql: Select[Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +90,7 @@ class ContextFactory:
         self._units = Units(sessionmaker)
         self._policy = policy
         self._ahead: dict[str, tuple[Query, Callable[[Mapping[str, Any]], Mapping[str, Any]]]] = {
-            operation_id: (caller_and(ahead.statement), ahead.params)
+            operation_id: (caller_and(ahead.statement, postgresql=ahead.postgresql), ahead.params)
             for operation_id, ahead in (read_ahead or {}).items()
         }
 

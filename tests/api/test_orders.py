@@ -15,6 +15,7 @@ from impl.kit.clock import utcnow
 from impl.kit.db import unit_of_work
 from impl.models import IdempotencyKey, Order, OrderLine, StockLevel, StockMovement
 from impl.settings import Settings
+from tests.api.conftest import sign_up
 
 
 async def _product(
@@ -201,6 +202,26 @@ class TestCreateOrder:
         response = await _order(client, auth, team_id, [(good, 1), (other[problem], 1)])
         assert response.status_code == 422
         assert await _on_hand(client, auth, team_id, good) == 10
+
+    async def test_another_teams_product(
+        self, client: httpx.AsyncClient, auth: dict[str, str], team_id: str
+    ) -> None:
+        # The lines' products are read with the caller (impl.context.ReadAhead), in the team.
+        other_team = (await client.post("/v1/teams", json={"name": "B"}, headers=auth)).json()
+        theirs = await _product(client, auth, other_team["id"])
+        response = await _order(client, auth, team_id, [(theirs, 1)])
+        assert response.status_code == 422
+        assert response.json()["errors"][0]["pointer"] == "/body/lines/0/product_id"
+        assert await _on_hand(client, auth, other_team["id"], theirs) == 10
+
+    async def test_outsider_orders_nothing(
+        self, client: httpx.AsyncClient, auth: dict[str, str], team_id: str
+    ) -> None:
+        product = await _product(client, auth, team_id)
+        response = await _order(client, await sign_up(client), team_id, [(product, 1)])
+        assert response.status_code == 404
+        assert response.json()["detail"] == "Team not found"
+        assert await _on_hand(client, auth, team_id, product) == 10
 
 
 class TestTransitions:

@@ -33,18 +33,23 @@ _CALLER = Query(_CALLER_SELECT)
 _CALLER_COLUMNS = 3
 
 
-def caller_and(statement: Select[Any]) -> Query:
+def caller_and(statement: Select[Any], *, postgresql: Select[Any] | None = None) -> Query:
     """The caller query and `statement` in one: one row per row of `statement` (one with
     NULLs if it finds none), the caller's columns first; no row if there is no caller.
     `statement`'s own ORDER BY does not carry through the join: rows come in no order.
 
     `statement`'s bind parameters are its own, but `user_id` is the caller's and `team_id`
     is the path's team, as in the caller query. A last column tells a row `statement`
-    found from the NULLs of none.
+    found from the NULLs of none. `postgresql` is a variant of `statement` for PostgreSQL
+    (see `Query`).
     """
-    caller = _CALLER_SELECT.subquery("caller")
-    ahead = statement.add_columns(true().label("found")).subquery("ahead")
-    return Query(select(caller, ahead).select_from(caller.outerjoin(ahead, true())))
+
+    def joined(statement: Select[Any]) -> Select[Any]:
+        caller = _CALLER_SELECT.subquery("caller")
+        ahead = statement.add_columns(true().label("found")).subquery("ahead")
+        return select(caller, ahead).select_from(caller.outerjoin(ahead, true()))
+
+    return Query(joined(statement), postgresql=None if postgresql is None else joined(postgresql))
 
 
 class CallerRepository:

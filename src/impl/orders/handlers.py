@@ -52,6 +52,7 @@ class OrdersHandlers:
             customer_email=body.customer_email,
             lines=[LineRequest(line.product_id, line.quantity) for line in body.lines],
             note=or_none(body.note),
+            products=ctx.ahead,
         )
         replayed: Literal["true"] | None = "true" if created.replayed else None
         return r.CreateOrder201(

@@ -52,13 +52,15 @@ _IN_TEAM = (
     _products.c.team_id == bindparam("team_id", type_=_products.c.team_id.type),
     _products.c.deleted_at.is_(None),
 )
-_PRODUCTS_IN_TEAM = Query(
-    select(*_PRICED).where(*_IN_TEAM, _products.c.id.in_(bindparam("ids", expanding=True))),
-    # One statement text whatever the number of lines: the ids travel as one array.
-    postgresql=select(*_PRICED).where(
-        *_IN_TEAM, _products.c.id == any_(bindparam("ids", type_=ARRAY(_products.c.id.type)))
-    ),
+# Parameters `team_id` and `ids`; also read ahead with the caller (`impl.context`).
+PRODUCTS_IN_TEAM = select(*_PRICED).where(
+    *_IN_TEAM, _products.c.id.in_(bindparam("ids", expanding=True))
 )
+# One statement text whatever the number of lines: the ids travel as one array.
+PRODUCTS_IN_TEAM_POSTGRESQL = select(*_PRICED).where(
+    *_IN_TEAM, _products.c.id == any_(bindparam("ids", type_=ARRAY(_products.c.id.type)))
+)
+_PRODUCTS_IN_TEAM = Query(PRODUCTS_IN_TEAM, postgresql=PRODUCTS_IN_TEAM_POSTGRESQL)
 _INSERT_ORDER = Query(insert(Order))
 _INSERT_LINES = Query(insert(OrderLine))
 
@@ -121,6 +123,11 @@ class OrderWriter:
         self, team_id: uuid.UUID, product_ids: Sequence[uuid.UUID]
     ) -> dict[uuid.UUID, PricedProduct]:
         rows = await _PRODUCTS_IN_TEAM.rows(self.unit, {"team_id": team_id, "ids": product_ids})
+        return self.priced(rows)
+
+    @staticmethod
+    def priced(rows: Sequence[Sequence[Any]]) -> dict[uuid.UUID, PricedProduct]:
+        """The products in the rows of `PRODUCTS_IN_TEAM`, by id."""
         return {row[0]: PricedProduct(*row) for row in rows}
 
     async def place(

@@ -211,11 +211,14 @@ class OrderService:
         customer_email: str,
         lines: Sequence[LineRequest],
         note: str | None = None,
+        products: Sequence[Sequence[Any]] | None = None,
     ) -> Created:
         """Capture prices, total with Decimal, reserve stock: all in the caller's transaction.
 
         A retry with the same key and body replays the first answer; the same key with
         another body is refused (422). A failed attempt keeps nothing, key included.
+        `products`: the rows of `PRODUCTS_IN_TEAM` for the lines, if the caller query read
+        them already (`impl.context.ReadAhead`).
         """
         customer_email = normalise_email(customer_email)
         if not is_storable(customer_email) or len(customer_email) > MAX_EMAIL_LENGTH:
@@ -237,7 +240,7 @@ class OrderService:
             return Created(OrderView.from_json(existing.response), replayed=True)
 
         key = (access.team_id, "create_order", idempotency_key)
-        view = await self._place(unit, access, customer_email, lines, note, key)
+        view = await self._place(unit, access, customer_email, lines, note, key, products)
         return Created(view, replayed=False)
 
     async def _place(
@@ -248,6 +251,7 @@ class OrderService:
         lines: Sequence[LineRequest],
         note: str | None,
         key: tuple[uuid.UUID, str, str],
+        ahead: Sequence[Sequence[Any]] | None,
     ) -> OrderView:
         """Place the order and complete its idempotency `key` with the answer."""
         seen: set[uuid.UUID] = set()
@@ -256,8 +260,10 @@ class OrderService:
                 raise InvalidLineError(index, "product_id", "product already on another line")
             seen.add(line.product_id)
         orders = OrderWriter(unit)
-        products = await orders.products_in_team(
-            access.team_id, [line.product_id for line in lines]
+        products = (
+            await orders.products_in_team(access.team_id, [line.product_id for line in lines])
+            if ahead is None
+            else orders.priced(ahead)
         )
         order_lines = []
         for index, line in enumerate(lines):
