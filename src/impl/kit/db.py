@@ -176,6 +176,8 @@ class Unit:
     # Per-unit state of the code that uses it (the audit recorder keeps its queue here).
     info: dict[str, Any] = field(default_factory=dict)
     _before_commit: list[Callable[[], Awaitable[None]]] | None = field(default_factory=list)
+    # A statement ran alone as the unit's only write (`impl.kit.query.Query`): no other may.
+    _sealed: bool = False
 
     @classmethod
     async def of_session(cls, session: AsyncSession) -> Unit:
@@ -199,9 +201,28 @@ class Unit:
             )
         return self._connection
 
+    def may_write_alone(self) -> bool:
+        """True if a statement that is atomic by itself may be all this unit writes: nothing
+        is waiting to be written with the commit (audit events, the session's changes)."""
+        session = self._session
+        pending = session is not None and bool(session.new or session.dirty or session.deleted)
+        return not self._before_commit and not pending
+
+    def seal(self) -> None:
+        """A statement ran alone, committed by itself: refuse any later write."""
+        self._sealed = True
+
+    def check_writable(self) -> None:
+        if self._sealed:
+            raise RuntimeError(
+                "this unit's only write ran on its own (Query alone=True): it cannot write again"
+            )
+
     @property
     def session(self) -> AsyncSession:
         if self._session is None:
+            if self._sealed:
+                self.check_writable()
             info = {READ_ONLY: True} if self.read_only else {}
             if self._connection is not None:
                 # The session joins the unit's transaction: its commit flushes and leaves the
@@ -238,6 +259,7 @@ class Unit:
         `AppError` that keeps its changes commits); not if it rolls back."""
         if self._before_commit is None:
             raise RuntimeError("a unit joined to a session does not commit; write at once")
+        self.check_writable()
         self._before_commit.append(action)
 
     async def autoflush(self) -> None:

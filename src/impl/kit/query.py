@@ -48,6 +48,13 @@ class Query:
     instead of an expanding `IN`, say). Statements are run with named parameters; a
     parameter the statement holds a value for (a literal in `.values()`) may be omitted.
     A read-only unit refuses statements that write: DML, or what `writes` says (a `text()`).
+
+    On PostgreSQL a read-write unit begins its transaction with its first statement that
+    writes or locks rows (`FOR UPDATE`): the reads before it run on their own, each reading
+    committed data as it would in the transaction (READ COMMITTED takes no locks to read).
+    `alone` marks a statement that is atomic by itself and may be all a unit writes: if
+    nothing has begun the unit's transaction when it runs, it runs without one (no BEGIN
+    and no COMMIT round trips), and the unit then refuses any other write.
     """
 
     def __init__(
@@ -56,10 +63,14 @@ class Query:
         *,
         postgresql: Executable | None = None,
         writes: bool | None = None,
+        alone: bool = False,
     ) -> None:
         self.statement = statement
         self._postgresql = statement if postgresql is None else postgresql
         self._writes = isinstance(statement, UpdateBase) if writes is None else writes
+        locks = getattr(self._postgresql, "_for_update_arg", None) is not None
+        self._begins = self._writes or locks
+        self._alone = alone
         self._native: _Native | None = None
 
     async def rows(self, unit: Unit, params: Mapping[str, Any]) -> list[Row]:
@@ -72,8 +83,10 @@ class Query:
         # connection too, so it is inside the guard.
         async with _invalidating(unit):
             native = self._native or await self._compile(unit)
-            driver = await _driver(unit)
+            driver, alone = await self._driver(unit)
             records = await driver.fetch(native.sql, *_arguments(native, params))
+        if alone:
+            unit.seal()
         if native.results is None:
             return list(records)
         processors = native.results
@@ -100,13 +113,34 @@ class Query:
             return
         async with _invalidating(unit):
             native = self._native or await self._compile(unit)
-            driver = await _driver(unit)
+            driver, alone = await self._driver(unit)
             await driver.executemany(native.sql, [_arguments(native, p) for p in params])
+        if alone:
+            unit.seal()
 
     async def _check(self, unit: Unit) -> None:
         if self._writes and unit.read_only:
             raise RuntimeError("a read-only unit of work cannot write; use a read-write one")
+        if self._writes:
+            unit.check_writable()
         await unit.autoflush()
+
+    async def _driver(self, unit: Unit) -> tuple[Any, bool]:
+        """The unit's asyncpg connection, inside the unit's transaction if this statement
+        needs one; and whether it runs alone instead (see the class).
+
+        SQLAlchemy's asyncpg adapter begins its transaction lazily, on the first statement
+        it runs itself; a statement sent to the driver first must begin it. The adapter is
+        SQLAlchemy's `AsyncAdapt_asyncpg_connection`; `tests/impl/kit/test_query.py` pins
+        what we use of it.
+        """
+        adapter = await unit.dbapi_connection()
+        alone = False
+        if self._begins and not unit.read_only and adapter._transaction is None:
+            alone = self._alone and unit.may_write_alone()
+            if not alone:
+                await adapter._start_transaction()
+        return adapter.driver_connection, alone
 
     async def _compile(self, unit: Unit) -> _Native:
         dialect = unit.dialect
@@ -139,7 +173,8 @@ async def _result_processors(
     if not columns:
         return None
     # Some processors depend on the type the server sends (numeric vs float), so ask it once.
-    driver = await _driver(unit)
+    # (A prepare needs no transaction.)
+    driver = (await unit.dbapi_connection()).driver_connection
     prepared = await driver.prepare(compiled.string)
     oids = [attribute.type.oid for attribute in prepared.get_attributes()]
     processors = tuple(
@@ -185,17 +220,3 @@ async def _invalidating(unit: Unit) -> AsyncIterator[None]:
         ):
             await unit.invalidate(error)
         raise
-
-
-async def _driver(unit: Unit) -> Any:
-    """The unit's asyncpg connection, inside the unit's transaction.
-
-    SQLAlchemy's asyncpg adapter begins its transaction lazily, on the first statement it
-    runs itself; a statement sent to the driver first must begin it (a read-only unit is
-    in autocommit: there is none to begin). The adapter is SQLAlchemy's
-    `AsyncAdapt_asyncpg_connection`; `tests/impl/kit/test_query.py` pins what we use of it.
-    """
-    adapter = await unit.dbapi_connection()
-    if adapter._transaction is None and not unit.read_only:
-        await adapter._start_transaction()
-    return adapter.driver_connection
