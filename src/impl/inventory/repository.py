@@ -81,6 +81,17 @@ class Ledger:
         row = await _ON_HAND.one_or_none(self.unit, {"product_id": product_id})
         return None if row is None else int(row[0])
 
+    async def first_short(
+        self, wanted: Sequence[tuple[uuid.UUID, int]]
+    ) -> tuple[uuid.UUID, int, int] | None:
+        """The first product, in id order, with less on hand than wanted: its id, its level
+        (0 with none) and the quantity wanted; None if every one has enough now."""
+        for product_id, quantity in sorted(wanted):
+            on_hand = await self.on_hand(product_id) or 0
+            if on_hand < quantity:
+                return product_id, on_hand, quantity
+        return None
+
     async def record(self, movements: Sequence[MovementRecord]) -> None:
         """Insert the ledger rows, and their audit events as the ORM would record them."""
         rows = [movement_row(movement) for movement in movements]

@@ -40,3 +40,12 @@ class InvalidLineError(UnprocessableContent):
             f"Line {index}: {message}",
             extensions=invalid_value(f"/body/lines/{index}/{field}", message, "invalid_line"),
         )
+
+
+class OrderContendedError(Conflict):
+    """An order's statement was stopped each time it was tried, and what stopped it was gone
+    each time it was looked at (stock taken and given back, a key held by a request that
+    failed): rare, and worth a retry by the client."""
+
+    def __init__(self) -> None:
+        super().__init__("Other requests kept changing this order's stock or key; retry")

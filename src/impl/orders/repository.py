@@ -7,7 +7,19 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, cast
 
-from sqlalchemy import Table, any_, bindparam, delete, insert, select, text, tuple_, update
+import asyncpg
+from sqlalchemy import (
+    CheckConstraint,
+    Table,
+    any_,
+    bindparam,
+    delete,
+    insert,
+    select,
+    text,
+    tuple_,
+    update,
+)
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -17,12 +29,20 @@ from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.sql.elements import BindParameter
 
 from impl.audit import recorder
-from impl.inventory.repository import Ledger, MovementRecord, movement_row
+from impl.inventory.repository import Ledger, MovementRecord
 from impl.kit.clock import utcnow
 from impl.kit.db import Unit
 from impl.kit.pagination import KeysetPosition, past
 from impl.kit.query import Query
-from impl.models import AuditEvent, IdempotencyKey, Order, OrderLine, Product, StockMovement
+from impl.models import (
+    AuditEvent,
+    IdempotencyKey,
+    Order,
+    OrderLine,
+    Product,
+    StockLevel,
+    StockMovement,
+)
 from impl.orders.errors import OrderModifiedError
 
 _products, _keys = Product.__table__, IdempotencyKey.__table__
@@ -68,49 +88,114 @@ _INSERT_LINES = Query(insert(OrderLine))
 def _unnest_into(table: Table, prefix: str) -> str:
     """`INSERT INTO table (…) SELECT * FROM unnest(…)`: one array parameter per column
     (`<prefix><column>`, typed by `_array_binds`), so one statement text inserts any number
-    of rows."""
+    of rows; only if the statement claimed its idempotency key (`claimed`)."""
     columns = ", ".join(column.name for column in table.c)
     arrays = ", ".join(f":{prefix}{column.name}" for column in table.c)
     # Built from the table's metadata once, at import; values only travel as parameters.
-    return f"INSERT INTO {table.name} ({columns}) SELECT * FROM unnest({arrays})"  # noqa: S608
+    return (
+        f"INSERT INTO {table.name} ({columns}) SELECT * FROM unnest({arrays}) "  # noqa: S608
+        "WHERE EXISTS (SELECT FROM claimed)"
+    )
 
 
-def _array_binds(table: Table, prefix: str) -> list[BindParameter[Any]]:
-    return [bindparam(f"{prefix}{column.name}", type_=ARRAY(column.type)) for column in table.c]
+def _array_binds(
+    table: Table, prefix: str, *, without: frozenset[str] = frozenset()
+) -> list[BindParameter[Any]]:
+    return [
+        bindparam(f"{prefix}{column.name}", type_=ARRAY(column.type))
+        for column in table.c
+        if column.name not in without
+    ]
 
 
 _orders, _lines = cast(Table, Order.__table__), cast(Table, OrderLine.__table__)
 _movements, _events = cast(Table, StockMovement.__table__), cast(Table, AuditEvent.__table__)
-# PostgreSQL only: the order, its lines, its ledger rows and their audit events, and the
-# idempotency key completed with the response, in one statement (data-modifying CTEs;
-# foreign keys are checked at its end). SQLite has no data-modifying CTEs:
-# `OrderWriter.place` runs one statement per table there.
-_PLACE = Query(
-    text(
-        # Table metadata only (see `_unnest_into`); values travel as parameters.
-        f"WITH placed AS ({_unnest_into(_orders, 'o_')}), "  # noqa: S608
-        f"lined AS ({_unnest_into(_lines, 'l_')}), "
-        f"moved AS ({_unnest_into(_movements, 'm_')}), "
-        f"audited AS ({_unnest_into(_events, 'a_')}) "
-        "UPDATE idempotency_keys SET resource_id = :k_resource, response = :k_answer "
-        "WHERE team_id = :k_team AND operation = :k_operation AND key = :k_key"
-    ).bindparams(
-        *_array_binds(_orders, "o_"),
-        *_array_binds(_lines, "l_"),
-        *_array_binds(_movements, "m_"),
-        *_array_binds(_events, "a_"),
-        bindparam("k_resource", type_=_keys.c.resource_id.type),
-        bindparam("k_answer", type_=_keys.c.response.type),
-        bindparam("k_team", type_=_keys.c.team_id.type),
-        bindparam("k_operation", type_=_keys.c.operation.type),
-        bindparam("k_key", type_=_keys.c.key.type),
-    ),
-    writes=True,
+_levels = cast(Table, StockLevel.__table__)
+_AFTER = frozenset({"on_hand_after"})
+# A ledger row's audit event records the level it left, known only once the level moved.
+_CHANGES = (
+    "CASE WHEN a.product IS NULL THEN a.changes ELSE "
+    "jsonb_set(a.changes::jsonb, '{on_hand_after,after}', "
+    # NULL for a product without a level: the ledger row's NOT NULL is what stops it.
+    "coalesce(to_jsonb(l.on_hand), 'null'::jsonb))::json END"
 )
 
 
-def _arrays(prefix: str, table: Table, rows: Sequence[Mapping[str, Any]]) -> dict[str, list[Any]]:
-    return {f"{prefix}{c.name}": [row[c.name] for row in rows] for c in table.c}
+def _select_list(table: Table, alias: str, replaced: Mapping[str, str]) -> str:
+    return ", ".join(replaced.get(c.name, f"{alias}.{c.name}") for c in table.c)
+
+
+def _unnested(
+    table: Table, prefix: str, alias: str, *, without: frozenset[str], extra: tuple[str, ...]
+) -> str:
+    """`unnest(…) AS alias(…)` over the table's columns but `without`, then `extra`."""
+    names = [*(c.name for c in table.c if c.name not in without), *extra]
+    arrays = ", ".join(f":{prefix}{name}" for name in names)
+    return f"unnest({arrays}) AS {alias}({', '.join(names)})"
+
+
+# PostgreSQL only: a whole order in one statement, atomic by itself, so it runs without a
+# transaction (`Query(alone=True)`: no BEGIN and no COMMIT round trips). In order: claim the
+# idempotency key, completed with the response at once (ON CONFLICT: another request has
+# it; then nothing else happens and the statement answers false); lock the lines' stock
+# levels in product id order (two orders sharing products cannot deadlock) and apply the
+# movements; insert the order, its lines, the ledger rows with the levels they left and
+# the audit events of the order and the ledger rows, the latter's `on_hand_after` filled in
+# from the levels. A level that would go below zero breaks its CHECK constraint, a product
+# without a level leaves `on_hand_after` NULL: either aborts the statement, and nothing is
+# written, key included. Foreign keys are checked at its end. SQLite has no data-modifying
+# CTEs: `OrderService` claims, reserves and places in one statement per table there.
+_PLACE = Query(
+    text(
+        # Table metadata only (see `_unnest_into`); values travel as parameters.
+        "WITH claimed AS (INSERT INTO idempotency_keys "  # noqa: S608
+        f"({', '.join(c.name for c in _keys.c)}) "
+        f"VALUES ({', '.join(f':k_{c.name}' for c in _keys.c)}) "
+        "ON CONFLICT DO NOTHING RETURNING 1), "
+        "locked AS (SELECT product_id FROM stock_levels "
+        "WHERE product_id = ANY(:m_product_id) AND EXISTS (SELECT FROM claimed) "
+        "ORDER BY product_id FOR UPDATE), "
+        "levels AS (UPDATE stock_levels AS s SET on_hand = s.on_hand + d.delta, "
+        "version = s.version + 1, updated_at = :k_created_at "
+        "FROM unnest(:m_product_id, :m_delta) AS d(product_id, delta) "
+        "WHERE s.product_id = d.product_id AND s.product_id IN (SELECT product_id FROM locked) "
+        "RETURNING s.product_id, s.on_hand), "
+        f"placed AS ({_unnest_into(_orders, 'o_')}), "
+        f"lined AS ({_unnest_into(_lines, 'l_')}), "
+        f"moved AS (INSERT INTO stock_movements ({', '.join(c.name for c in _movements.c)}) "
+        f"SELECT {_select_list(_movements, 'm', {'on_hand_after': 'l.on_hand'})} "
+        f"FROM {_unnested(_movements, 'm_', 'm', without=_AFTER, extra=())} "
+        "LEFT JOIN levels AS l ON l.product_id = m.product_id "
+        "WHERE EXISTS (SELECT FROM claimed)), "
+        f"audited AS (INSERT INTO audit_events ({', '.join(c.name for c in _events.c)}) "
+        f"SELECT {_select_list(_events, 'a', {'changes': _CHANGES})} "
+        f"FROM {_unnested(_events, 'a_', 'a', without=frozenset(), extra=('product',))} "
+        "LEFT JOIN levels AS l ON l.product_id = a.product "
+        "WHERE EXISTS (SELECT FROM claimed)) "
+        "SELECT EXISTS (SELECT FROM claimed)"
+    ).bindparams(
+        *_array_binds(_orders, "o_"),
+        *_array_binds(_lines, "l_"),
+        *_array_binds(_movements, "m_", without=_AFTER),
+        *_array_binds(_events, "a_"),
+        bindparam("a_product", type_=ARRAY(_levels.c.product_id.type)),
+        *(bindparam(f"k_{c.name}", type_=c.type) for c in _keys.c),
+    ),
+    writes=True,
+    alone=True,
+)
+
+
+def _arrays(
+    prefix: str,
+    table: Table,
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    without: frozenset[str] = frozenset(),
+) -> dict[str, list[Any]]:
+    return {
+        f"{prefix}{c.name}": [row[c.name] for row in rows] for c in table.c if c.name not in without
+    }
 
 
 class OrderWriter:
@@ -130,6 +215,11 @@ class OrderWriter:
         """The products in the rows of `PRODUCTS_IN_TEAM`, by id."""
         return {row[0]: PricedProduct(*row) for row in rows}
 
+    @property
+    def at_once(self) -> bool:
+        """True where a whole order goes in one statement (`place_at_once`): PostgreSQL."""
+        return self.unit.dialect.name == "postgresql"
+
     async def place(
         self,
         order: dict[str, Any],
@@ -139,36 +229,82 @@ class OrderWriter:
         key: tuple[uuid.UUID, str, str],
         response: dict[str, Any],
     ) -> None:
-        """Insert the order (every column in `order`), its lines and the ledger rows of its
-        stock reservation, audit the order and the ledger rows as the ORM would (lines are
-        not audited), and complete the idempotency `key` (claimed by this request) with
-        `response`: one round trip on PostgreSQL."""
-        order_event = recorder.created_event(Order, order)
-        if self.unit.dialect.name != "postgresql":
-            await _INSERT_ORDER.rows(self.unit, order)
-            await _INSERT_LINES.execute_many(self.unit, lines)
-            recorder.queue(self.unit, [order_event])
-            await Ledger(self.unit).record(movements)
-            await IdempotencyRepository(self.unit).complete(
-                key, resource_id=order["id"], response=response
-            )
-            return
-        ledger = [movement_row(movement) for movement in movements]
-        events = [order_event, *(recorder.created_event(StockMovement, m) for m in ledger)]
-        await _PLACE.rows(
-            self.unit,
-            {
-                **_arrays("o_", _orders, [order]),
-                **_arrays("l_", _lines, lines),
-                **_arrays("m_", _movements, ledger),
-                **_arrays("a_", _events, events),
-                "k_resource": order["id"],
-                "k_answer": response,
-                "k_team": key[0],
-                "k_operation": key[1],
-                "k_key": key[2],
-            },
+        """Where `at_once` is false (SQLite): insert the order (every column in `order`), its
+        lines and the ledger rows of its stock reservation, audit the order and the ledger
+        rows as the ORM would (lines are not audited), and complete the idempotency `key`
+        (claimed by this request) with `response`, in the unit's transaction."""
+        await _INSERT_ORDER.rows(self.unit, order)
+        await _INSERT_LINES.execute_many(self.unit, lines)
+        recorder.queue(self.unit, [recorder.created_event(Order, order)])
+        await Ledger(self.unit).record(movements)
+        await IdempotencyRepository(self.unit).complete(
+            key, resource_id=order["id"], response=response
         )
+
+    async def place_at_once(
+        self,
+        order: dict[str, Any],
+        lines: Sequence[dict[str, Any]],
+        movements: Sequence[dict[str, Any]],
+        *,
+        key: dict[str, Any],
+    ) -> bool:
+        """Where `at_once` is true (PostgreSQL): the whole order in one statement, atomic by
+        itself (`_PLACE`): claim the idempotency `key` (every column of its row, response
+        included), apply `movements` (ledger rows but their `on_hand_after`) to the stock
+        levels, insert the order, its lines, the ledger rows and the audit events.
+
+        False if another request holds the key (nothing was written). `OutOfStockError` if
+        a level would go below zero or is missing (nothing was written).
+        """
+        events = [
+            recorder.created_event(Order, order),
+            *(
+                recorder.created_event(StockMovement, {**m, "on_hand_after": None})
+                for m in movements
+            ),
+        ]
+        products = [None, *(m["product_id"] for m in movements)]
+        try:
+            row = await _PLACE.one_or_none(
+                self.unit,
+                {
+                    **_arrays("o_", _orders, [order]),
+                    **_arrays("l_", _lines, lines),
+                    **_arrays("m_", _movements, movements, without=_AFTER),
+                    **_arrays("a_", _events, events),
+                    "a_product": products,
+                    **{f"k_{name}": value for name, value in key.items()},
+                },
+            )
+        except (
+            asyncpg.exceptions.CheckViolationError,
+            asyncpg.exceptions.NotNullViolationError,
+            asyncpg.exceptions.DeadlockDetectedError,
+        ) as error:
+            if isinstance(error, asyncpg.exceptions.DeadlockDetectedError) or (
+                getattr(error, "constraint_name", None) in _SHORT_OF_STOCK
+                or getattr(error, "column_name", None) == "on_hand_after"
+            ):
+                raise OutOfStockError from error
+            raise
+        assert row is not None
+        return bool(row[0])
+
+
+class OutOfStockError(Exception):
+    """An order's statement found a stock level too low, or none (or met a deadlock):
+    nothing was written. Which product, if any still, is for the caller to read."""
+
+
+# The CHECK constraint of `stock_levels.on_hand`, as named in the database.
+_SHORT_OF_STOCK = frozenset(
+    {
+        constraint.name
+        for constraint in _levels.constraints
+        if isinstance(constraint, CheckConstraint) and "on_hand >= 0" in str(constraint.sqltext)
+    }
+)
 
 
 class OrderRepository:
@@ -289,6 +425,14 @@ class IdempotencyRepository:
         if existing is None:
             raise RuntimeError("idempotency key conflicted but cannot be read")
         return StoredKey(*existing)
+
+    async def stored(self, row_key: tuple[uuid.UUID, str, str]) -> StoredKey | None:
+        """The key as it is stored, or None if no request holds it."""
+        team_id, operation, key = row_key
+        row = await _STORED.one_or_none(
+            self.unit, {"in_team": team_id, "for_operation": operation, "named": key}
+        )
+        return None if row is None else StoredKey(*row)
 
     async def complete(
         self, row_key: tuple[uuid.UUID, str, str], *, resource_id: uuid.UUID, response: Any

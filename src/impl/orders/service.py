@@ -12,10 +12,12 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from impl.accounts.service import normalise_email
+from impl.inventory.errors import InsufficientStockError
+from impl.inventory.repository import Ledger
 from impl.inventory.service import Inventory, Movement
 from impl.kit.clock import utcnow
 from impl.kit.db import Unit
-from impl.kit.errors import UnprocessableContent
+from impl.kit.errors import AppError, UnprocessableContent
 from impl.kit.etags import strong_etag
 from impl.kit.ids import new_id
 from impl.kit.pagination import CursorCodec, KeysetPosition, Page, build_page, clamp_limit
@@ -25,9 +27,16 @@ from impl.orders.errors import (
     IdempotencyKeyReusedError,
     IllegalTransitionError,
     InvalidLineError,
+    OrderContendedError,
     OrderNotFoundError,
 )
-from impl.orders.repository import IdempotencyRepository, OrderRepository, OrderWriter
+from impl.orders.repository import (
+    IdempotencyRepository,
+    OrderRepository,
+    OrderWriter,
+    OutOfStockError,
+    StoredKey,
+)
 from impl.settings import Settings
 from impl.teams.access import TeamAccess
 
@@ -177,6 +186,24 @@ class OrderView:
 
 
 @dataclass(frozen=True, slots=True)
+class _Priced:
+    view: OrderView
+    order: dict[str, Any]
+    lines: list[dict[str, Any]]
+
+
+# How often one order's statement is tried when what stopped it is gone when looked at.
+_ATTEMPTS = 3
+
+
+def _replay(stored: StoredKey, fingerprint: str) -> Created:
+    """The first answer to this key, if it was for the same request."""
+    if stored.request_hash != fingerprint or stored.response is None:
+        raise IdempotencyKeyReusedError
+    return Created(OrderView.from_json(stored.response), replayed=True)
+
+
+@dataclass(frozen=True, slots=True)
 class Created:
     order: OrderView
     replayed: bool
@@ -228,6 +255,12 @@ class OrderService:
             raise UnprocessableContent("Idempotency-Key contains characters that cannot be stored")
         keys = IdempotencyRepository(unit)
         fingerprint = _fingerprint(customer_email, lines, note)
+        key = (access.team_id, "create_order", idempotency_key)
+        orders = OrderWriter(unit)
+        if orders.at_once:
+            return await self._create_at_once(
+                unit, access, key, fingerprint, customer_email, lines, note, products
+            )
         existing = await keys.claim(
             team_id=access.team_id,
             operation="create_order",
@@ -235,25 +268,94 @@ class OrderService:
             request_hash=fingerprint,
         )
         if existing is not None:
-            if existing.request_hash != fingerprint or existing.response is None:
-                raise IdempotencyKeyReusedError
-            return Created(OrderView.from_json(existing.response), replayed=True)
+            return _replay(existing, fingerprint)
+        priced = await self._priced(unit, access, customer_email, lines, note, products)
+        movements = await Inventory(unit).reserve(
+            access,
+            [Movement(line.product_id, -line.quantity) for line in lines],
+            reason=StockReason.ORDER,
+            order_id=priced.view.id,
+        )
+        await orders.place(
+            priced.order, priced.lines, movements, key=key, response=priced.view.to_json()
+        )
+        return Created(priced.view, replayed=False)
 
-        key = (access.team_id, "create_order", idempotency_key)
-        view = await self._place(unit, access, customer_email, lines, note, key, products)
-        return Created(view, replayed=False)
+    async def _create_at_once(
+        self,
+        unit: Unit,
+        access: TeamAccess,
+        key: tuple[uuid.UUID, str, str],
+        fingerprint: str,
+        customer_email: str,
+        lines: Sequence[LineRequest],
+        note: str | None,
+        products: Sequence[Sequence[Any]] | None,
+    ) -> Created:
+        """The whole order in one statement without a transaction (`place_at_once`): the
+        reads it needs come first, and nothing is written unless all of it is."""
+        keys = IdempotencyRepository(unit)
+        try:
+            priced = await self._priced(unit, access, customer_email, lines, note, products)
+        except AppError:
+            # A retry is answered as the first request was, whatever changed since.
+            stored = await keys.stored(key)
+            if stored is None:
+                raise
+            return _replay(stored, fingerprint)
+        now = priced.view.created_at
+        movements = [
+            {
+                "id": new_id(),
+                "team_id": access.team_id,
+                "product_id": line.product_id,
+                "delta": -line.quantity,
+                "reason": StockReason.ORDER.value,
+                "note": None,
+                "order_id": priced.view.id,
+                "actor_id": access.user_id,
+                "created_at": now,
+            }
+            for line in sorted(lines, key=lambda line: line.product_id)
+        ]
+        row = {
+            "team_id": key[0],
+            "operation": key[1],
+            "key": key[2],
+            "request_hash": fingerprint,
+            "resource_id": priced.view.id,
+            "response": priced.view.to_json(),
+            "created_at": now,
+        }
+        writer = OrderWriter(unit)
+        for _ in range(_ATTEMPTS):
+            try:
+                if await writer.place_at_once(priced.order, priced.lines, movements, key=row):
+                    return Created(priced.view, replayed=False)
+            except OutOfStockError:
+                short = await Ledger(unit).first_short(
+                    [(line.product_id, line.quantity) for line in lines]
+                )
+                if short is not None:
+                    raise InsufficientStockError(*short) from None
+                continue  # stock came back (or a deadlock was broken) in between: again
+            stored = await keys.stored(key)
+            if stored is not None:
+                return _replay(stored, fingerprint)
+            # The request that held the key failed after all: the key is free again.
+        raise OrderContendedError
 
-    async def _place(
+    async def _priced(
         self,
         unit: Unit,
         access: TeamAccess,
         customer_email: str,
         lines: Sequence[LineRequest],
         note: str | None,
-        key: tuple[uuid.UUID, str, str],
         ahead: Sequence[Sequence[Any]] | None,
-    ) -> OrderView:
-        """Place the order and complete its idempotency `key` with the answer."""
+    ) -> _Priced:
+        """Check the lines against their products and price the order: its view (what is
+        answered and replayed), its row and its lines' rows."""
         seen: set[uuid.UUID] = set()
         for index, line in enumerate(lines):
             if line.product_id in seen:
@@ -328,14 +430,7 @@ class OrderService:
             }
             for index, line in enumerate(order_lines)
         ]
-        movements = await Inventory(unit).reserve(
-            access,
-            [Movement(line.product_id, -line.quantity) for line in lines],
-            reason=StockReason.ORDER,
-            order_id=view.id,
-        )
-        await orders.place(order, rows, movements, key=key, response=view.to_json())
-        return view
+        return _Priced(view, order, rows)
 
     async def get_order(
         self, session: AsyncSession, access: TeamAccess, *, order_id: uuid.UUID

@@ -223,3 +223,76 @@ class TestReadOnlyUnitOnTheDriver:
             unit.session.expunge_all()
         if postgresql:
             assert _checked_out(sessionmaker) == 0
+
+
+class TestAlone:
+    """`Query(alone=True)`: atomic by itself, it may be a unit's only write."""
+
+    _ALONE = Query(insert(IdempotencyKey), alone=True)
+
+    async def test_runs_without_a_transaction_and_seals_the_unit(
+        self, database: Database, sessionmaker: async_sessionmaker[AsyncSession]
+    ) -> None:
+        if database.backend != "postgresql":
+            pytest.skip("SQLite statements run through SQLAlchemy, in the unit's transaction")
+        team_id = await _team_id(sessionmaker)
+        units = Units(sessionmaker)
+        sent: list[str] = []
+
+        async def alone_then_fail() -> None:
+            async with units.open(read_only=False) as unit:
+                driver = (await unit.dbapi_connection()).driver_connection
+                driver.add_query_logger(lambda record: sent.append(record.query))
+                assert await _COUNT_USERS.one_or_none(unit, {}) == (0,)  # a read: no BEGIN
+                await self._ALONE.execute_many(unit, [_key(team_id, "alone", None)])
+                with pytest.raises(RuntimeError, match="cannot write again"):
+                    await _INSERT_KEY.execute_many(unit, [_key(team_id, "more", None)])
+                with pytest.raises(RuntimeError, match="cannot write again"):
+                    _ = unit.session
+                raise LookupError
+
+        with pytest.raises(LookupError):
+            await alone_then_fail()
+        assert any("INSERT INTO idempotency_keys" in query for query in sent), sent  # logged
+        assert not any(query.strip().upper().startswith("BEGIN") for query in sent), sent
+        async with units.open(read_only=True) as unit:
+            # Committed by itself: the unit's rollback had nothing to undo.
+            assert [row[0] for row in await _KEYS.rows(unit, {"team": team_id})] == ["alone"]
+
+    async def test_after_another_write_it_joins_the_transaction(
+        self, sessionmaker: async_sessionmaker[AsyncSession]
+    ) -> None:
+        team_id = await _team_id(sessionmaker)
+        units = Units(sessionmaker)
+
+        async def write_twice_then_fail() -> None:
+            async with units.open(read_only=False) as unit:
+                await _INSERT_KEY.execute_many(unit, [_key(team_id, "first", None)])
+                await self._ALONE.execute_many(unit, [_key(team_id, "second", None)])
+                raise LookupError
+
+        with pytest.raises(LookupError):
+            await write_twice_then_fail()
+        async with units.open(read_only=True) as unit:
+            assert await _KEYS.rows(unit, {"team": team_id}) == []
+
+    async def test_not_with_audit_events_waiting_for_the_commit(
+        self, database: Database, sessionmaker: async_sessionmaker[AsyncSession]
+    ) -> None:
+        team_id = await _team_id(sessionmaker)
+        units = Units(sessionmaker)
+
+        async def noop() -> None:
+            return None
+
+        async def queue_then_fail() -> None:
+            async with units.open(read_only=False) as unit:
+                unit.before_commit(noop)  # e.g. audit events queued for the commit
+                assert not unit.may_write_alone()
+                await self._ALONE.execute_many(unit, [_key(team_id, "joined", None)])
+                raise LookupError
+
+        with pytest.raises(LookupError):
+            await queue_then_fail()
+        async with units.open(read_only=True) as unit:
+            assert await _KEYS.rows(unit, {"team": team_id}) == []

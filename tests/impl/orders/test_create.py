@@ -1,0 +1,151 @@
+"""Placing an order on PostgreSQL: the whole order in one statement, without a transaction."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from impl.inventory.errors import InsufficientStockError
+from impl.kit.db import Units, create_engine, create_sessionmaker
+from impl.models import AuditEvent, IdempotencyKey, Order, StockLevel, StockMovement
+from impl.orders.service import LineRequest, OrderService
+from impl.settings import Settings
+from impl.teams.access import TeamAccess
+from tests.conftest import Database
+from tests.factories import access_for, create_product, create_team, create_user
+
+
+async def _shop(
+    sessionmaker: async_sessionmaker[AsyncSession], stock: list[int]
+) -> tuple[TeamAccess, list[uuid.UUID]]:
+    async with sessionmaker() as session:
+        owner = await create_user(session)
+        team = await create_team(session, owner=owner)
+        products = [await create_product(session, team=team) for _ in stock]
+        for product, on_hand in zip(products, stock, strict=True):
+            await session.execute(
+                update(StockLevel)
+                .where(StockLevel.product_id == product.id)
+                .values(on_hand=on_hand)
+            )
+        await session.commit()
+        return access_for(owner, team), [product.id for product in products]
+
+
+_WRITTEN = (Order, StockMovement, IdempotencyKey, AuditEvent)
+_LEVEL = (StockLevel.product_id, StockLevel.on_hand)
+_LEDGER = (StockMovement.product_id, StockMovement.on_hand_after)
+
+
+async def _count(sessionmaker: async_sessionmaker[AsyncSession], entity: type) -> int:
+    async with sessionmaker() as session:
+        return int(await session.scalar(select(func.count()).select_from(entity)) or 0)
+
+
+@pytest.fixture
+def postgresql(database: Database) -> None:
+    if database.backend != "postgresql":
+        pytest.skip("SQLite claims, reserves and places in one statement per table")
+
+
+@pytest.mark.usefixtures("postgresql")
+class TestOneStatement:
+    async def test_reads_then_one_write_and_no_transaction(
+        self, settings: Settings, sessionmaker: async_sessionmaker[AsyncSession]
+    ) -> None:
+        access, (first, second) = await _shop(sessionmaker, [6, 6])
+        service = OrderService(settings)
+        # One connection, so the warm-up below prepares what the logged order then uses.
+        engine = create_engine(settings.model_copy(update={"db_pool_size": 1}))
+        units = Units(create_sessionmaker(engine))
+        async with units.open(read_only=False) as unit:
+            # The process's first order prepares its statements (one round trip each, once).
+            await service.create_order(
+                unit,
+                access,
+                idempotency_key="warm",
+                customer_email="a@example.com",
+                lines=[LineRequest(first, 1), LineRequest(second, 1)],
+            )
+        sent: list[str] = []
+        try:
+            async with units.open(read_only=False) as unit:
+                driver = (await unit.dbapi_connection()).driver_connection
+                driver.add_query_logger(lambda record: sent.append(record.query))
+                created = await service.create_order(
+                    unit,
+                    access,
+                    idempotency_key="k",
+                    customer_email="a@example.com",
+                    lines=[LineRequest(second, 2), LineRequest(first, 1)],
+                )
+        finally:
+            await engine.dispose()
+        assert not created.replayed
+        assert [query.split()[0].upper() for query in sent] == ["SELECT", "WITH"], sent
+        async with sessionmaker() as session:
+            levels = dict(
+                (await session.execute(select(StockLevel.product_id, StockLevel.on_hand))).all()
+            )
+            ledger = (
+                await session.execute(select(StockMovement.product_id, StockMovement.on_hand_after))
+            ).all()
+            audited = (
+                await session.scalars(
+                    select(AuditEvent).where(AuditEvent.entity_type == "stock_movement")
+                )
+            ).all()
+        assert levels == {first: 4, second: 3}
+        assert sorted(ledger) == sorted([(first, 5), (second, 5), (first, 4), (second, 3)])
+        # The level each ledger row left is in its audit event too, filled in by the statement.
+        assert sorted(event.changes["on_hand_after"]["after"] for event in audited) == [3, 4, 5, 5]
+
+    async def test_a_short_line_writes_nothing_and_is_named(
+        self, settings: Settings, sessionmaker: async_sessionmaker[AsyncSession]
+    ) -> None:
+        access, (plenty, scarce) = await _shop(sessionmaker, [10, 1])
+        before = {entity: await _count(sessionmaker, entity) for entity in _WRITTEN}
+        with pytest.raises(InsufficientStockError) as raised:
+            async with Units(sessionmaker).open(read_only=False) as unit:
+                await OrderService(settings).create_order(
+                    unit,
+                    access,
+                    idempotency_key="k",
+                    customer_email="a@example.com",
+                    lines=[LineRequest(plenty, 3), LineRequest(scarce, 2)],
+                )
+        assert raised.value.extensions == {
+            "product_id": str(scarce),
+            "on_hand": 1,
+            "requested": 2,
+        }
+        assert {entity: await _count(sessionmaker, entity) for entity in _WRITTEN} == before
+        async with sessionmaker() as session:
+            levels = dict(
+                (await session.execute(select(StockLevel.product_id, StockLevel.on_hand))).all()
+            )
+        assert levels == {plenty: 10, scarce: 1}
+
+    async def test_a_product_without_a_stock_level_writes_nothing(
+        self, settings: Settings, sessionmaker: async_sessionmaker[AsyncSession]
+    ) -> None:
+        access, (product,) = await _shop(sessionmaker, [3])
+        async with sessionmaker() as session:
+            level = await session.get(StockLevel, product)
+            assert level is not None
+            await session.delete(level)
+            await session.commit()
+        before = {entity: await _count(sessionmaker, entity) for entity in _WRITTEN}
+        with pytest.raises(InsufficientStockError):
+            async with Units(sessionmaker).open(read_only=False) as unit:
+                await OrderService(settings).create_order(
+                    unit,
+                    access,
+                    idempotency_key="k",
+                    customer_email="a@example.com",
+                    lines=[LineRequest(product, 1)],
+                )
+        assert {entity: await _count(sessionmaker, entity) for entity in _WRITTEN} == before
