@@ -40,6 +40,24 @@ _LEVEL = (StockLevel.product_id, StockLevel.on_hand)
 _LEDGER = (StockMovement.product_id, StockMovement.on_hand_after)
 
 
+async def _order(
+    settings: Settings,
+    units: Units,
+    access: TeamAccess,
+    lines: list[tuple[uuid.UUID, int]],
+    *,
+    key: str = "k",
+) -> None:
+    async with units.open(read_only=False) as unit:
+        await OrderService(settings).create_order(
+            unit,
+            access,
+            idempotency_key=key,
+            customer_email="a@example.com",
+            lines=[LineRequest(product_id, quantity) for product_id, quantity in lines],
+        )
+
+
 async def _count(sessionmaker: async_sessionmaker[AsyncSession], entity: type) -> int:
     async with sessionmaker() as session:
         return int(await session.scalar(select(func.count()).select_from(entity)) or 0)
@@ -61,15 +79,8 @@ class TestOneStatement:
         # One connection, so the warm-up below prepares what the logged order then uses.
         engine = create_engine(settings.model_copy(update={"db_pool_size": 1}))
         units = Units(create_sessionmaker(engine))
-        async with units.open(read_only=False) as unit:
-            # The process's first order prepares its statements (one round trip each, once).
-            await service.create_order(
-                unit,
-                access,
-                idempotency_key="warm",
-                customer_email="a@example.com",
-                lines=[LineRequest(first, 1), LineRequest(second, 1)],
-            )
+        # The process's first order prepares its statements (one round trip each, once).
+        await _order(settings, units, access, [(first, 1), (second, 1)], key="warm")
         sent: list[str] = []
         try:
             async with units.open(read_only=False) as unit:
@@ -109,14 +120,7 @@ class TestOneStatement:
         access, (plenty, scarce) = await _shop(sessionmaker, [10, 1])
         before = {entity: await _count(sessionmaker, entity) for entity in _WRITTEN}
         with pytest.raises(InsufficientStockError) as raised:
-            async with Units(sessionmaker).open(read_only=False) as unit:
-                await OrderService(settings).create_order(
-                    unit,
-                    access,
-                    idempotency_key="k",
-                    customer_email="a@example.com",
-                    lines=[LineRequest(plenty, 3), LineRequest(scarce, 2)],
-                )
+            await _order(settings, Units(sessionmaker), access, [(plenty, 3), (scarce, 2)])
         assert raised.value.extensions == {
             "product_id": str(scarce),
             "on_hand": 1,
@@ -140,12 +144,5 @@ class TestOneStatement:
             await session.commit()
         before = {entity: await _count(sessionmaker, entity) for entity in _WRITTEN}
         with pytest.raises(InsufficientStockError):
-            async with Units(sessionmaker).open(read_only=False) as unit:
-                await OrderService(settings).create_order(
-                    unit,
-                    access,
-                    idempotency_key="k",
-                    customer_email="a@example.com",
-                    lines=[LineRequest(product, 1)],
-                )
+            await _order(settings, Units(sessionmaker), access, [(product, 1)])
         assert {entity: await _count(sessionmaker, entity) for entity in _WRITTEN} == before
