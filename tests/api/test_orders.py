@@ -126,6 +126,25 @@ class TestCreateOrder:
         assert second.headers["idempotent-replayed"] == "true"
         assert await _on_hand(client, auth, team_id, product) == 9
 
+    async def test_replay_after_the_product_was_archived(
+        self, client: httpx.AsyncClient, auth: dict[str, str], team_id: str
+    ) -> None:
+        # A retry gets the first answer, though its line would now be refused.
+        product = await _product(client, auth, team_id)
+        first = await _order(client, auth, team_id, [(product, 1)], key="k-a")
+        url = f"/v1/teams/{team_id}/products/{product}"
+        etag = (await client.get(url, headers=auth)).headers["etag"]
+        archived = await client.patch(
+            url, json={"status": "archived"}, headers={**auth, "If-Match": etag}
+        )
+        assert archived.status_code == 200
+        again = await _order(client, auth, team_id, [(product, 1)], key="k-a")
+        assert (first.status_code, again.status_code) == (201, 201)
+        assert again.json() == first.json()
+        assert again.headers["idempotent-replayed"] == "true"
+        fresh = await _order(client, auth, team_id, [(product, 1)], key="k-b")
+        assert fresh.status_code == 422
+
     async def test_expired_key_creates_a_new_order(
         self,
         client: httpx.AsyncClient,
