@@ -296,3 +296,18 @@ class TestAlone:
             await queue_then_fail()
         async with units.open(read_only=True) as unit:
             assert await _KEYS.rows(unit, {"team": team_id}) == []
+
+
+class TestDeferredBegin:
+    async def test_reads_take_no_transaction_until_a_write_or_a_lock(
+        self, database: Database, sessionmaker: async_sessionmaker[AsyncSession]
+    ) -> None:
+        if database.backend != "postgresql":
+            pytest.skip("SQLite statements run through SQLAlchemy, in the unit's transaction")
+        locking = Query(select(User.__table__.c.id).with_for_update())
+        async with Units(sessionmaker).open(read_only=False) as unit:
+            adapter = await unit.dbapi_connection()
+            await _COUNT_USERS.rows(unit, {})
+            assert adapter._transaction is None
+            await locking.rows(unit, {})  # FOR UPDATE locks rows: only inside a transaction
+            assert adapter._transaction is not None
