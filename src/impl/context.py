@@ -131,21 +131,18 @@ class ContextFactory:
         team_id: uuid.UUID | None,
     ) -> tuple[Principal, str | None, list[Sequence[Any]] | None]:
         callers = CallerRepository(unit)
-        ahead: list[Sequence[Any]] | None = None
         read_ahead = self._ahead.get(info.operation.operation_id)
+        found: tuple[Principal, str | None, list[Sequence[Any]] | None] | None
         if read_ahead is None:
-            found = await callers.load(subject.user_id, team_id)
+            caller = await callers.load(subject.user_id, team_id)
+            found = None if caller is None else (*caller, None)
         else:
             query, params = read_ahead
-            with_rows = await callers.load_with(
-                query, subject.user_id, team_id, params(info.arguments)
-            )
-            found = None if with_rows is None else with_rows[:2]
-            ahead = None if with_rows is None else with_rows[2]
+            found = await callers.load_with(query, subject.user_id, team_id, params(info.arguments))
         if found is None:
             # Deactivated (or deleted) accounts stop at once, whatever their tokens say.
             raise invalid_token("The user no longer exists or is deactivated")
-        return found[0], found[1], ahead
+        return found
 
 
 def _team_id(info: RequestInfo[TokenSubject], rule: Rule | None) -> uuid.UUID | None:
