@@ -10,10 +10,12 @@ from typing import Any, cast
 import asyncpg
 from sqlalchemy import (
     CheckConstraint,
+    ColumnElement,
     Table,
     any_,
     bindparam,
     delete,
+    func,
     insert,
     select,
     text,
@@ -60,6 +62,21 @@ class PricedProduct:
     status: str
 
 
+def equals_any(column: ColumnElement[Any], name: str) -> ColumnElement[bool]:
+    """PostgreSQL: `column = ANY(…)` of the array parameter `name`, whose length the planner
+    is not shown, so a prepared statement settles on one generic plan.
+
+    With `column = ANY(:name)` each execution is planned again: the planner sizes the array
+    it is given (one id: one row), sizes an array it is not given at ten, finds its generic
+    plan dearer than the custom one and never switches to it. Planning the caller query
+    with the products of an order cost PostgreSQL 0.1 ms of its 0.2 ms per run. Behind
+    `ARRAY(SELECT unnest(…))` the array is sized at ten in every plan: the plans cost alike
+    and the generic one is kept. The plan is the same index scan.
+    """
+    ids = bindparam(name, type_=ARRAY(column.type))
+    return column == any_(func.array(select(func.unnest(ids)).scalar_subquery()))
+
+
 _PRICED = (
     _products.c.id,
     _products.c.sku,
@@ -77,9 +94,7 @@ PRODUCTS_IN_TEAM = select(*_PRICED).where(
     *_IN_TEAM, _products.c.id.in_(bindparam("ids", expanding=True))
 )
 # One statement text whatever the number of lines: the ids travel as one array.
-PRODUCTS_IN_TEAM_POSTGRESQL = select(*_PRICED).where(
-    *_IN_TEAM, _products.c.id == any_(bindparam("ids", type_=ARRAY(_products.c.id.type)))
-)
+PRODUCTS_IN_TEAM_POSTGRESQL = select(*_PRICED).where(*_IN_TEAM, equals_any(_products.c.id, "ids"))
 _PRODUCTS_IN_TEAM = Query(PRODUCTS_IN_TEAM, postgresql=PRODUCTS_IN_TEAM_POSTGRESQL)
 _INSERT_ORDER = Query(insert(Order))
 _INSERT_LINES = Query(insert(OrderLine))

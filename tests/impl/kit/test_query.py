@@ -1,17 +1,22 @@
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
 
 import asyncpg
 import pytest
-from sqlalchemy import bindparam, func, insert, select
+from sqlalchemy import any_, bindparam, func, insert, select, text
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.pool import QueuePool
 
+from impl.app import READ_AHEAD
+from impl.auth.repository import caller_and
 from impl.kit.db import Units
 from impl.kit.query import Query
 from impl.models import IdempotencyKey, Product, Team, User
+from impl.orders.repository import equals_any
 from tests.conftest import Database
 from tests.factories import create_product, create_team
 
@@ -110,6 +115,83 @@ class TestQuery:
             assert await _PRICES.rows(unit, {}) == [(Decimal("12.50"),)]
             with pytest.raises(RuntimeError, match="at most one row"):
                 await _TEAM_NAMES.one_or_none(unit, {})
+
+
+_products = Product.__table__
+# The caller query with products read ahead, by a marker in its text.
+_PLANS = Query(
+    text(
+        "SELECT generic_plans, custom_plans FROM pg_prepared_statements "
+        "WHERE position('caller LEFT OUTER JOIN' in statement) > 0 "
+        "AND position(:marker in statement) > 0"
+    )
+)
+_CATALOG = text(
+    "INSERT INTO products (id, team_id, sku, name, price, currency, status, version, "
+    "created_at, updated_at) SELECT gen_random_uuid(), :team_id, 'BULK-' || n, 'Bulk', 1, "
+    "'EUR', 'active', 1, now(), now() FROM generate_series(1, 1000) AS n"
+)
+
+
+class TestEqualsAny:
+    async def test_finds_the_rows_of_any_number_of_ids(
+        self, database: Database, sessionmaker: async_sessionmaker[AsyncSession]
+    ) -> None:
+        if database.backend != "postgresql":
+            pytest.skip("an array parameter is PostgreSQL's")
+        async with sessionmaker() as session:
+            team = await create_team(session)
+            products = [await create_product(session, team=team) for _ in range(3)]
+            await session.commit()
+        query = Query(
+            select(_products.c.sku)
+            .where(equals_any(_products.c.id, "ids"))
+            .order_by(_products.c.sku)
+        )
+        async with Units(sessionmaker).open(read_only=True) as unit:
+            for chosen in ([], products[:1], products[1:]):
+                rows = await query.rows(unit, {"ids": [p.id for p in chosen]})
+                assert [row[0] for row in rows] == sorted(p.sku for p in chosen)
+
+    async def test_the_order_products_read_keeps_one_generic_plan(
+        self, database: Database, sessionmaker: async_sessionmaker[AsyncSession]
+    ) -> None:
+        """PostgreSQL plans a prepared statement's first five runs for their values, then
+        keeps its generic plan only if that costs no more than theirs did. On a catalog of
+        a thousand products, the caller query with an order's products (the read create
+        order makes ahead) gets there; with `= ANY(:ids)` it is planned on every run."""
+        if database.backend != "postgresql":
+            pytest.skip("plan caching is PostgreSQL's")
+        async with sessionmaker() as session:
+            team = await create_team(session)
+            product = await create_product(session, team=team)
+            await session.execute(_CATALOG, {"team_id": team.id})
+            await session.execute(text("ANALYZE products"))
+            await session.commit()
+        ahead = READ_AHEAD["create_order"]
+        ids = bindparam("ids", type_=ARRAY(_products.c.id.type))
+        variants = {
+            "hidden": caller_and(ahead.statement, postgresql=ahead.postgresql),
+            "shown": caller_and(
+                select(*ahead.statement.selected_columns).where(_products.c.id == any_(ids))
+            ),
+        }
+        params = {"user_id": uuid.uuid4(), "team_id": team.id, "ids": [product.id]}
+        plans = {}
+        async with Units(sessionmaker).open(read_only=True) as unit:
+            for name, query in variants.items():
+                marker = {"marker": "ANY (array((SELECT" if name == "hidden" else "ANY ($"}
+                # The pooled connection may have run it before, in another test.
+                before = await _PLANS.one_or_none(unit, marker) or (0, 0)
+                for _ in range(10):
+                    assert await query.rows(unit, params) == []  # no such caller
+                after = await _PLANS.one_or_none(unit, marker)
+                assert after is not None
+                plans[name] = (after[0] - before[0], after[1] - before[1])
+        generic, custom = plans["hidden"]
+        assert custom <= 5
+        assert generic == 10 - custom
+        assert plans["shown"] == (0, 10)
 
 
 class TestBrokenConnection:
