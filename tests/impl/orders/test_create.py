@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from decimal import Decimal
 
 import pytest
 from sqlalchemy import func, select, update
@@ -10,7 +11,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from impl.inventory.errors import InsufficientStockError
 from impl.kit.db import Units, create_engine, create_sessionmaker
-from impl.models import AuditEvent, IdempotencyKey, Order, StockLevel, StockMovement
+from impl.models import (
+    AuditEvent,
+    IdempotencyKey,
+    Order,
+    OrderLine,
+    StockLevel,
+    StockMovement,
+)
 from impl.orders.service import LineRequest, OrderService
 from impl.settings import Settings
 from impl.teams.access import TeamAccess
@@ -146,3 +154,69 @@ class TestOneStatement:
         with pytest.raises(InsufficientStockError):
             await _order(settings, Units(sessionmaker), access, [(product, 1)])
         assert {entity: await _count(sessionmaker, entity) for entity in _WRITTEN} == before
+
+
+class TestStoredAsGiven:
+    """Every value of an order reaches its rows as it was given, on both databases (on
+    PostgreSQL the rows travel to the statement as JSON text)."""
+
+    async def test_text_numbers_and_times(
+        self, settings: Settings, sessionmaker: async_sessionmaker[AsyncSession]
+    ) -> None:
+        name = 'Ω "quoted" \\ back\\slash\nnew line, tab\t, emoji 😀, </script>'
+        async with sessionmaker() as session:
+            owner = await create_user(session)
+            team = await create_team(session, owner=owner)
+            product = await create_product(
+                session, team=team, name=name, sku="ÆØÅ-😀", price=Decimal("1234.5")
+            )
+            await session.execute(
+                update(StockLevel).where(StockLevel.product_id == product.id).values(on_hand=9)
+            )
+            await session.commit()
+        access = access_for(owner, team)
+        note = name[::-1]
+        async with Units(sessionmaker).open(read_only=False) as unit:
+            created = await OrderService(settings).create_order(
+                unit,
+                access,
+                idempotency_key="ключ 😀",
+                customer_email="Ünïcode@Example.com",
+                lines=[LineRequest(product.id, 3)],
+                note=note,
+            )
+        view = created.order
+        async with sessionmaker() as session:
+            order = await session.get(Order, view.id)
+            assert order is not None
+            line = (await session.scalars(select(OrderLine))).one()
+            key = (await session.scalars(select(IdempotencyKey))).one()
+            events = {
+                event.entity_type: event
+                for event in await session.scalars(
+                    select(AuditEvent).where(AuditEvent.entity_type != "product")
+                )
+            }
+            movement = (
+                await session.scalars(select(StockMovement).where(StockMovement.delta < 0))
+            ).one()
+        assert (order.note, order.customer_email) == (note, view.customer_email)
+        assert (order.total, order.currency, order.created_at) == (
+            Decimal("3703.50"),
+            "EUR",
+            view.created_at,
+        )
+        assert (line.sku, line.name, line.unit_price, line.quantity, line.line_total) == (
+            "ÆØÅ-😀",
+            name,
+            Decimal("1234.50"),
+            3,
+            Decimal("3703.50"),
+        )
+        assert (key.key, key.response) == ("ключ 😀", view.to_json())
+        assert (movement.delta, movement.on_hand_after, movement.order_id) == (-3, 6, view.id)
+        assert events["order"].changes["note"] == {"after": note}
+        assert events["order"].changes["total"] == {"after": "3703.50"}
+        assert events["order"].entity_id == str(view.id)
+        assert events["stock_movement"].changes["on_hand_after"] == {"after": 6}
+        assert events["stock_movement"].changes["product_id"] == {"after": str(product.id)}
