@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -8,6 +9,7 @@ import asyncpg
 import pytest
 from sqlalchemy import any_, bindparam, func, insert, select, text
 from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.exc import EmulatedDBAPIException
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.pool import QueuePool
 
@@ -335,6 +337,7 @@ class TestAlone:
 
         with pytest.raises(LookupError):
             await alone_then_fail()
+        await asyncio.sleep(0)  # asyncpg calls its query loggers with `call_soon`
         assert any("INSERT INTO idempotency_keys" in query for query in sent), sent  # logged
         assert not any(query.strip().upper().startswith("BEGIN") for query in sent), sent
         async with units.open(read_only=True) as unit:
@@ -393,3 +396,97 @@ class TestDeferredBegin:
             assert adapter._transaction is None
             await locking.rows(unit, {})  # FOR UPDATE locks rows: only inside a transaction
             assert adapter._transaction is not None
+
+
+class TestReadWriteUnitOnTheDriver:
+    """On PostgreSQL a read-write unit starts on a bare driver connection; the ORM gets a
+    SQLAlchemy connection on that same connection, in the same transaction."""
+
+    @pytest.fixture(autouse=True)
+    def _postgresql(self, database: Database) -> None:
+        if database.backend != "postgresql":
+            pytest.skip("SQLite units always run through SQLAlchemy")
+
+    async def test_statements_alone_open_no_sqlalchemy_connection(
+        self, sessionmaker: async_sessionmaker[AsyncSession]
+    ) -> None:
+        team_id = await _team_id(sessionmaker)
+        units = Units(sessionmaker)
+        async with units.open(read_only=False) as unit:
+            await _INSERT_KEY.execute_many(unit, [_key(team_id, "kept", None)])
+            assert unit._connection is None
+            assert _checked_out(sessionmaker) == 1
+        assert _checked_out(sessionmaker) == 0
+        async with units.open(read_only=True) as unit:
+            assert [row[0] for row in await _KEYS.rows(unit, {"team": team_id})] == ["kept"]
+
+    @pytest.mark.parametrize("fails", [False, True])
+    async def test_statements_and_the_orm_share_one_transaction(
+        self, sessionmaker: async_sessionmaker[AsyncSession], fails: bool
+    ) -> None:
+        team_id = await _team_id(sessionmaker)
+        units = Units(sessionmaker)
+
+        async def both() -> None:
+            async with units.open(read_only=False) as unit:
+                await _INSERT_KEY.execute_many(unit, [_key(team_id, "before", None)])
+                pid = await _BACKEND_PID.one_or_none(unit, {})
+                assert pid is not None
+                unit.session.add(User(email="orm@example.com", username="orm", password_hash="x"))
+                await unit.session.flush()
+                # The ORM runs on the unit's one connection, and sees the statement's write.
+                assert await unit.session.scalar(select(func.pg_backend_pid())) == pid[0]
+                assert await unit.session.scalar(select(func.count()).select_from(_keys)) == 1
+                assert _checked_out(sessionmaker) == 1
+                await _INSERT_KEY.execute_many(unit, [_key(team_id, "after", None)])
+                if fails:
+                    raise LookupError
+
+        if fails:
+            with pytest.raises(LookupError):
+                await both()
+        else:
+            await both()
+        assert _checked_out(sessionmaker) == 0
+        async with units.open(read_only=True) as unit:
+            keys = [row[0] for row in await _KEYS.rows(unit, {"team": team_id})]
+            users = await _COUNT_USERS.one_or_none(unit, {})
+        assert (keys, users) == (([], (0,)) if fails else (["after", "before"], (1,)))
+
+    async def test_the_orm_first_then_statements(
+        self, sessionmaker: async_sessionmaker[AsyncSession]
+    ) -> None:
+        team_id = await _team_id(sessionmaker)
+        units = Units(sessionmaker)
+        async with units.open(read_only=False) as unit:
+            unit.session.add(User(email="first@example.com", username="first", password_hash="x"))
+            await _INSERT_KEY.execute_many(unit, [_key(team_id, "second", None)])  # autoflush
+            assert await _COUNT_USERS.one_or_none(unit, {}) == (1,)
+        async with units.open(read_only=True) as unit:
+            assert await _COUNT_USERS.one_or_none(unit, {}) == (1,)
+            assert [row[0] for row in await _KEYS.rows(unit, {"team": team_id})] == ["second"]
+
+    async def test_a_connection_lost_before_the_commit_leaves_the_pool(
+        self, sessionmaker: async_sessionmaker[AsyncSession]
+    ) -> None:
+        team_id = await _team_id(sessionmaker)
+        units = Units(sessionmaker)
+
+        async def write_then_lose_the_connection() -> None:
+            async with units.open(read_only=False) as unit:
+                await _INSERT_KEY.execute_many(unit, [_key(team_id, "lost", None)])
+                row = await _BACKEND_PID.one_or_none(unit, {})
+                assert row is not None
+                async with sessionmaker() as other:
+                    await other.execute(select(func.pg_terminate_backend(row[0])))
+                    await other.commit()
+
+        # SQLAlchemy's adapter wraps the driver's errors in its own DBAPI classes. Which one
+        # depends on when the driver notices ("connection is closed", "cannot switch…").
+        with pytest.raises(EmulatedDBAPIException):
+            await write_then_lose_the_connection()
+        assert _checked_out(sessionmaker) == 0
+        # Every pooled connection (five) is alive: the dead one was dropped, not reused.
+        for _ in range(6):
+            async with units.open(read_only=False) as unit:
+                assert await _KEYS.rows(unit, {"team": team_id}) == []
