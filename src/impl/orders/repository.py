@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -9,6 +8,7 @@ from decimal import Decimal
 from typing import Any, cast
 
 import asyncpg
+import orjson
 from sqlalchemy import (
     CheckConstraint,
     ColumnElement,
@@ -152,10 +152,10 @@ def _insert_records(table: Table, alias: str) -> str:
 
 
 def _json_value(value: object) -> str:
-    """What `json` cannot write itself, as text PostgreSQL reads back into its column."""
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, uuid.UUID | Decimal):
+    """What orjson cannot write itself, as text PostgreSQL reads back into its column. It
+    writes times and `uuid.UUID`s, but not amounts nor asyncpg's own ids (read from the
+    database: a subclass)."""
+    if isinstance(value, Decimal | uuid.UUID):
         return str(value)
     raise TypeError(f"{type(value).__name__} has no JSON form here")
 
@@ -167,13 +167,12 @@ def _json_rows(
     without: frozenset[str] = frozenset(),
     extra: tuple[tuple[str, str], ...] = (),
 ) -> str:
-    """The parameter of `_records` with the same arguments: every column is required."""
+    """The parameter of `_records` with the same arguments: every column is required.
+    orjson: the standard library's encoder took 0.04 ms per order (a call back to Python
+    for each id, time and amount)."""
     names = [*(c.name for c in table.c if c.name not in without), *(name for name, _ in extra)]
-    return json.dumps(
-        [{name: row[name] for name in names} for row in rows],
-        default=_json_value,
-        separators=(",", ":"),
-    )
+    picked = [{name: row[name] for name in names} for row in rows]
+    return orjson.dumps(picked, default=_json_value).decode()
 
 
 def _select_list(table: Table, alias: str, replaced: Mapping[str, str]) -> str:
