@@ -161,28 +161,46 @@ def _queue(session: Session, flush_context: UOWTransaction) -> None:
     session.add_all(events)
 
 
+@dataclass(frozen=True, slots=True)
+class _Shape:
+    """What an audit event of a created row takes from its class's mapping."""
+
+    entity_type: str
+    primary_key: tuple[str, ...]
+    fields: tuple[str, ...]
+
+
+_SHAPES: dict[type[Any], _Shape] = {}
+
+
+def _shape(entity_type: type[Any]) -> _Shape:
+    shape = _SHAPES.get(entity_type)
+    if shape is None:
+        mapper = inspect(entity_type)
+        shape = _SHAPES[entity_type] = _Shape(
+            AUDITED[entity_type],
+            tuple(mapper.get_property_by_column(column).key for column in mapper.primary_key),
+            tuple(a.key for a in mapper.column_attrs if a.key not in IGNORED),
+        )
+    return shape
+
+
 def created_event(entity_type: type[Any], row: Mapping[str, Any]) -> dict[str, Any]:
     """The audit event of a row of `entity_type` inserted without the ORM (every column's
     value in `row`), as the flush listener would have recorded it: same fields, same
     `changes`, attributed to the current actor."""
     actor = _actor.get() or SYSTEM
-    mapper = inspect(entity_type)
+    shape = _shape(entity_type)
     team_id = row["id"] if entity_type is Team else row.get("team_id")
     return {
         "id": new_id(),
         "team_id": team_id if isinstance(team_id, uuid.UUID) else None,
         "actor_id": actor.user_id,
         "action": actor.action,
-        "entity_type": AUDITED[entity_type],
-        "entity_id": "/".join(
-            str(row[mapper.get_property_by_column(column).key]) for column in mapper.primary_key
-        ),
+        "entity_type": shape.entity_type,
+        "entity_id": "/".join(str(row[key]) for key in shape.primary_key),
         "change": "created",
-        "changes": {
-            attribute.key: {"after": _value(attribute.key, row[attribute.key])}
-            for attribute in mapper.column_attrs
-            if attribute.key not in IGNORED
-        },
+        "changes": {name: {"after": _value(name, row[name])} for name in shape.fields},
         "request_id": actor.request_id,
         "created_at": utcnow(),
     }
