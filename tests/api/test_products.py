@@ -254,6 +254,7 @@ class TestListFiltersAndSort:
             ({"q": "e-1"}, ["Camp stove"]),  # its SKU, STOVE-1
             ({"q": "%"}, ["Mug 100%"]),  # LIKE wildcards are matched literally
             ({"q": "_"}, []),
+            ({"q": "/"}, []),  # nor is the pattern's escape character
             ({"created_after": "2999-01-01T00:00:00Z"}, []),
             ({"created_before": "2999-01-01T00:00:00Z", "tag": "kitchen"}, ["Mug 100%"]),
         ],

@@ -53,7 +53,7 @@ class ProductsHandlers:
         sort: Literal["created_at", "-created_at", "name", "-name", "price", "-price"],
     ) -> r.ListProducts200:
         page = await self._products.list_products(
-            ctx.session,
+            ctx.db,
             ctx.team_access(),
             limit=limit,
             cursor=cursor,

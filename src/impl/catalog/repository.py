@@ -5,12 +5,22 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, bindparam, delete, func, or_, select, tuple_
+from sqlalchemy import (
+    Column,
+    ColumnElement,
+    Integer,
+    Table,
+    bindparam,
+    delete,
+    func,
+    or_,
+    select,
+    tuple_,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.orm.exc import StaleDataError
 
 from impl.catalog.errors import ProductModifiedError, SkuTakenError
@@ -45,9 +55,10 @@ class ProductRecord:
     updated_at: datetime
 
 
-_products = Product.__table__
+_products = cast(Table, Product.__table__)
+_RECORD = tuple(_products.c[field.name] for field in fields(ProductRecord))
 # Parameters `product_id` and `team_id`; also read ahead with the caller (`impl.context`).
-READ_IN_TEAM = select(*(_products.c[field.name] for field in fields(ProductRecord))).where(
+READ_IN_TEAM = select(*_RECORD).where(
     _products.c.id == bindparam("product_id", type_=_products.c.id.type),
     _products.c.team_id == bindparam("team_id", type_=_products.c.team_id.type),
     _products.c.deleted_at.is_(None),
@@ -74,12 +85,30 @@ class ProductReader:
             raise RuntimeError(f"expected at most one product, got {len(rows)}")
         return ProductRecord(*rows[0]) if rows else None
 
+    async def list_in_team(
+        self,
+        team_id: uuid.UUID,
+        *,
+        limit: int,
+        where: ProductFilter,
+        sort: str = "created_at",
+        after: tuple[Any, uuid.UUID] | None = None,
+    ) -> list[ProductRecord]:
+        """Live products ordered by `sort` (`-` for descending, ties by id), strictly after
+        the `(sort value, id)` of `after`, at most `limit`."""
+        given = {name: value for name, value in _filter_values(where).items() if value is not None}
+        query = _list_query(_ListShape(sort, after is not None, frozenset(given)))
+        params: dict[str, Any] = {"team_id": team_id, "limit": limit, **given}
+        if after is not None:
+            params["after_value"], params["after_id"] = after
+        return [ProductRecord(*row) for row in await query.rows(self.unit, params)]
+
 
 UPDATABLE_FIELDS = frozenset({"sku", "name", "description", "price", "currency", "status", "tags"})
-SORT_COLUMNS: dict[str, InstrumentedAttribute[Any]] = {
-    "created_at": Product.created_at,
-    "name": Product.name,
-    "price": Product.price,
+SORT_COLUMNS: dict[str, Column[Any]] = {
+    "created_at": _products.c.created_at,
+    "name": _products.c.name,
+    "price": _products.c.price,
 }
 
 
@@ -94,6 +123,88 @@ class ProductFilter:
     text: str | None = None
     created_after: datetime | None = None
     created_before: datetime | None = None
+
+
+def _filter_values(where: ProductFilter) -> dict[str, Any]:
+    """The filters as their statement's parameters (`_FILTERS`): the text as a LIKE pattern."""
+    return {
+        "status": where.status,
+        "tag": where.tag,
+        "min_price": where.min_price,
+        "max_price": where.max_price,
+        "pattern": None if where.text is None else _contains(where.text.lower()),
+        "created_after": where.created_after,
+        "created_before": where.created_before,
+    }
+
+
+_ESCAPE = "/"
+
+
+def _contains(text: str) -> str:
+    """A LIKE pattern matching `text` anywhere, its own `%` and `_` taken literally."""
+    for special in (_ESCAPE, "%", "_"):
+        text = text.replace(special, _ESCAPE + special)
+    return f"%{text}%"
+
+
+_c, _tags = _products.c, ProductTag.__table__.c
+_TEAM = bindparam("team_id", type_=_c.team_id.type)
+# Each filter's condition, with its value as a parameter of the same name.
+_FILTERS: dict[str, ColumnElement[bool]] = {
+    "status": _c.status == bindparam("status", type_=_c.status.type),
+    "tag": _c.id.in_(
+        select(_tags.product_id).where(
+            _tags.team_id == _TEAM, _tags.tag == bindparam("tag", type_=_tags.tag.type)
+        )
+    ),
+    "min_price": _c.price >= bindparam("min_price", type_=_c.price.type),
+    "max_price": _c.price <= bindparam("max_price", type_=_c.price.type),
+    "pattern": or_(
+        func.lower(_c.name).like(bindparam("pattern", type_=_c.name.type), escape=_ESCAPE),
+        func.lower(_c.sku).like(bindparam("pattern", type_=_c.sku.type), escape=_ESCAPE),
+    ),
+    "created_after": _c.created_at >= bindparam("created_after", type_=_c.created_at.type),
+    "created_before": _c.created_at < bindparam("created_before", type_=_c.created_at.type),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class _ListShape:
+    """What a list statement's text depends on: its values are all parameters."""
+
+    sort: str
+    after: bool
+    filters: frozenset[str]
+
+
+# One `Query` per shape met, so each is compiled once per process (and prepared once per
+# connection): at most 6 sorts x 2 x 2^7 filter sets, a handful in practice.
+_LISTS: dict[_ListShape, Query] = {}
+
+
+def _list_query(shape: _ListShape) -> Query:
+    query = _LISTS.get(shape)
+    if query is None:
+        column = SORT_COLUMNS[shape.sort.removeprefix("-")]
+        descending = shape.sort.startswith("-")
+        statement = (
+            select(*_RECORD)
+            .where(_c.team_id == _TEAM, _c.deleted_at.is_(None))
+            .order_by(*((column.desc(), _c.id.desc()) if descending else (column, _c.id)))
+            .limit(bindparam("limit", type_=Integer()))
+        )
+        if shape.after:
+            position = tuple_(column, _c.id)
+            bound = tuple_(
+                bindparam("after_value", type_=column.type),
+                bindparam("after_id", type_=_c.id.type),
+            )
+            statement = statement.where(position < bound if descending else position > bound)
+        for name in sorted(shape.filters):
+            statement = statement.where(_FILTERS[name])
+        query = _LISTS[shape] = Query(statement)
+    return query
 
 
 class ProductRepository:
@@ -138,33 +249,6 @@ class ProductRepository:
         return await self.session.scalar(
             _PRODUCT_IN_TEAM, {"product_id": product_id, "team_id": team_id}
         )
-
-    async def list_in_team(
-        self,
-        team_id: uuid.UUID,
-        *,
-        limit: int,
-        where: ProductFilter,
-        sort: str = "created_at",
-        after: tuple[Any, uuid.UUID] | None = None,
-    ) -> list[Product]:
-        """Live products ordered by `sort` (`-` for descending, ties by id), strictly after
-        the `(sort value, id)` of `after`, at most `limit`."""
-        column = SORT_COLUMNS[sort.removeprefix("-")]
-        descending = sort.startswith("-")
-        statement = (
-            select(Product)
-            .where(Product.team_id == team_id, Product.deleted_at.is_(None))
-            .order_by(*((column.desc(), Product.id.desc()) if descending else (column, Product.id)))
-            .limit(limit)
-        )
-        if after is not None:
-            # A plain tuple on the right takes the column types, so binds go through UTCDateTime.
-            position = tuple_(column, Product.id)
-            statement = statement.where(position < after if descending else position > after)
-        for condition in _conditions(team_id, where):
-            statement = statement.where(condition)
-        return list(await self.session.scalars(statement))
 
     async def update(self, product: Product, changes: Mapping[str, object]) -> Product:
         unknown = changes.keys() - UPDATABLE_FIELDS
@@ -227,31 +311,3 @@ class ProductRepository:
             raise
         except StaleDataError as error:
             raise ProductModifiedError from error
-
-
-def _conditions(team_id: uuid.UUID, where: ProductFilter) -> list[ColumnElement[bool]]:
-    found: list[ColumnElement[bool]] = []
-    if where.status is not None:
-        found.append(Product.status == where.status)
-    if where.tag is not None:
-        tagged = select(ProductTag.product_id).where(
-            ProductTag.team_id == team_id, ProductTag.tag == where.tag
-        )
-        found.append(Product.id.in_(tagged))
-    if where.min_price is not None:
-        found.append(Product.price >= where.min_price)
-    if where.max_price is not None:
-        found.append(Product.price <= where.max_price)
-    if where.text is not None:
-        text = where.text.lower()
-        found.append(
-            or_(
-                func.lower(Product.name).contains(text, autoescape=True),
-                func.lower(Product.sku).contains(text, autoescape=True),
-            )
-        )
-    if where.created_after is not None:
-        found.append(Product.created_at >= where.created_after)
-    if where.created_before is not None:
-        found.append(Product.created_at < where.created_before)
-    return found

@@ -60,7 +60,7 @@ def _tags(value: object) -> list[str]:
 
 
 # How each sort key's value of the last row travels in a cursor.
-def _sort_text(product: Product, key: str) -> str:
+def _sort_text(product: Product | ProductRecord, key: str) -> str:
     value = getattr(product, key)
     return value.isoformat() if isinstance(value, datetime) else str(value)
 
@@ -172,7 +172,7 @@ class ProductService:
 
     async def list_products(
         self,
-        session: AsyncSession,
+        unit: Unit,
         access: TeamAccess,
         *,
         limit: int | None = None,
@@ -185,7 +185,8 @@ class ProductService:
         text: str | None = None,
         created_after: datetime | None = None,
         created_before: datetime | None = None,
-    ) -> Page[Product]:
+    ) -> Page[ProductRecord]:
+        """A page of the team's live products, read without an ORM session."""
         key = sort.removeprefix("-")
         if key not in SORT_COLUMNS:
             raise UnprocessableContent(f"sort must be one of {', '.join(SORT_COLUMNS)}, or -key")
@@ -203,7 +204,7 @@ class ProductService:
             created_after=created_after,
             created_before=created_before,
         )
-        rows = await ProductRepository(session).list_in_team(
+        rows = await ProductReader(unit).list_in_team(
             access.team_id, limit=limit + 1, where=where, sort=sort, after=after
         )
         return paginate(

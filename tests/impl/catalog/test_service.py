@@ -160,7 +160,7 @@ class TestCreateProduct:
 
 class TestListProducts:
     async def test_pages_without_duplicates_or_gaps(
-        self, session: AsyncSession, service: ProductService, team: Team
+        self, session: AsyncSession, unit: Unit, service: ProductService, team: Team
     ) -> None:
         viewer = await _member(session, team, Role.VIEWER)
         # Ties on created_at exercise the id tie-breaker.
@@ -174,7 +174,7 @@ class TestListProducts:
         cursor = None
         pages = 0
         while True:
-            page = await service.list_products(session, viewer, limit=5, cursor=cursor, status=None)
+            page = await service.list_products(unit, viewer, limit=5, cursor=cursor, status=None)
             pages += 1
             assert len(page.items) <= 5
             seen += [product.id for product in page.items]
@@ -187,15 +187,20 @@ class TestListProducts:
         assert seen == expected
 
     async def test_exact_multiple_has_no_empty_last_page(
-        self, session: AsyncSession, service: ProductService, team: Team, owner: User
+        self,
+        session: AsyncSession,
+        unit: Unit,
+        service: ProductService,
+        team: Team,
+        owner: User,
     ) -> None:
         for _ in range(4):
             await create_product(session, team=team)
         first = await service.list_products(
-            session, access_for(owner, team), limit=2, cursor=None, status=None
+            unit, access_for(owner, team), limit=2, cursor=None, status=None
         )
         second = await service.list_products(
-            session,
+            unit,
             access_for(owner, team),
             limit=2,
             cursor=first.next_cursor,
@@ -205,47 +210,67 @@ class TestListProducts:
         assert second.next_cursor is None
 
     async def test_status_filter(
-        self, session: AsyncSession, service: ProductService, team: Team, owner: User
+        self,
+        session: AsyncSession,
+        unit: Unit,
+        service: ProductService,
+        team: Team,
+        owner: User,
     ) -> None:
         draft = await create_product(session, team=team, status="draft")
         await create_product(session, team=team, status="active")
         page = await service.list_products(
-            session, access_for(owner, team), limit=10, cursor=None, status="draft"
+            unit, access_for(owner, team), limit=10, cursor=None, status="draft"
         )
         assert [product.id for product in page.items] == [draft.id]
 
     async def test_deleted_are_hidden(
-        self, session: AsyncSession, service: ProductService, team: Team, owner: User
+        self,
+        session: AsyncSession,
+        unit: Unit,
+        service: ProductService,
+        team: Team,
+        owner: User,
     ) -> None:
         product = await create_product(session, team=team)
         product.deleted_at = datetime.now(UTC)
         await session.flush()
         page = await service.list_products(
-            session, access_for(owner, team), limit=10, cursor=None, status=None
+            unit, access_for(owner, team), limit=10, cursor=None, status=None
         )
         assert page.items == []
 
     @pytest.mark.parametrize("cursor", ["garbage", "e30.AAAAAAAAAAAAAAAAAAAAAA"])
     async def test_bad_cursor(
-        self, session: AsyncSession, service: ProductService, team: Team, owner: User, cursor: str
+        self,
+        unit: Unit,
+        service: ProductService,
+        team: Team,
+        owner: User,
+        cursor: str,
     ) -> None:
         with pytest.raises(BadRequest, match="Invalid cursor"):
             await service.list_products(
-                session, access_for(owner, team), limit=10, cursor=cursor, status=None
+                unit, access_for(owner, team), limit=10, cursor=cursor, status=None
             )
 
     async def test_cursor_from_another_secret(
-        self, session: AsyncSession, service: ProductService, team: Team, owner: User
+        self,
+        session: AsyncSession,
+        unit: Unit,
+        service: ProductService,
+        team: Team,
+        owner: User,
     ) -> None:
         for _ in range(3):
             await create_product(session, team=team)
         other = ProductService(Settings(cursor_secret="another-secret-" * 3))
         page = await other.list_products(
-            session, access_for(owner, team), limit=1, cursor=None, status=None
+            unit, access_for(owner, team), limit=1, cursor=None, status=None
         )
         with pytest.raises(BadRequest, match="Invalid cursor"):
             await service.list_products(
-                session,
+                unit,
                 access_for(owner, team),
                 limit=1,
                 cursor=page.next_cursor,
