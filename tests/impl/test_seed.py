@@ -41,7 +41,7 @@ async def test_seeds_once(
         assert [(team.name, team.role) for team in teams.items] == [("Demo Shop", "owner")]
         access = TeamAccess(team_id=credentials.team_id, user_id=principal.user_id, role=role)
         products = await ProductService(settings).list_products(
-            session, access, limit=100, cursor=None, status=None
+            await Unit.of_session(session), access, limit=100, cursor=None, status=None
         )
         assert len(products.items) == DEMO_PRODUCT_COUNT
         assert {product.status for product in products.items} == {"draft", "active", "archived"}
