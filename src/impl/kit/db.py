@@ -172,15 +172,15 @@ class Unit:
     read_only: bool
     dialect: Dialect
     _sessionmaker: async_sessionmaker[AsyncSession]
+    # Opened with its transaction by `Units.open` (SQLite) or the session's owner
+    # (`of_session`); or, with no `_transaction`, put on the driver connection by `_attach`:
+    # then the unit commits, rolls back and closes it itself.
     _connection: AsyncConnection | None = None
     _transaction: AsyncTransaction | None = None
     # A unit on PostgreSQL: its pooled driver connection, and the engine its session (read
     # only) or its SQLAlchemy connection (read-write, `_attach`) would use.
     _raw: PoolProxiedConnection | None = None
     _engine: AsyncEngine | None = None
-    # A read-write unit's SQLAlchemy connection put on its driver connection: the unit
-    # closes it (and commits or rolls back its transaction).
-    _attached: bool = False
     _session: AsyncSession | None = field(default=None)
     # Per-unit state of the code that uses it (the audit recorder keeps its queue here).
     info: dict[str, Any] = field(default_factory=dict)
@@ -259,7 +259,6 @@ class Unit:
         connection = Connection(engine.sync_engine, raw)
         connection.begin()
         self._connection = AsyncConnection(engine, connection)
-        self._attached = True
         return self._connection
 
     async def dbapi_connection(self) -> Any:
@@ -322,7 +321,7 @@ class Unit:
             await self._session.commit()
         if self._transaction is not None:
             await self._transaction.commit()
-        elif self._attached and self._connection is not None:
+        elif self._connection is not None:  # attached (`_attach`)
             await self._connection.commit()
         await self._end_driver_transaction(commit=True)
 
@@ -331,7 +330,7 @@ class Unit:
             await self._session.rollback()
         if self._transaction is not None and self._transaction.is_active:
             await self._transaction.rollback()
-        elif self._attached and self._connection is not None:
+        elif self._transaction is None and self._connection is not None:  # attached
             await self._connection.rollback()
         await self._end_driver_transaction(commit=False)
 
@@ -340,7 +339,7 @@ class Unit:
             if self._session is not None:
                 await self._session.close()
         finally:
-            if self._attached and self._connection is not None:
+            if self._transaction is None and self._connection is not None:  # attached
                 await self._connection.close()  # checks the driver connection back in
             elif self._raw is not None and _in_transaction(self._raw):
                 # Its rollback failed: the pool's reset ends it, in SQLAlchemy's greenlet.
