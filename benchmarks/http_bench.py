@@ -29,6 +29,21 @@ DATA = ROOT / "build" / "bench" / "data.json"
 SCENARIOS = ("get_product", "list_products", "create_order")
 WRITES = frozenset({"create_order"})
 CONNECTIONS = (16, 64)
+
+
+@dataclass(frozen=True, slots=True)
+class Shape:
+    """A run's load: `connections` each sending a request as soon as the last one is
+    answered or, with `rate`, `rate` requests per second in all, evenly spaced."""
+
+    connections: int
+    rate: int | None = None
+
+    @property
+    def label(self) -> str:
+        return f"{self.connections}" if self.rate is None else f"{self.connections}@{self.rate}/s"
+
+
 APPS = {
     "storefront": "impl.app:create_app",
     "baseline": "benchmarks.baseline_app:create_app",
@@ -132,13 +147,19 @@ def cpu_seconds(pid: int) -> float:
 
 
 def load(
-    pin: Pinning, data: dict[str, object], port: int, scenario: str, connections: int, seconds: int
+    pin: Pinning,
+    data: dict[str, object],
+    port: int,
+    scenario: str,
+    load_shape: Shape,
+    seconds: int,
 ) -> dict[str, float]:
     job = {
         **data,
         "url": f"http://127.0.0.1:{port}",
         "scenario": scenario,
-        "connections": connections,
+        "connections": load_shape.connections,
+        "rate": load_shape.rate,
         "duration": seconds,
     }
     output = subprocess.run(  # noqa: S603
@@ -176,7 +197,17 @@ def main() -> None:
         metavar="REF",
         help="also serve Storefront as of this git ref (same database), as a third column",
     )
+    parser.add_argument(
+        "--rate",
+        type=int,
+        metavar="N",
+        help="also run each scenario with N requests/s in all, evenly spaced, over 64 "
+        "connections: latency at a load the server keeps up with, not set by Little's law",
+    )
     args = parser.parse_args()
+    shapes = [Shape(connections) for connections in CONNECTIONS]
+    if args.rate:
+        shapes.append(Shape(CONNECTIONS[-1], args.rate))
 
     if not (BENCH_DIR / "node_modules" / "autocannon").is_dir():
         subprocess.run(["npm", "ci", "--silent"], check=True, cwd=BENCH_DIR)  # noqa: S607
@@ -205,10 +236,10 @@ def main() -> None:
         name: serve(APPS.get(name, APPS["storefront"]), ports[name], args.database_url, pin, src)
         for name, src in sources.items()
     }
-    results: dict[tuple[str, int, str], dict[str, float]] = {}
+    results: dict[tuple[str, Shape, str], dict[str, float]] = {}
     try:
         for scenario in args.scenarios:
-            for connections in CONNECTIONS:
+            for shape in shapes:
                 for name in apps:
                     # Around a run that writes, what a live PostgreSQL would have done by
                     # itself, so no run pays for another's writes (both matter here):
@@ -224,14 +255,14 @@ def main() -> None:
                     if scenario in WRITES:
                         maintain(args.database_url, "CHECKPOINT")
                     if args.warmup:
-                        load(pin, data, ports[name], scenario, connections, args.warmup)
+                        load(pin, data, ports[name], scenario, shape, args.warmup)
                     if scenario in WRITES:
                         maintain(args.database_url, "ANALYZE")
                     cpu_before = cpu_seconds(servers[name].pid)
-                    result = load(pin, data, ports[name], scenario, connections, args.seconds)
+                    result = load(pin, data, ports[name], scenario, shape, args.seconds)
                     cpu = cpu_seconds(servers[name].pid) - cpu_before
                     result["cpu_us"] = cpu / max(result["ok"], 1) * 1e6
-                    results[scenario, connections, name] = result
+                    results[scenario, shape, name] = result
     finally:
         for server in servers.values():
             server.terminate()
@@ -245,7 +276,7 @@ def main() -> None:
         f"ratios: storefront over baseline (rps), baseline over storefront (cpu)"
     )
     compare = "storefront" in apps and "baseline" in apps
-    header = f"{'scenario':<14} {'conn':>4} | "
+    header = f"{'scenario':<14} {'conn':>9} | "
     header += " | ".join(
         f"{name:<9}{'rps':>6} {'p50':>6} {'p95':>6} {'p99':>6} {'cpu µs':>7}" for name in apps
     )
@@ -254,20 +285,16 @@ def main() -> None:
     print(header)
     print("-" * len(header))
     for scenario in args.scenarios:
-        for connections in CONNECTIONS:
-            row = f"{scenario:<14} {connections:>4} | "
-            row += " | ".join(
-                f"{'':<8}{cell(results[scenario, connections, name])}" for name in apps
-            )
+        for shape in shapes:
+            row = f"{scenario:<14} {shape.label:>9} | "
+            row += " | ".join(f"{'':<8}{cell(results[scenario, shape, name])}" for name in apps)
             if compare:
                 ours, base = (
-                    results[scenario, connections, name]["rps"]
-                    for name in ("storefront", "baseline")
+                    results[scenario, shape, name]["rps"] for name in ("storefront", "baseline")
                 )
                 row += f" | {ours / base:8.2f}x" if base else " |        -"
                 ours_cpu, base_cpu = (
-                    results[scenario, connections, name]["cpu_us"]
-                    for name in ("storefront", "baseline")
+                    results[scenario, shape, name]["cpu_us"] for name in ("storefront", "baseline")
                 )
                 row += f" | {base_cpu / ours_cpu:8.2f}x"
             print(row)
