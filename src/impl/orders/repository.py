@@ -190,8 +190,14 @@ def _select_list(table: Table, alias: str, replaced: Mapping[str, str]) -> str:
 # without a level leaves `on_hand_after` NULL: either aborts the statement, and nothing is
 # written, key included. Foreign keys are checked at its end. SQLite has no data-modifying
 # CTEs: `OrderService` claims, reserves and places in one statement per table there.
-# The rows travel as JSON (`_records`); the levels to move as two arrays, which the planner
-# sizes for the index scans that lock and update them.
+# The rows travel as JSON (`_records`); the levels to move as two arrays.
+# Every run of the statement has the same plan (PostgreSQL's generic plan, see `equals_any`):
+# no estimate depends on a parameter's value. The ids to lock are read behind
+# `ARRAY(SELECT unnest(…))`, the levels to update by the ids `locked` returns, and each
+# level's delta by its id's position: with `unnest(:product_ids, :deltas)` joined in, the
+# planner sized a one-line order at one row and planned every run afresh (0.15 ms of
+# PostgreSQL's CPU per order), and the generic plan it would have kept seq-scanned the
+# levels for the ten rows it assumed.
 _PLACE = Query(
     text(
         "WITH claimed AS (INSERT INTO idempotency_keys "  # noqa: S608
@@ -199,12 +205,13 @@ _PLACE = Query(
         f"VALUES ({', '.join(f':k_{c.name}' for c in _keys.c)}) "
         "ON CONFLICT DO NOTHING RETURNING 1), "
         "locked AS (SELECT product_id FROM stock_levels "
-        "WHERE product_id = ANY(:product_ids) AND EXISTS (SELECT FROM claimed) "
+        "WHERE product_id = ANY(ARRAY(SELECT unnest(:product_ids))) "
+        "AND EXISTS (SELECT FROM claimed) "
         "ORDER BY product_id FOR UPDATE), "
-        "levels AS (UPDATE stock_levels AS s SET on_hand = s.on_hand + d.delta, "
+        "levels AS (UPDATE stock_levels AS s "
+        "SET on_hand = s.on_hand + (:deltas)[array_position(:product_ids, s.product_id)], "
         "version = s.version + 1, updated_at = :k_created_at "
-        "FROM unnest(:product_ids, :deltas) AS d(product_id, delta) "
-        "WHERE s.product_id = d.product_id AND s.product_id IN (SELECT product_id FROM locked) "
+        "WHERE s.product_id = ANY(ARRAY(SELECT product_id FROM locked)) "
         "RETURNING s.product_id, s.on_hand), "
         f"placed AS ({_insert_records(_orders, 'o')}), "
         f"lined AS ({_insert_records(_lines, 'l')}), "
