@@ -146,6 +146,23 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def database_cpu_seconds() -> float:
+    """User + system CPU time so far of this machine's PostgreSQL processes (its backends,
+    WAL writer, checkpointer: all named `postgres`); 0 if the database runs elsewhere. A
+    backend that exits between two readings takes its time with it: the apps' pools keep
+    theirs open for the whole benchmark."""
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if (entry / "comm").read_text().strip() == "postgres":
+                total += cpu_seconds(int(entry.name))
+        except OSError:  # it exited while we looked
+            continue
+    return total
+
+
 def load(
     pin: Pinning,
     data: dict[str, object],
@@ -177,7 +194,7 @@ def cell(result: dict[str, float]) -> str:
     failed = int(result["non2xx"] + result["errors"] + result["timeouts"])
     text = (
         f"{result['rps']:7.0f} {result['p50'] or 0:6.1f} {result['p95'] or 0:6.1f}"
-        f" {result['p99'] or 0:6.1f} {result['cpu_us']:7.0f}"
+        f" {result['p99'] or 0:6.1f} {result['cpu_us']:7.0f} {result['db_us']:6.0f}"
     )
     return text + (f" ({failed} failed)" if failed else "")
 
@@ -259,9 +276,12 @@ def main() -> None:
                     if scenario in WRITES:
                         maintain(args.database_url, "ANALYZE")
                     cpu_before = cpu_seconds(servers[name].pid)
+                    database_before = database_cpu_seconds()
                     result = load(pin, data, ports[name], scenario, shape, args.seconds)
                     cpu = cpu_seconds(servers[name].pid) - cpu_before
+                    database = database_cpu_seconds() - database_before
                     result["cpu_us"] = cpu / max(result["ok"], 1) * 1e6
+                    result["db_us"] = database / max(result["ok"], 1) * 1e6
                     results[scenario, shape, name] = result
     finally:
         for server in servers.values():
@@ -273,12 +293,14 @@ def main() -> None:
         f"Storefront vs baseline (FastAPI + SQLAlchemy ORM): one uvicorn worker each, PostgreSQL, "
         f"{args.products} products; {pin.note}; {args.warmup} s warm-up + {args.seconds} s per "
         f"run; latency in ms over 2xx responses; cpu µs: server CPU time per 2xx response; "
+        f"db µs: PostgreSQL's CPU time (all its processes on this machine) per 2xx response; "
         f"ratios: storefront over baseline (rps), baseline over storefront (cpu)"
     )
     compare = "storefront" in apps and "baseline" in apps
     header = f"{'scenario':<14} {'conn':>9} | "
     header += " | ".join(
-        f"{name:<9}{'rps':>6} {'p50':>6} {'p95':>6} {'p99':>6} {'cpu µs':>7}" for name in apps
+        f"{name:<9}{'rps':>6} {'p50':>6} {'p95':>6} {'p99':>6} {'cpu µs':>7} {'db µs':>6}"
+        for name in apps
     )
     if compare:
         header += " | rps ratio | cpu ratio"
