@@ -12,6 +12,7 @@ import argparse
 import asyncio
 import json
 import os
+import resource
 import shutil
 import socket
 import subprocess
@@ -179,6 +180,8 @@ def load(
         "rate": load_shape.rate,
         "duration": seconds,
     }
+    # The load generator's own CPU time: what it takes from the machine the servers share.
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     output = subprocess.run(  # noqa: S603
         [*pin.load, "node", str(BENCH_DIR / "load.mjs"), json.dumps(job)],
         check=True,
@@ -186,7 +189,10 @@ def load(
         text=True,
         cwd=BENCH_DIR,
     ).stdout
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     result: dict[str, float] = json.loads(output.strip().splitlines()[-1])
+    used = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    result["load_us"] = used / max(result["ok"], 1) * 1e6
     return result
 
 
@@ -195,6 +201,7 @@ def cell(result: dict[str, float]) -> str:
     text = (
         f"{result['rps']:7.0f} {result['p50'] or 0:6.1f} {result['p95'] or 0:6.1f}"
         f" {result['p99'] or 0:6.1f} {result['cpu_us']:7.0f} {result['db_us']:6.0f}"
+        f" {result['load_us']:7.0f}"
     )
     return text + (f" ({failed} failed)" if failed else "")
 
@@ -294,12 +301,14 @@ def main() -> None:
         f"{args.products} products; {pin.note}; {args.warmup} s warm-up + {args.seconds} s per "
         f"run; latency in ms over 2xx responses; cpu µs: server CPU time per 2xx response; "
         f"db µs: PostgreSQL's CPU time (all its processes on this machine) per 2xx response; "
+        f"load µs: the load generator's CPU time per 2xx response; "
         f"ratios: storefront over baseline (rps), baseline over storefront (cpu)"
     )
     compare = "storefront" in apps and "baseline" in apps
     header = f"{'scenario':<14} {'conn':>9} | "
     header += " | ".join(
         f"{name:<9}{'rps':>6} {'p50':>6} {'p95':>6} {'p99':>6} {'cpu µs':>7} {'db µs':>6}"
+        f" {'load µs':>7}"
         for name in apps
     )
     if compare:

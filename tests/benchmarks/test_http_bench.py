@@ -18,8 +18,8 @@ from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parents[2]
 SCENARIOS = ("get_product", "create_order")
-# One cell of the table: rps p50 p95 p99 cpu µs db µs (a failure count would follow).
-_CELL = re.compile(r"\s*(\d+)" + r"\s+([\d.]+)" * 3 + r"\s+(\d+)\s+(\d+)\s*")
+# One cell of the table: rps p50 p95 p99 cpu µs db µs load µs (a failure count would follow).
+_CELL = re.compile(r"\s*(\d+)" + r"\s+([\d.]+)" * 3 + r"\s+(\d+)" * 3 + r"\s*")
 
 
 def _database_url() -> str:
@@ -67,12 +67,13 @@ def test_the_benchmark_measures_both_apps() -> None:
         for cell in (storefront, baseline):
             match = _CELL.fullmatch(cell)
             assert match is not None, f"a cell has no figure, or failures: {row}"
-            rps, _, _, p99, cpu, database = (float(value) for value in match.groups())
+            rps, _, _, p99, cpu, database, generator = (float(v) for v in match.groups())
             assert rps > 0
             assert p99 > 0
             assert cpu > 0
             # PostgreSQL runs here, so its CPU per request is measured as well.
             assert database > 0
+            assert generator > 0
         ratios = cells[3:]
         assert len(ratios) == 2
         assert all(ratio.strip().endswith("x") for ratio in ratios)
