@@ -21,6 +21,12 @@ migrate:
 seed teams="3" products="25" orders="30":
     uv run python -m impl seed --teams {{teams}} --products {{products}} --orders {{orders}}
 
+# How a real deployment gets its first admin (the demo account exists in development only).
+# The password comes from ADMIN_PASSWORD, standard input or a prompt.
+# Make EMAIL a platform admin: a new account USERNAME, or the existing account promoted.
+create-admin email username:
+    uv run python -m impl create-admin --email {{quote(email)}} --username {{quote(username)}}
+
 # Run background jobs (housekeeping) until stopped: with REDIS_URL, one of any number of workers
 # sharing the Redis Streams queue; without it, a standalone in-process queue on DATABASE_URL.
 worker:

@@ -1,4 +1,5 @@
-"""``python -m impl serve|migrate|seed|worker``: the commands behind the justfile recipes."""
+"""``python -m impl serve|migrate|seed|worker|create-admin``: the commands behind the justfile
+recipes."""
 
 from __future__ import annotations
 
@@ -29,7 +30,7 @@ async def _seed(settings: Settings, fake: tuple[int, int, int] | None = None) ->
     engine = create_engine(settings)
     try:
         sessionmaker = create_sessionmaker(engine)
-        credentials = await seed_demo(sessionmaker)
+        credentials = await seed_demo(sessionmaker, settings)
         if fake is not None and any(fake):
             from impl.fake_data import FAKE_PASSWORD, seed_fake
 
@@ -100,6 +101,53 @@ async def _work(settings: Settings) -> int:
     return status
 
 
+async def _create_admin(settings: Settings, email: str, username: str) -> int:
+    import getpass
+    import os
+    import sys
+
+    from pydantic import ValidationError
+
+    from generated.models import UserCreate
+    from impl.audit import recorder
+    from impl.kit.db import create_engine, create_sessionmaker
+    from impl.seed import create_admin
+
+    password = os.environ.get("ADMIN_PASSWORD")
+    if password is None:
+        if not sys.stdin.isatty():
+            password = sys.stdin.readline().rstrip("\n")
+        else:
+            password = getpass.getpass("Password for the new admin: ")
+            if getpass.getpass("Again: ") != password:
+                print("The passwords differ; nothing was changed.", file=sys.stderr)
+                return 2
+    try:
+        # The rules of public sign-up, from the contract.
+        account = UserCreate.model_validate(
+            {"email": email, "username": username, "password": password}
+        )
+    except ValidationError as error:
+        for problem in error.errors(include_input=False):
+            print(f"{problem['loc'][0]}: {problem['msg']}", file=sys.stderr)
+        return 2
+    recorder.install()
+    engine = create_engine(settings)
+    try:
+        admin = await create_admin(
+            create_sessionmaker(engine),
+            settings,
+            email=str(account.email),
+            username=account.username,
+            password=account.password,
+        )
+    finally:
+        await engine.dispose()
+    verb = "Created" if admin.created else "Promoted the existing account"
+    print(f"{verb} {admin.email} (id {admin.user_id}): a platform admin.")
+    return 0
+
+
 def _safe_url(url: str) -> str:
     from sqlalchemy.engine import make_url
 
@@ -108,20 +156,30 @@ def _safe_url(url: str) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m impl")
-    parser.add_argument("command", choices=["serve", "migrate", "seed", "worker"])
+    parser.add_argument("command", choices=["serve", "migrate", "seed", "worker", "create-admin"])
+    admin = parser.add_argument_group(
+        "create-admin: a platform admin (password from ADMIN_PASSWORD, standard input or a prompt)"
+    )
+    admin.add_argument("--email", help="the admin's email (an existing account is promoted)")
+    admin.add_argument("--username", help="the new account's username")
     fake = parser.add_argument_group("seed: fake data (Faker, deterministic) besides the demo")
     fake.add_argument("--teams", type=int, default=0, help="teams to add (default 0)")
     fake.add_argument("--products", type=int, default=20, help="products per team")
     fake.add_argument("--orders", type=int, default=20, help="orders per team")
     args = parser.parse_args(argv)
-    settings = Settings()
+    settings = _settings()
     from impl.observability import configure_logging
 
     configure_logging(settings.log_level)
     if args.command == "migrate":
         asyncio.run(_migrate(settings))
     elif args.command == "seed":
+        _exit_unless_development(settings)
         asyncio.run(_seed(settings, (args.teams, args.products, args.orders)))
+    elif args.command == "create-admin":
+        if not args.email or not args.username:
+            parser.error("create-admin needs --email and --username")
+        raise SystemExit(asyncio.run(_create_admin(settings, args.email, args.username)))
     elif args.command == "worker":
         raise SystemExit(asyncio.run(_work(settings)))
     else:
@@ -130,7 +188,8 @@ def main(argv: list[str] | None = None) -> None:
         from impl.app import create_app
 
         asyncio.run(_migrate(settings))
-        asyncio.run(_seed(settings))
+        if settings.environment == "development":
+            asyncio.run(_seed(settings))
         logger.info(
             "serving on http://%s:%d (API reference at /docs)", settings.host, settings.port
         )
@@ -143,6 +202,28 @@ def main(argv: list[str] | None = None) -> None:
             access_log=False,
             proxy_headers=False,
         )
+
+
+def _settings() -> Settings:
+    from pydantic import ValidationError
+
+    try:
+        return Settings()
+    except ValidationError as error:
+        # One line per refused setting, without a traceback (and without its value).
+        reasons = "; ".join(
+            f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}" for e in error.errors()
+        )
+        raise SystemExit(f"Refusing to start: {reasons}") from None
+
+
+def _exit_unless_development(settings: Settings) -> None:
+    from impl.seed import NotDevelopmentError, require_development
+
+    try:
+        require_development(settings)
+    except NotDevelopmentError as error:
+        raise SystemExit(str(error)) from None
 
 
 if __name__ == "__main__":

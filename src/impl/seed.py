@@ -1,4 +1,5 @@
-"""Demo data for a fresh embedded database, so `just serve` is usable straight away."""
+"""Demo data for a fresh development database, so `just serve` is usable straight away; and
+the first platform admin of a real deployment, made by a command instead of a default login."""
 
 from __future__ import annotations
 
@@ -10,15 +11,18 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from impl.accounts.errors import EmailTakenError, UsernameTakenError
 from impl.accounts.repository import UserRepository
+from impl.accounts.service import AccountService, normalise_email
 from impl.auth.passwords import hash_password_async
 from impl.catalog.repository import ProductRepository
 from impl.kit.db import unit_of_work
 from impl.models import ProductStatus, Role
+from impl.settings import Settings
 from impl.teams.repository import TeamRepository
 
 DEMO_EMAIL = "demo@storefront.example"
 DEMO_USERNAME = "demo"
-# Public on purpose: printed at start-up and documented in the README.
+# Public on purpose: printed at start-up and documented in the README. Development only:
+# `seed_demo` refuses any other environment.
 DEMO_PASSWORD = "storefront-demo"  # noqa: S105
 DEMO_TEAM_NAME = "Demo Shop"
 DEMO_PRODUCT_COUNT = 25
@@ -35,12 +39,32 @@ class DemoCredentials:
     team_id: uuid.UUID
 
 
-async def seed_demo(sessionmaker: async_sessionmaker[AsyncSession]) -> DemoCredentials | None:
+class NotDevelopmentError(Exception):
+    """Demo and fake data, whose passwords are public, exist in development only."""
+
+    def __init__(self, environment: str) -> None:
+        super().__init__(
+            f"ENVIRONMENT={environment}: no demo or fake data (their passwords are public). "
+            "Create the first platform admin with `just create-admin EMAIL USERNAME`."
+        )
+
+
+def require_development(settings: Settings) -> None:
+    """Raise `NotDevelopmentError` unless `settings` are a development environment's."""
+    if settings.environment != "development":
+        raise NotDevelopmentError(settings.environment)
+
+
+async def seed_demo(
+    sessionmaker: async_sessionmaker[AsyncSession], settings: Settings
+) -> DemoCredentials | None:
     """Create the demo user, team and products if the database has no users yet.
 
     Returns the credentials to print, or None when there was already someone (including
     when another process seeded concurrently: its insert wins on the unique email).
+    Outside development it raises `NotDevelopmentError` and writes nothing.
     """
+    require_development(settings)
     try:
         async with unit_of_work(sessionmaker) as session:
             users = UserRepository(session)
@@ -80,3 +104,37 @@ def _demo_status(index: int) -> ProductStatus:
     if index % 10 == 9:
         return ProductStatus.ARCHIVED
     return ProductStatus.ACTIVE
+
+
+@dataclass(frozen=True, slots=True)
+class AdminAccount:
+    user_id: uuid.UUID
+    email: str
+    created: bool
+
+
+async def create_admin(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    *,
+    email: str,
+    username: str,
+    password: str,
+) -> AdminAccount:
+    """Make `email` a platform admin: a new account with `password`, or, if the email is
+    taken, that account promoted (its password left as it is)."""
+    accounts = AccountService(settings)
+    async with unit_of_work(sessionmaker) as session:
+        users = UserRepository(session)
+        try:
+            user = await accounts.sign_up(
+                session, email=email, username=username, password=password
+            )
+            created = True
+        except EmailTakenError:
+            found = await users.get_by_email(normalise_email(email))
+            if found is None:  # deleted in between: let the operator run it again
+                raise
+            user, created = found, False
+        await users.set_admin(user, is_admin=True)
+        return AdminAccount(user_id=user.id, email=user.email, created=created)

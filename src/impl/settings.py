@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Literal
+import os
+import secrets
+from pathlib import Path
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-# Development-only secrets: long enough to pass validation, refused outside development.
-_DEV_JWT_SECRET = "dev-only-jwt-secret-do-not-use-in-production-0000"  # noqa: S105
-_DEV_CURSOR_SECRET = "dev-only-cursor-secret-do-not-use-in-production-00"  # noqa: S105
-
 _MIN_SECRET_BYTES = 32
+# The keys a deployment must bring; outside production they are made at first start.
+_KEYS = ("jwt_secret", "cursor_secret")
 
 
 class Settings(BaseSettings):
@@ -24,18 +25,20 @@ class Settings(BaseSettings):
     port: int = 8000
     database_url: str = "sqlite+aiosqlite:///var/storefront.db"
     redis_url: str | None = None
-    jwt_secret: SecretStr = SecretStr(_DEV_JWT_SECRET)
+    # Unset outside production: generated once and kept in KEYS_DIR (see `_keys`).
+    jwt_secret: SecretStr
     jwt_issuer: str = "storefront"
     jwt_audience: str = "storefront-api"
     access_token_ttl_seconds: int = 900
     refresh_token_ttl_seconds: int = 30 * 24 * 3600
-    cursor_secret: SecretStr = SecretStr(_DEV_CURSOR_SECRET)
+    cursor_secret: SecretStr
+    keys_dir: Path = Path("var/keys")
     db_pool_size: int = 10
     # gc.freeze() once the app has started (impl.kit.heap): full collections skip the heap
     # built at start-up. Tests that build an app per test turn it off (a collection each).
     freeze_heap: bool = True
     log_level: Literal["CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG"] = "INFO"
-    environment: str = "development"
+    environment: Literal["development", "production"] = "development"
     # Background jobs (impl.jobs) and the housekeeping they run.
     idempotency_key_retention_hours: int = Field(default=24, ge=1)
     housekeeping_interval_minutes: int = Field(default=15, ge=0)  # 0: never scheduled
@@ -69,16 +72,44 @@ class Settings(BaseSettings):
         # `REDIS_URL=` in a shell or compose file means "no Redis", not an invalid URL.
         return None if value == "" else value
 
-    @model_validator(mode="after")
-    def _no_dev_secrets_in_production(self) -> Settings:
-        if self.environment == "production":
-            for name, dev in (
-                ("jwt_secret", _DEV_JWT_SECRET),
-                ("cursor_secret", _DEV_CURSOR_SECRET),
-            ):
-                if getattr(self, name).get_secret_value() == dev:
-                    raise ValueError(f"{name.upper()} must be set in production")
-        return self
+    @model_validator(mode="before")
+    @classmethod
+    def _keys(cls, data: Any) -> Any:
+        """Fill unset keys from KEYS_DIR, making them there on first use; never in production."""
+        if not isinstance(data, dict):
+            return data
+        missing = [name for name in _KEYS if not data.get(name)]
+        if not missing:
+            return data
+        if data.get("environment", "development") == "production":
+            names = " and ".join(name.upper() for name in missing)
+            raise ValueError(f"{names} must be set when ENVIRONMENT=production")
+        keys_dir = Path(data.get("keys_dir") or cls.model_fields["keys_dir"].default)
+        return {**data, **{name: local_key(keys_dir / name) for name in missing}}
+
+
+def local_key(path: Path) -> str:
+    """The key kept in `path`, made (random, owner-only) if there is none yet.
+
+    Several processes may start at once: a new key is written to a file of its own and
+    linked into place, so every process reads the one key that won.
+    """
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    draft = path.with_name(f".{path.name}.{secrets.token_hex(8)}")
+    descriptor = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w") as file:
+        file.write(secrets.token_urlsafe(48))
+    try:
+        os.link(draft, path)
+    except FileExistsError:
+        pass
+    finally:
+        draft.unlink()
+    return path.read_text().strip()
 
 
 def normalise_database_url(url: str) -> str:

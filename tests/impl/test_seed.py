@@ -19,7 +19,7 @@ from impl.teams.service import TeamService
 async def test_seeds_once(
     sessionmaker: async_sessionmaker[AsyncSession], settings: Settings
 ) -> None:
-    credentials = await seed_demo(sessionmaker)
+    credentials = await seed_demo(sessionmaker, settings)
 
     assert credentials is not None
     assert (credentials.email, credentials.password) == ("demo@storefront.example", DEMO_PASSWORD)
@@ -46,7 +46,7 @@ async def test_seeds_once(
         assert len(products.items) == DEMO_PRODUCT_COUNT
         assert {product.status for product in products.items} == {"draft", "active", "archived"}
 
-    assert await seed_demo(sessionmaker) is None
+    assert await seed_demo(sessionmaker, settings) is None
 
 
 async def test_fake_data_keeps_every_invariant(

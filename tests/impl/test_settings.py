@@ -1,9 +1,13 @@
 from __future__ import annotations
 
+import stat
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
 import pytest
 from pydantic import ValidationError
 
-from impl.settings import Settings
+from impl.settings import Settings, local_key
 
 
 def test_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -49,8 +53,38 @@ def test_short_secret_rejected_without_echoing_it() -> None:
     assert "too-short-secret" not in str(caught.value)
 
 
-def test_dev_secrets_refused_in_production() -> None:
-    with pytest.raises(ValidationError, match="JWT_SECRET"):
-        Settings(environment="production")
+def test_production_refuses_to_start_without_its_own_keys(tmp_path: Path) -> None:
+    with pytest.raises(ValidationError, match="JWT_SECRET and CURSOR_SECRET must be set"):
+        Settings(environment="production", keys_dir=tmp_path)
+    with pytest.raises(ValidationError, match="CURSOR_SECRET must be set"):
+        Settings(environment="production", jwt_secret="j" * 32, keys_dir=tmp_path)
     settings = Settings(environment="production", jwt_secret="j" * 32, cursor_secret="c" * 32)
     assert settings.environment == "production"
+    # Nothing was generated for it to fall back on.
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_keys_are_made_at_first_start_and_kept(tmp_path: Path) -> None:
+    first = Settings(keys_dir=tmp_path / "keys")
+    again = Settings(keys_dir=tmp_path / "keys")
+    elsewhere = Settings(keys_dir=tmp_path / "other")
+    jwt, cursor = first.jwt_secret.get_secret_value(), first.cursor_secret.get_secret_value()
+    assert len(jwt.encode()) >= 32
+    assert jwt != cursor
+    assert again.jwt_secret.get_secret_value() == jwt
+    assert again.cursor_secret.get_secret_value() == cursor
+    assert elsewhere.jwt_secret.get_secret_value() != jwt
+    for name in ("jwt_secret", "cursor_secret"):
+        assert stat.S_IMODE((tmp_path / "keys" / name).stat().st_mode) == 0o600
+    # A key that is given is used as it is, and the other still comes from the directory.
+    given = Settings(keys_dir=tmp_path / "keys", jwt_secret="g" * 32)
+    assert given.jwt_secret.get_secret_value() == "g" * 32
+    assert given.cursor_secret.get_secret_value() == cursor
+
+
+def test_processes_starting_together_agree_on_one_key(tmp_path: Path) -> None:
+    path = tmp_path / "keys" / "jwt_secret"
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        keys = set(pool.map(lambda _: local_key(path), range(32)))
+    assert keys == {path.read_text().strip()}
+    assert sorted(p.name for p in path.parent.iterdir()) == ["jwt_secret"]

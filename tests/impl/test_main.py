@@ -1,0 +1,165 @@
+"""The ``python -m impl`` commands, run as an operator would: a process on a database file."""
+
+from __future__ import annotations
+
+import os
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from impl.seed import DEMO_EMAIL, DEMO_PASSWORD
+
+ROOT = Path(__file__).resolve().parents[2]
+_PRODUCTION_KEYS = {"JWT_SECRET": "j" * 40, "CURSOR_SECRET": "c" * 40}
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    """A fresh, migrated SQLite database and a keys directory of this test's own."""
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'storefront.db'}",
+        "KEYS_DIR": str(tmp_path / "keys"),
+        "PYTHONPATH": f"{ROOT / 'src'}{os.pathsep}{ROOT}",
+    }
+    for name in ("REDIS_URL", "ENVIRONMENT", "JWT_SECRET", "CURSOR_SECRET", "ADMIN_PASSWORD"):
+        env.pop(name, None)
+    _impl(env, "migrate")
+    return env
+
+
+def _impl(
+    env: dict[str, str], *args: str, stdin: str = "", check: bool = True
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "impl", *args],
+        cwd=ROOT,
+        env=env,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        check=check,
+        timeout=60,
+    )
+
+
+def _users(env: dict[str, str]) -> list[tuple[str, str, int]]:
+    path = env["DATABASE_URL"].removeprefix("sqlite:///")
+    with sqlite3.connect(path) as db:
+        return db.execute("SELECT email, username, is_admin FROM users ORDER BY email").fetchall()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@pytest.fixture
+def production_server(env: dict[str, str], tmp_path: Path) -> Iterator[str]:
+    port = _free_port()
+    log = tmp_path / "serve.log"
+    server_env = {**env, **_PRODUCTION_KEYS, "ENVIRONMENT": "production", "PORT": str(port)}
+    with log.open("w") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "impl", "serve"],
+            cwd=ROOT,
+            env=server_env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            assert process.poll() is None, log.read_text()
+            try:
+                if httpx.get(f"{base_url}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                assert time.monotonic() < deadline, log.read_text()
+                time.sleep(0.1)
+        yield base_url
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+class TestCreateAdmin:
+    def test_new_account(self, env: dict[str, str]) -> None:
+        done = _impl(
+            env,
+            "create-admin",
+            "--email",
+            "Root@Example.com",
+            "--username",
+            "root",
+            stdin="a-long-admin-password\n",
+        )
+        assert "Created root@example.com" in done.stdout
+        assert _users(env) == [("root@example.com", "root", 1)]
+
+    def test_existing_account_is_promoted(self, env: dict[str, str]) -> None:
+        first = {**env, "ADMIN_PASSWORD": "a-long-admin-password"}
+        _impl(first, "create-admin", "--email", "ada@example.com", "--username", "ada")
+        again = _impl(first, "create-admin", "--email", "ada@example.com", "--username", "someone")
+        assert "Promoted the existing account ada@example.com" in again.stdout
+        assert _users(env) == [("ada@example.com", "ada", 1)]
+
+    def test_refuses_what_sign_up_refuses(self, env: dict[str, str]) -> None:
+        done = _impl(
+            env,
+            "create-admin",
+            "--email",
+            "root@example.com",
+            "--username",
+            "root",
+            stdin="short\n",
+            check=False,
+        )
+        assert done.returncode == 2
+        assert "password: String should have at least 10 characters" in done.stderr
+        assert _users(env) == []
+
+
+class TestProduction:
+    def test_refuses_to_start_without_its_own_keys(self, env: dict[str, str]) -> None:
+        # Development keys made by the migration are there: production does not take them.
+        assert (Path(env["KEYS_DIR"]) / "jwt_secret").exists()
+        done = _impl({**env, "ENVIRONMENT": "production"}, "serve", check=False)
+        assert done.returncode != 0
+        assert "JWT_SECRET and CURSOR_SECRET must be set" in done.stderr
+        assert "Traceback" not in done.stderr
+
+    def test_seed_is_refused(self, env: dict[str, str]) -> None:
+        done = _impl({**env, **_PRODUCTION_KEYS, "ENVIRONMENT": "production"}, "seed", check=False)
+        assert done.returncode != 0
+        assert "just create-admin" in done.stderr
+        assert _users(env) == []
+
+    def test_serve_creates_no_demo_account(
+        self, production_server: str, env: dict[str, str]
+    ) -> None:
+        answer = httpx.post(
+            f"{production_server}/v1/auth/token",
+            data={"grant_type": "password", "username": DEMO_EMAIL, "password": DEMO_PASSWORD},
+        )
+        assert answer.status_code == 400
+        assert answer.json()["error"] == "invalid_grant"
+        assert _users(env) == []
+
+
+def test_development_serve_seeds_the_demo_and_keeps_its_keys(env: dict[str, str]) -> None:
+    done = _impl(env, "seed")
+    assert DEMO_EMAIL in done.stdout
+    assert _users(env) == [(DEMO_EMAIL, "demo", 1)]
+    keys = Path(env["KEYS_DIR"])
+    assert sorted(p.name for p in keys.iterdir()) == ["cursor_secret", "jwt_secret"]
