@@ -10,16 +10,18 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
 from sqlalchemy import text
 
-from impl.accounts.repository import UserRepository
+from impl.accounts.repository import SignInRepository, UserRepository
 from impl.auth.passwords import hash_password_async
 from impl.auth.tokens import TokenService
 from impl.catalog.repository import ProductRepository
 from impl.inventory.service import Inventory, Movement
+from impl.kit.clock import utcnow
 from impl.kit.db import Units, create_engine, create_sessionmaker
 from impl.kit.migrate import ensure_database, migrate
 from impl.models import ProductStatus, Role, StockReason
@@ -46,6 +48,9 @@ async def setup(database_url: str, products: int) -> dict[str, object]:
                 email="bench@storefront.example",
                 username="bench",
                 password_hash=await hash_password_async("bench-password-not-secret"),
+            )
+            sign_in_id = await SignInRepository(session).create(
+                user_id=user.id, expires_at=utcnow() + timedelta(seconds=TOKEN_TTL_SECONDS)
             )
             teams = TeamRepository(session)
             team = await teams.create(name="Bench Shop")
@@ -74,7 +79,7 @@ async def setup(database_url: str, products: int) -> dict[str, object]:
         async with engine.connect() as connection:
             await connection.execution_options(isolation_level="AUTOCOMMIT")
             await connection.execute(text("ANALYZE"))
-        token, _ = TokenService(settings).issue_access_token(user.id)
+        token, _ = TokenService(settings).issue_access_token(user.id, sign_in_id)
     finally:
         await engine.dispose()
     return {

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import functools
 import itertools
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from impl.auth.passwords import hash_password, hash_password_async
-from impl.auth.principal import Principal
+from impl.auth.principal import Principal, TokenSubject
 from impl.kit.clock import utcnow
 from impl.kit.ids import new_id
 from impl.models import (
@@ -20,6 +20,7 @@ from impl.models import (
     ProductStatus,
     RefreshToken,
     Role,
+    SignIn,
     StockLevel,
     Team,
     User,
@@ -142,6 +143,21 @@ async def create_idempotency_key(
     session.add(row)
     await session.flush()
     return row
+
+
+async def create_sign_in(
+    session: AsyncSession, *, user: User, revoked_at: datetime | None = None
+) -> TokenSubject:
+    """A sign-in of `user`: what an access token of theirs names."""
+    sign_in = SignIn(
+        id=new_id(),
+        user_id=user.id,
+        expires_at=utcnow() + timedelta(days=1),
+        revoked_at=revoked_at,
+    )
+    session.add(sign_in)
+    await session.flush()
+    return TokenSubject(user_id=user.id, sign_in_id=sign_in.id)
 
 
 async def create_refresh_token(

@@ -134,14 +134,17 @@ class ContextFactory:
         read_ahead = self._ahead.get(info.operation.operation_id)
         found: tuple[Principal, str | None, list[Sequence[Any]] | None] | None
         if read_ahead is None:
-            caller = await callers.load(subject.user_id, team_id)
+            caller = await callers.load(subject, team_id)
             found = None if caller is None else (*caller, None)
         else:
             query, params = read_ahead
-            found = await callers.load_with(query, subject.user_id, team_id, params(info.arguments))
+            found = await callers.load_with(query, subject, team_id, params(info.arguments))
         if found is None:
-            # Deactivated (or deleted) accounts stop at once, whatever their tokens say.
-            raise invalid_token("The user no longer exists or is deactivated")
+            # Deactivated (or deleted) accounts, and signed-out sign-ins, stop at once,
+            # whatever their tokens say.
+            raise invalid_token(
+                "The user no longer exists or is deactivated, or this sign-in was revoked"
+            )
         return found
 
 

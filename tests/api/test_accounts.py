@@ -83,6 +83,10 @@ class TestGetMe:
         assert response.json()["username"] == "meme"
 
 
+def _bearer(access_token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {access_token}"}
+
+
 async def _tokens(client: httpx.AsyncClient, name: str) -> dict[str, str]:
     await sign_up(client, name=name)
     response = await client.post(
@@ -121,11 +125,15 @@ class TestRefreshToken:
         )
         assert replay.status_code == 400
         assert replay.json()["error"] == "invalid_grant"
-        # The legitimate holder's newer token died with the family.
+        # The legitimate holder's newer token died with the family, and so did every access
+        # token of that sign-in, at once.
         newest = await client.post(
             "/v1/auth/refresh", json={"refresh_token": rotated.json()["refresh_token"]}
         )
         assert newest.status_code == 400
+        for access in (first["access_token"], rotated.json()["access_token"]):
+            me = await client.get("/v1/me", headers=_bearer(access))
+            assert me.status_code == 401
 
     async def test_other_sign_ins_survive_a_reuse(self, client: httpx.AsyncClient) -> None:
         first = await _tokens(client, "fam")
@@ -157,6 +165,43 @@ class TestLogout:
             "/v1/auth/refresh", json={"refresh_token": tokens["refresh_token"]}
         )
         assert refresh.status_code == 400
+
+    async def test_stops_the_sign_ins_access_tokens_at_once(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        first = await _tokens(client, "leaver")
+        rotated = await client.post(
+            "/v1/auth/refresh", json={"refresh_token": first["refresh_token"]}
+        )
+        other = await client.post(
+            "/v1/auth/token",
+            data={"grant_type": "password", "username": "leaver@example.com", "password": PASSWORD},
+        )
+        team = await client.post(
+            "/v1/teams", json={"name": "Kept"}, headers=_bearer(first["access_token"])
+        )
+        assert team.status_code == 201
+        # Verified once already: the authenticator's cache must not outlive the revocation.
+        assert (
+            await client.get("/v1/me", headers=_bearer(first["access_token"]))
+        ).status_code == 200
+
+        logout = await client.post(
+            "/v1/auth/logout", json={"refresh_token": rotated.json()["refresh_token"]}
+        )
+        assert logout.status_code == 204
+
+        for access in (first["access_token"], rotated.json()["access_token"]):
+            me = await client.get("/v1/me", headers=_bearer(access))
+            assert me.status_code == 401
+            assert me.headers["www-authenticate"] == 'Bearer error="invalid_token"'
+            products = await client.get(
+                f"/v1/teams/{team.json()['id']}/products", headers=_bearer(access)
+            )
+            assert products.status_code == 401
+        # Another sign-in of the same account goes on.
+        still = await client.get("/v1/me", headers=_bearer(other.json()["access_token"]))
+        assert still.status_code == 200
 
     async def test_unknown_token_is_ignored(self, client: httpx.AsyncClient) -> None:
         response = await client.post("/v1/auth/logout", json={"refresh_token": "made-up"})

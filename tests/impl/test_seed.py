@@ -4,6 +4,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from impl.accounts.service import AccountService
+from impl.auth.principal import TokenSubject
 from impl.auth.repository import CallerRepository
 from impl.auth.tokens import TokenService
 from impl.catalog.service import ProductService
@@ -31,7 +32,8 @@ async def test_seeds_once(
         )
         subject = TokenService(settings).decode_access_token(issued.access_token)
         found = await CallerRepository(await Unit.of_session(session)).load(
-            subject.user_id, credentials.team_id
+            TokenSubject(user_id=subject.user_id, sign_in_id=subject.sign_in_id),
+            credentials.team_id,
         )
         assert found is not None
         principal, role = found

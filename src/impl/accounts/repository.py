@@ -4,15 +4,16 @@ import uuid
 from collections.abc import Mapping
 from datetime import datetime
 
-from sqlalchemy import delete, exists, func, select, update
+from sqlalchemy import ColumnElement, delete, exists, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from impl.accounts.errors import EmailTakenError, UsernameTakenError
 from impl.kit.clock import utcnow
 from impl.kit.db import is_unique_violation
+from impl.kit.ids import new_id
 from impl.kit.pagination import KeysetPosition, past
-from impl.models import RefreshToken, User, UserPreferences
+from impl.models import RefreshToken, SignIn, User, UserPreferences
 
 
 class UserRepository:
@@ -113,6 +114,39 @@ class UserRepository:
         await self.session.flush()
 
 
+class SignInRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def create(self, *, user_id: uuid.UUID, expires_at: datetime) -> uuid.UUID:
+        sign_in = SignIn(id=new_id(), user_id=user_id, expires_at=expires_at)
+        self.session.add(sign_in)
+        await self.session.flush()
+        return sign_in.id
+
+    async def extend(self, sign_in_id: uuid.UUID, *, expires_at: datetime) -> None:
+        """A rotation issued a refresh token that lives until `expires_at`."""
+        await self.session.execute(
+            update(SignIn)
+            .where(SignIn.id == sign_in_id)
+            .values(expires_at=expires_at)
+            .execution_options(synchronize_session=False)
+        )
+
+    async def delete_expired(self, *, now: datetime, limit: int) -> int:
+        """Delete at most `limit` sign-ins whose every token expired before `now`."""
+        batch = (
+            select(SignIn.id)
+            .where(SignIn.expires_at < now)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        result = await self.session.execute(
+            delete(SignIn).where(SignIn.id.in_(batch)).execution_options(synchronize_session=False)
+        )
+        return int(result.rowcount)  # type: ignore[attr-defined]
+
+
 class RefreshTokenRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -160,20 +194,22 @@ class RefreshTokenRepository:
         return revoked_at is not None
 
     async def revoke_all_for_user(self, user_id: uuid.UUID) -> None:
-        await self.session.execute(
-            update(RefreshToken)
-            .where(RefreshToken.user_id == user_id, RefreshToken.revoked_at.is_(None))
-            .values(revoked_at=utcnow())
-            .execution_options(synchronize_session=False)
-        )
+        """Every sign-in of `user_id` ends: its refresh tokens and its access tokens."""
+        await self._revoke(RefreshToken.user_id == user_id, SignIn.user_id == user_id)
 
     async def revoke_family(self, family_id: uuid.UUID) -> None:
-        await self.session.execute(
-            update(RefreshToken)
-            .where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_(None))
-            .values(revoked_at=utcnow())
-            .execution_options(synchronize_session=False)
-        )
+        """The sign-in `family_id` ends: its refresh tokens and its access tokens."""
+        await self._revoke(RefreshToken.family_id == family_id, SignIn.id == family_id)
+
+    async def _revoke(self, tokens: ColumnElement[bool], sign_ins: ColumnElement[bool]) -> None:
+        now = utcnow()
+        for table, which in ((RefreshToken, tokens), (SignIn, sign_ins)):
+            await self.session.execute(
+                update(table)
+                .where(which, table.revoked_at.is_(None))
+                .values(revoked_at=now)
+                .execution_options(synchronize_session=False)
+            )
 
     async def delete_expired(self, *, now: datetime, limit: int) -> int:
         """Delete at most `limit` tokens that expired before `now`; return how many went.

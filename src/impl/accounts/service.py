@@ -6,7 +6,7 @@ import secrets
 import uuid
 import zoneinfo
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -15,7 +15,7 @@ from impl.accounts.errors import (
     RefreshTokenReusedError,
     UnknownTimezoneError,
 )
-from impl.accounts.repository import RefreshTokenRepository, UserRepository
+from impl.accounts.repository import RefreshTokenRepository, SignInRepository, UserRepository
 from impl.auth.passwords import (
     hash_password,
     hash_password_async,
@@ -26,7 +26,6 @@ from impl.auth.principal import Principal
 from impl.auth.tokens import TokenService, hash_refresh_token, invalid_token, new_refresh_token
 from impl.kit.clock import utcnow
 from impl.kit.errors import UnprocessableContent
-from impl.kit.ids import new_id
 from impl.kit.text import is_storable
 from impl.models import Theme, User, UserPreferences
 from impl.settings import Settings
@@ -41,6 +40,8 @@ class IssuedTokens:
     access_token: str
     expires_in: int
     refresh_token: str
+    # The refresh token's expiry.
+    expires_at: datetime
 
 
 @functools.cache
@@ -142,7 +143,10 @@ class AccountService:
             raise InvalidGrantError
         if needs_rehash(user.password_hash):
             await users.set_password_hash(user, await hash_password_async(password))
-        return await self._issue(session, user, family_id=new_id())
+        sign_in_id = await SignInRepository(session).create(
+            user_id=user.id, expires_at=utcnow() + self._refresh_ttl
+        )
+        return await self._issue(session, user, sign_in_id=sign_in_id)
 
     async def refresh_tokens(self, session: AsyncSession, *, refresh_token: str) -> IssuedTokens:
         """OAuth2 refresh grant: the presented token is used up and a new pair issued."""
@@ -162,7 +166,9 @@ class AccountService:
         user = await UserRepository(session).get(stored.user_id)
         if user is None or not user.is_active:
             raise InvalidGrantError("Invalid or expired refresh token")
-        return await self._issue(session, user, family_id=stored.family_id)
+        issued = await self._issue(session, user, sign_in_id=stored.family_id)
+        await SignInRepository(session).extend(stored.family_id, expires_at=issued.expires_at)
+        return issued
 
     async def revoke_refresh_token(self, session: AsyncSession, *, refresh_token: str) -> None:
         """Sign-out: revoke the token and every token rotated from the same sign-in.
@@ -206,16 +212,18 @@ class AccountService:
         return PreferencesView.of(saved)
 
     async def _issue(
-        self, session: AsyncSession, user: User, *, family_id: uuid.UUID
+        self, session: AsyncSession, user: User, *, sign_in_id: uuid.UUID
     ) -> IssuedTokens:
-        access_token, expires_in = self._tokens.issue_access_token(user.id)
+        """A new access token and refresh token of the sign-in `sign_in_id`."""
+        access_token, expires_in = self._tokens.issue_access_token(user.id, sign_in_id)
         refresh_token, refresh_hash = new_refresh_token()
+        expires_at = utcnow() + self._refresh_ttl
         await RefreshTokenRepository(session).create(
-            user_id=user.id,
-            family_id=family_id,
-            token_hash=refresh_hash,
-            expires_at=utcnow() + self._refresh_ttl,
+            user_id=user.id, family_id=sign_in_id, token_hash=refresh_hash, expires_at=expires_at
         )
         return IssuedTokens(
-            access_token=access_token, expires_in=expires_in, refresh_token=refresh_token
+            access_token=access_token,
+            expires_in=expires_in,
+            refresh_token=refresh_token,
+            expires_at=expires_at,
         )

@@ -17,10 +17,10 @@ VERIFIED_CACHE_SIZE = 4096
 class BearerAuthenticator:
     """Verifies the JWT only; no database work.
 
-    Whether the account is still active is checked by the request's context, in the request's
-    own transaction: one session per request, not two. A token's signature and claims are
-    verified once; later requests with the same token only re-check its expiry (an access
-    token cannot be revoked before it expires: deactivation is the context's check).
+    Whether the account is still active, and its sign-in not revoked, is checked by the
+    request's context, in the request's own transaction: one session per request, not two.
+    A token's signature and claims are verified once; later requests with the same token only
+    re-check its expiry (revocation is the context's check, so this cache cannot outlive it).
     """
 
     def __init__(self, tokens: TokenService) -> None:
@@ -34,7 +34,7 @@ class BearerAuthenticator:
             self._verified.move_to_end(token)
             return cached[0]
         claims = self._tokens.decode_access_token(token)
-        subject = TokenSubject(user_id=claims.user_id)
+        subject = TokenSubject(user_id=claims.user_id, sign_in_id=claims.sign_in_id)
         self._verified[token] = (subject, claims.expires_at.timestamp())
         if len(self._verified) > VERIFIED_CACHE_SIZE:
             self._verified.popitem(last=False)

@@ -6,9 +6,11 @@ from uuid import UUID
 
 @dataclass(frozen=True, slots=True)
 class TokenSubject:
-    """Whom a verified access token names; not yet checked against the accounts table."""
+    """Whom a verified access token names, and in which sign-in; not yet checked against
+    the accounts table (nor the sign-in against its revocation)."""
 
     user_id: UUID
+    sign_in_id: UUID
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,12 +16,14 @@ from impl.kit.ids import new_id
 from impl.settings import Settings
 
 _ALGORITHM = "HS256"
-_REQUIRED_CLAIMS = ["iss", "aud", "sub", "exp", "iat", "jti"]
+_REQUIRED_CLAIMS = ["iss", "aud", "sub", "sid", "exp", "iat", "jti"]
 
 
 @dataclass(frozen=True, slots=True)
 class AccessClaims:
     user_id: UUID
+    # The sign-in it was issued for (`impl.models.SignIn`): revoking that stops it.
+    sign_in_id: UUID
     token_id: str
     issued_at: datetime
     expires_at: datetime
@@ -34,13 +36,15 @@ class TokenService:
         self._audience = settings.jwt_audience
         self._ttl = settings.access_token_ttl_seconds
 
-    def issue_access_token(self, user_id: UUID) -> tuple[str, int]:
-        """Return a signed access token for `user_id` and its lifetime in seconds."""
+    def issue_access_token(self, user_id: UUID, sign_in_id: UUID) -> tuple[str, int]:
+        """Return a signed access token of `user_id`'s sign-in `sign_in_id`, and its
+        lifetime in seconds."""
         now = utcnow()
         claims = {
             "iss": self._issuer,
             "aud": self._audience,
             "sub": str(user_id),
+            "sid": str(sign_in_id),
             "iat": int(now.timestamp()),
             "exp": int((now + timedelta(seconds=self._ttl)).timestamp()),
             "jti": str(new_id()),
@@ -61,11 +65,12 @@ class TokenService:
             )
             return AccessClaims(
                 user_id=UUID(claims["sub"]),
+                sign_in_id=UUID(claims["sid"]),
                 token_id=str(claims["jti"]),
                 issued_at=datetime.fromtimestamp(claims["iat"], UTC),
                 expires_at=datetime.fromtimestamp(claims["exp"], UTC),
             )
-        except (jwt.PyJWTError, ValueError, TypeError, OverflowError) as error:
+        except (jwt.PyJWTError, ValueError, TypeError, OverflowError, AttributeError) as error:
             raise invalid_token() from error
 
 

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from impl.accounts.repository import RefreshTokenRepository
+from impl.accounts.repository import RefreshTokenRepository, SignInRepository
 from impl.kit.clock import utcnow
 from impl.kit.db import Unit, unit_of_work
 from impl.orders.repository import IdempotencyRepository
@@ -29,6 +29,7 @@ class Purged:
 class HousekeepingReport:
     idempotency_keys: Purged
     refresh_tokens: Purged
+    sign_ins: Purged
 
 
 class HousekeepingService:
@@ -43,6 +44,7 @@ class HousekeepingService:
         return HousekeepingReport(
             idempotency_keys=await self.purge_idempotency_keys(sessionmaker, now=now),
             refresh_tokens=await self.purge_refresh_tokens(sessionmaker, now=now),
+            sign_ins=await self.purge_sign_ins(sessionmaker, now=now),
         )
 
     async def purge_idempotency_keys(
@@ -64,6 +66,18 @@ class HousekeepingService:
         return await self._in_batches(
             sessionmaker,
             lambda session: RefreshTokenRepository(session).delete_expired(
+                now=now, limit=self.batch_size
+            ),
+        )
+
+    async def purge_sign_ins(
+        self, sessionmaker: async_sessionmaker[AsyncSession], *, now: datetime
+    ) -> Purged:
+        """Delete sign-ins whose newest refresh token expired (their access tokens did long
+        before: an access token lives minutes, a refresh token weeks)."""
+        return await self._in_batches(
+            sessionmaker,
+            lambda session: SignInRepository(session).delete_expired(
                 now=now, limit=self.batch_size
             ),
         )

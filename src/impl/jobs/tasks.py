@@ -24,11 +24,12 @@ def job_handlers(
     async def housekeeping(_payload: JsonObject) -> None:
         report = await housekeeping_service.run(sessionmaker)
         logger.info(
-            "housekeeping: deleted %d idempotency key(s) older than %d h and %d expired "
-            "refresh token(s)",
+            "housekeeping: deleted %d idempotency key(s) older than %d h, %d expired "
+            "refresh token(s) and %d expired sign-in(s)",
             report.idempotency_keys.rows,
             settings.idempotency_key_retention_hours,
             report.refresh_tokens.rows,
+            report.sign_ins.rows,
         )
 
     return {HOUSEKEEPING: housekeeping}

@@ -6,7 +6,7 @@ from impl.models.inventory import StockLevel, StockMovement, StockReason
 from impl.models.order import IdempotencyKey, Order, OrderLine, OrderStatus
 from impl.models.product import Product, ProductStatus, ProductTag
 from impl.models.team import Membership, Role, Team
-from impl.models.user import RefreshToken, Theme, User, UserPreferences
+from impl.models.user import RefreshToken, SignIn, Theme, User, UserPreferences
 
 __all__ = [
     "AuditEvent",
@@ -21,6 +21,7 @@ __all__ = [
     "ProductTag",
     "RefreshToken",
     "Role",
+    "SignIn",
     "StockLevel",
     "StockMovement",
     "StockReason",

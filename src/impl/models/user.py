@@ -32,6 +32,29 @@ class User(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
+class SignIn(Base):
+    """One sign-in (password grant): the family of refresh tokens rotated from it, and the
+    access tokens issued with them, which name it in their `sid` claim.
+
+    Every authenticated request checks its sign-in is not revoked, in the query that checks
+    the account, so logging out (or a replayed refresh token) stops its access tokens at once,
+    on every process.
+    """
+
+    __tablename__ = "sign_ins"
+
+    # The refresh tokens' `family_id`.
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    revoked_at: Mapped[datetime | None]
+    # The expiry of its newest refresh token: past it, every token of it has expired too.
+    # Indexed for the housekeeping purge.
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class RefreshToken(Base):
     """One issued refresh token; tokens rotated from one sign-in share a `family_id`."""
 

@@ -20,12 +20,12 @@ def _credentials(token: str) -> Credentials:
 async def test_verified_tokens_are_remembered_only_until_they_expire() -> None:
     tokens = TokenService(Settings(access_token_ttl_seconds=1))
     authenticator = BearerAuthenticator(tokens)
-    user_id = uuid.uuid4()
-    token, _ = tokens.issue_access_token(user_id)
+    user_id, sign_in_id = uuid.uuid4(), uuid.uuid4()
+    token, _ = tokens.issue_access_token(user_id, sign_in_id)
 
     first = await authenticator.authenticate(_credentials(token), [])
     again = await authenticator.authenticate(_credentials(token), [])
-    assert first == again == TokenSubject(user_id=user_id)
+    assert first == again == TokenSubject(user_id=user_id, sign_in_id=sign_in_id)
 
     await asyncio.sleep(2.1)  # past `exp`, which has whole-second precision
     with pytest.raises(Unauthorized):
@@ -35,7 +35,7 @@ async def test_verified_tokens_are_remembered_only_until_they_expire() -> None:
 async def test_a_remembered_token_does_not_vouch_for_another() -> None:
     tokens = TokenService(Settings())
     authenticator = BearerAuthenticator(tokens)
-    token, _ = tokens.issue_access_token(uuid.uuid4())
+    token, _ = tokens.issue_access_token(uuid.uuid4(), uuid.uuid4())
     await authenticator.authenticate(_credentials(token), [])
     with pytest.raises(Unauthorized):
         await authenticator.authenticate(_credentials(token[:-2] + "xx"), [])

@@ -7,29 +7,37 @@ from decimal import Decimal
 from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from impl.auth.principal import Principal
+from impl.auth.principal import Principal, TokenSubject
 from impl.auth.repository import CallerRepository, caller_and
 from impl.kit.db import Unit
 from impl.models import Product, Role
-from tests.factories import add_member, create_product, create_team, create_user
+from tests.factories import add_member, create_product, create_sign_in, create_team, create_user
 
 
 class TestLoad:
     async def test_active_user_without_team(self, session: AsyncSession, unit: Unit) -> None:
         user = await create_user(session, is_admin=True)
-        found = await CallerRepository(unit).load(user.id, None)
+        found = await CallerRepository(unit).load(await create_sign_in(session, user=user), None)
         assert found == (Principal(user_id=user.id, email=user.email, is_admin=True), None)
 
     async def test_deactivated_or_unknown_user(self, session: AsyncSession, unit: Unit) -> None:
         user = await create_user(session, is_active=False)
-        assert await CallerRepository(unit).load(user.id, None) is None
-        assert await CallerRepository(unit).load(uuid.uuid4(), None) is None
+        assert (
+            await CallerRepository(unit).load(await create_sign_in(session, user=user), None)
+            is None
+        )
+        assert (
+            await CallerRepository(unit).load(
+                TokenSubject(user_id=uuid.uuid4(), sign_in_id=uuid.uuid4()), None
+            )
+            is None
+        )
 
     async def test_role_in_team(self, session: AsyncSession, unit: Unit) -> None:
         user = await create_user(session)
         team = await create_team(session, owner=await create_user(session))
         await add_member(session, team=team, user=user, role=Role.VIEWER)
-        found = await CallerRepository(unit).load(user.id, team.id)
+        found = await CallerRepository(unit).load(await create_sign_in(session, user=user), team.id)
         assert found is not None
         assert found[1] == "viewer"
 
@@ -40,7 +48,9 @@ class TestLoad:
         deleted.deleted_at = datetime.now(UTC)
         await session.flush()
         for team_id in (other.id, deleted.id, uuid.uuid4()):
-            found = await CallerRepository(unit).load(user.id, team_id)
+            found = await CallerRepository(unit).load(
+                await create_sign_in(session, user=user), team_id
+            )
             assert found is not None
             assert found[1] is None
 
@@ -61,7 +71,7 @@ class TestLoadWith:
         for sku, price in (("B", "5"), ("A", "9"), ("C", "1")):
             await create_product(session, team=team, sku=sku, price=Decimal(price))
         found = await CallerRepository(unit).load_with(
-            _PRODUCTS, user.id, team.id, {"at_least": Decimal(5)}
+            _PRODUCTS, await create_sign_in(session, user=user), team.id, {"at_least": Decimal(5)}
         )
         assert found is not None
         principal, role, rows = found
@@ -75,7 +85,7 @@ class TestLoadWith:
         user = await create_user(session)
         team = await create_team(session, owner=user)
         found = await CallerRepository(unit).load_with(
-            _PRODUCTS, user.id, team.id, {"at_least": Decimal(0)}
+            _PRODUCTS, await create_sign_in(session, user=user), team.id, {"at_least": Decimal(0)}
         )
         assert found is not None
         assert found[1:] == ("owner", [])
@@ -87,7 +97,7 @@ class TestLoadWith:
         team = await create_team(session, owner=await create_user(session))
         await create_product(session, team=team)
         found = await CallerRepository(unit).load_with(
-            _PRODUCTS, user.id, team.id, {"at_least": Decimal(0)}
+            _PRODUCTS, await create_sign_in(session, user=user), team.id, {"at_least": Decimal(0)}
         )
         assert found is None
 
@@ -99,7 +109,29 @@ class TestLoadWith:
         team = await create_team(session, owner=await create_user(session))
         await create_product(session, team=team, sku="X")
         found = await CallerRepository(unit).load_with(
-            _PRODUCTS, user.id, team.id, {"at_least": Decimal(0)}
+            _PRODUCTS, await create_sign_in(session, user=user), team.id, {"at_least": Decimal(0)}
         )
         assert found is not None
         assert found[1] is None
+
+
+class TestSignIn:
+    async def test_a_revoked_sign_in_is_no_caller(self, session: AsyncSession, unit: Unit) -> None:
+        user = await create_user(session)
+        team = await create_team(session, owner=user)
+        revoked = await create_sign_in(session, user=user, revoked_at=datetime.now(UTC))
+        live = await create_sign_in(session, user=user)
+        assert await CallerRepository(unit).load(revoked, team.id) is None
+        assert await CallerRepository(unit).load(live, team.id) is not None
+        found = await CallerRepository(unit).load_with(
+            _PRODUCTS, revoked, team.id, {"at_least": Decimal(0)}
+        )
+        assert found is None
+
+    async def test_a_sign_in_vouches_for_its_own_account_only(
+        self, session: AsyncSession, unit: Unit
+    ) -> None:
+        user, other = await create_user(session), await create_user(session)
+        theirs = await create_sign_in(session, user=other)
+        forged = TokenSubject(user_id=user.id, sign_in_id=theirs.sign_in_id)
+        assert await CallerRepository(unit).load(forged, None) is None

@@ -26,6 +26,7 @@ def _claims(**overrides: Any) -> dict[str, Any]:
         "iss": "storefront",
         "aud": "storefront-api",
         "sub": str(uuid.uuid4()),
+        "sid": str(uuid.uuid4()),
         "iat": now,
         "exp": now + 60,
         "jti": "j",
@@ -35,11 +36,11 @@ def _claims(**overrides: Any) -> dict[str, Any]:
 
 
 def test_round_trip(tokens: TokenService) -> None:
-    user_id = uuid.uuid4()
-    token, expires_in = tokens.issue_access_token(user_id)
+    user_id, sign_in_id = uuid.uuid4(), uuid.uuid4()
+    token, expires_in = tokens.issue_access_token(user_id, sign_in_id)
     assert expires_in == 900
     claims = tokens.decode_access_token(token)
-    assert claims.user_id == user_id
+    assert (claims.user_id, claims.sign_in_id) == (user_id, sign_in_id)
     assert (claims.expires_at - claims.issued_at).total_seconds() == 900
     header = jwt.get_unverified_header(token)
     assert header["alg"] == "HS256"
@@ -47,8 +48,8 @@ def test_round_trip(tokens: TokenService) -> None:
 
 def test_each_token_has_its_own_id(tokens: TokenService) -> None:
     user_id = uuid.uuid4()
-    first, _ = tokens.issue_access_token(user_id)
-    second, _ = tokens.issue_access_token(user_id)
+    first, _ = tokens.issue_access_token(user_id, uuid.uuid4())
+    second, _ = tokens.issue_access_token(user_id, uuid.uuid4())
     assert tokens.decode_access_token(first).token_id != tokens.decode_access_token(second).token_id
 
 
@@ -60,6 +61,8 @@ def test_each_token_has_its_own_id(tokens: TokenService) -> None:
         pytest.param(_claims(iss="someone-else"), SECRET, "HS256", id="issuer"),
         pytest.param(_claims(jti=None), SECRET, "HS256", id="missing-jti"),
         pytest.param(_claims(sub="not-a-uuid"), SECRET, "HS256", id="bad-subject"),
+        pytest.param(_claims(sid=None), SECRET, "HS256", id="missing-sign-in"),
+        pytest.param(_claims(sid=7), SECRET, "HS256", id="bad-sign-in"),
         pytest.param(_claims(), "y" * 64, "HS256", id="other-key"),
         pytest.param(_claims(), SECRET, "HS512", id="algorithm-not-pinned"),
     ],

@@ -93,6 +93,7 @@ class TestPurgeIdempotencyKeys:
         report = await HousekeepingService(settings).run(sessionmaker)
         assert report.idempotency_keys == Purged(rows=0, batches=1)
         assert report.refresh_tokens == Purged(rows=0, batches=1)
+        assert report.sign_ins == Purged(rows=0, batches=1)
 
 
 class TestPurgeRefreshTokens:

@@ -25,7 +25,10 @@ from tests.factories import create_idempotency_key, create_refresh_token, create
 from tests.polling import until
 
 ROOT = Path(__file__).resolve().parents[3]
-PURGED = "deleted 1 idempotency key(s) older than 24 h and 1 expired refresh token(s)"
+PURGED = (
+    "deleted 1 idempotency key(s) older than 24 h, 1 expired refresh token(s) and 0 expired "
+    "sign-in(s)"
+)
 
 
 async def _expired_and_live_rows(sessionmaker: async_sessionmaker[AsyncSession]) -> None:
