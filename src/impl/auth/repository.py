@@ -48,8 +48,8 @@ def caller_and(statement: Select[Any], *, postgresql: Select[Any] | None = None)
 
     `statement`'s bind parameters are its own, but `user_id` is the caller's, `team_id`
     is the path's team and `sign_in_id` the token's sign-in, as in the caller query. A last
-    column tells a row `statement` found from the NULLs of none. `postgresql` is a variant of `statement` for PostgreSQL
-    (see `Query`).
+    column tells a row `statement` found from the NULLs of none. `postgresql` is a variant
+    of `statement` for PostgreSQL (see `Query`).
     """
 
     def joined(statement: Select[Any]) -> Select[Any]:
