@@ -11,7 +11,12 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextlib import (
+    AbstractAsyncContextManager,
+    AbstractContextManager,
+    asynccontextmanager,
+    nullcontext,
+)
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +31,7 @@ from impl.auth.repository import CallerRepository, caller_and
 from impl.auth.tokens import invalid_token
 from impl.kit.db import Unit, Units
 from impl.kit.errors import Forbidden, Unauthorized
+from impl.kit.pagination import CursorScope, cursors_of
 from impl.kit.query import Query
 from impl.teams.access import TeamAccess
 from impl.teams.errors import TeamNotFoundError, TeamRoleForbiddenError
@@ -111,15 +117,16 @@ class ContextFactory:
         )
         token = set_actor(actor)
         try:
-            async with self._units.open(read_only=info.operation.method == "GET") as unit:
-                principal, team, ahead = None, None, None
-                if info.principal is not None:
-                    team_id = _team_id(info, rule)
-                    principal, role, ahead = await self._load_caller(
-                        unit, info, info.principal, team_id
-                    )
-                    team = _authorise(rule, principal, team_id, role)
-                yield RequestContext(unit, principal, request_id, team, ahead)
+            with _list_cursors(info):
+                async with self._units.open(read_only=info.operation.method == "GET") as unit:
+                    principal, team, ahead = None, None, None
+                    if info.principal is not None:
+                        team_id = _team_id(info, rule)
+                        principal, role, ahead = await self._load_caller(
+                            unit, info, info.principal, team_id
+                        )
+                        team = _authorise(rule, principal, team_id, role)
+                    yield RequestContext(unit, principal, request_id, team, ahead)
         finally:
             reset_actor(token)
 
@@ -146,6 +153,14 @@ class ContextFactory:
                 "The user no longer exists or is deactivated, or this sign-in was revoked"
             )
         return found
+
+
+def _list_cursors(info: RequestInfo[TokenSubject]) -> AbstractContextManager[None]:
+    """A list's cursors are bound to it: its operation, caller, path and filters."""
+    if "cursor" not in info.arguments:
+        return nullcontext()
+    caller = info.principal.user_id if info.principal else None
+    return cursors_of(CursorScope(info.operation.operation_id, caller, info.arguments))
 
 
 def _team_id(info: RequestInfo[TokenSubject], rule: Rule | None) -> uuid.UUID | None:

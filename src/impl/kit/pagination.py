@@ -9,7 +9,9 @@ import hmac
 import json
 import re
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Generic, TypeVar
@@ -28,7 +30,52 @@ _TAG_BYTES = 16
 _MAX_CURSOR_CHARS = 1024
 _B64URL = re.compile(r"[A-Za-z0-9_-]+")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_SCOPE_KEY = "_"
 _MICROSECOND = timedelta(microseconds=1)
+
+
+# Arguments of a list operation that do not make it another list.
+_UNSCOPED_ARGUMENTS = frozenset({"cursor", "limit"})
+
+
+@dataclass(frozen=True, slots=True)
+class CursorScope:
+    """The list a cursor belongs to: the operation, its caller and every argument that
+    selects or orders rows (path parameters, filters, sort), all but `cursor` and `limit`."""
+
+    operation_id: str
+    caller: uuid.UUID | None
+    arguments: Mapping[str, Any]
+
+    def digest(self) -> str:
+        """12 base64url characters (72 bits) that differ between any two lists."""
+        selecting = sorted(
+            (name, value)
+            for name, value in self.arguments.items()
+            if name not in _UNSCOPED_ARGUMENTS and value is not None
+        )
+        text = json.dumps(
+            [self.operation_id, str(self.caller), selecting], default=str, separators=(",", ":")
+        )
+        return _b64encode(hashlib.sha256(text.encode()).digest()[:9])
+
+
+_scope: ContextVar[CursorScope | None] = ContextVar("cursor_scope", default=None)
+
+
+@contextmanager
+def cursors_of(scope: CursorScope) -> Iterator[None]:
+    """Bind the cursors encoded and decoded within to `scope` (one request's list)."""
+    token = _scope.set(scope)
+    try:
+        yield
+    finally:
+        _scope.reset(token)
+
+
+def _scope_digest() -> str:
+    scope = _scope.get()
+    return "" if scope is None else scope.digest()
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +112,10 @@ class CursorCodec:
     """Encodes keyset positions as `<base64url(json)>.<base64url(hmac)>`.
 
     The tag stops clients from forging positions (and from reading them as an API: the
-    format may change). Any malformed or tampered cursor raises `BadRequest`.
+    format may change). Any malformed or tampered cursor raises `BadRequest`. A cursor is
+    bound to the list it was made for (`cursors_of`): its scope's digest travels signed in
+    the payload, and a cursor of another list, other filters or another caller is
+    `BadRequest` too, saying so.
     """
 
     def __init__(self, secret: bytes) -> None:
@@ -75,8 +125,9 @@ class CursorCodec:
         return hmac.new(self._secret, payload, hashlib.sha256).digest()[:_TAG_BYTES]
 
     def encode(self, values: dict[str, str]) -> str:
-        """Serialise and sign `values`."""
-        payload = json.dumps(values, separators=(",", ":"), sort_keys=True).encode()
+        """Serialise and sign `values`, bound to the current `CursorScope`."""
+        bound = {**values, _SCOPE_KEY: _scope_digest()}
+        payload = json.dumps(bound, separators=(",", ":"), sort_keys=True).encode()
         return f"{_b64encode(payload)}.{_b64encode(self._tag(payload))}"
 
     def decode(self, cursor: str) -> dict[str, str]:
@@ -95,6 +146,11 @@ class CursorCodec:
             isinstance(key, str) and isinstance(value, str) for key, value in values.items()
         ):
             raise BadRequest("Invalid cursor")
+        if values.pop(_SCOPE_KEY, None) != _scope_digest():
+            raise BadRequest(
+                "This cursor belongs to another list, other filters or another caller; "
+                "start again from the first page, without cursor."
+            )
         return values
 
     def encode_position(self, position: KeysetPosition) -> str:
