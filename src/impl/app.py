@@ -53,6 +53,11 @@ READ_AHEAD = {
 }
 
 
+# Operations that answer without a unit of work, so they answer while the database is down:
+# liveness must never touch a dependency, readiness checks them itself.
+WITHOUT_DATABASE = frozenset({"get_health", "get_readiness", "get_metrics"})
+
+
 def create_app(settings: Settings | None = None, *, validate_responses: bool = False) -> Starlette:
     """Build the Storefront ASGI app. The database must already be migrated."""
     settings = settings or Settings()
@@ -63,7 +68,10 @@ def create_app(settings: Settings | None = None, *, validate_responses: bool = F
     accounts = AccountService(settings)
     implementation: Implementation[RequestContext, TokenSubject] = Implementation(
         context=ContextFactory(
-            sessionmaker, AccessPolicy.from_json(OPENAPI_JSON), read_ahead=READ_AHEAD
+            sessionmaker,
+            AccessPolicy.from_json(OPENAPI_JSON),
+            read_ahead=READ_AHEAD,
+            without_database=WITHOUT_DATABASE,
         ),
         authenticator=BearerAuthenticator(TokenService(settings)),
         health=HealthHandlers(engine, settings.redis_url, metrics),

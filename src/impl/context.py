@@ -10,7 +10,8 @@ handed over only once the access rules have passed.
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+import logging
+from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence
 from contextlib import (
     AbstractAsyncContextManager,
     AbstractContextManager,
@@ -18,23 +19,29 @@ from contextlib import (
     nullcontext,
 )
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn, cast
 
 from sqlalchemy import Select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from generated.runtime import RequestInfo, request_id_var
+from generated.runtime import ApiError, RequestInfo, request_id_var
 from impl.audit.recorder import Actor, reset_actor, set_actor
 from impl.auth.access import AccessPolicy, Rule
 from impl.auth.principal import Principal, TokenSubject
 from impl.auth.repository import CallerRepository, caller_and
 from impl.auth.tokens import invalid_token
-from impl.kit.db import Unit, Units
-from impl.kit.errors import Forbidden, Unauthorized
+from impl.kit.db import Unit, Units, is_database_unavailable
+from impl.kit.errors import Forbidden, ServiceUnavailable, Unauthorized
 from impl.kit.pagination import CursorScope, cursors_of
 from impl.kit.query import Query
 from impl.teams.access import TeamAccess
 from impl.teams.errors import TeamNotFoundError, TeamRoleForbiddenError
+
+
+logger = logging.getLogger(__name__)
+
+# What a 503 for an unreachable database tells clients to wait before trying again.
+DATABASE_RETRY_AFTER_SECONDS = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,8 +99,12 @@ class ContextFactory:
         sessionmaker: async_sessionmaker[AsyncSession],
         policy: AccessPolicy,
         read_ahead: Mapping[str, ReadAhead] | None = None,
+        without_database: Collection[str] = (),
     ) -> None:
         self._units = Units(sessionmaker)
+        # Operations whose handlers touch no database (liveness, readiness, metrics): their
+        # context holds no unit, so they answer while the database is down.
+        self._without_database = frozenset(without_database)
         self._policy = policy
         self._ahead: dict[str, tuple[Query, Callable[[Mapping[str, Any]], Mapping[str, Any]]]] = {
             operation_id: (caller_and(ahead.statement, postgresql=ahead.postgresql), ahead.params)
@@ -117,6 +128,9 @@ class ContextFactory:
         )
         token = set_actor(actor)
         try:
+            if info.operation.operation_id in self._without_database:
+                yield RequestContext(_NO_UNIT, None, request_id)
+                return
             with _list_cursors(info):
                 async with self._units.open(read_only=info.operation.method == "GET") as unit:
                     principal, team, ahead = None, None, None
@@ -127,6 +141,18 @@ class ContextFactory:
                         )
                         team = _authorise(rule, principal, team_id, role)
                     yield RequestContext(unit, principal, request_id, team, ahead)
+        except ApiError:
+            raise
+        except Exception as error:
+            if not is_database_unavailable(error):
+                raise
+            # Down, restarting or saturated: the client may retry (the unit was rolled back,
+            # and writes that must not apply twice are keyed); a bug is still a 500.
+            logger.warning("database unavailable: %r", error)
+            raise ServiceUnavailable(
+                "The database is unavailable; try again shortly.",
+                headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)},
+            ) from error
         finally:
             reset_actor(token)
 
@@ -153,6 +179,16 @@ class ContextFactory:
                 "The user no longer exists or is deactivated, or this sign-in was revoked"
             )
         return found
+
+
+class _NoUnit:
+    """The unit of an operation declared to need none: any use of it is a bug."""
+
+    def __getattr__(self, name: str) -> NoReturn:
+        raise TypeError(f"this operation was declared without a database (Unit.{name})")
+
+
+_NO_UNIT = cast(Unit, _NoUnit())
 
 
 def _list_cursors(info: RequestInfo[TokenSubject]) -> AbstractContextManager[None]:

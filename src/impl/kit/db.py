@@ -9,9 +9,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import asyncpg.exceptions
 from sqlalchemy import URL, event, make_url
 from sqlalchemy.engine import Connection, Dialect
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
@@ -42,7 +43,12 @@ def create_engine(settings: Settings) -> AsyncEngine:
     url = make_url(settings.database_url)
     if url.get_backend_name() != "sqlite":
         return create_async_engine(
-            url, pool_size=settings.db_pool_size, max_overflow=0, pool_pre_ping=False
+            url,
+            pool_size=settings.db_pool_size,
+            max_overflow=0,
+            pool_pre_ping=False,
+            # asyncpg waits 60 s by default: a request would hang on an unreachable server.
+            connect_args={"timeout": settings.db_connect_timeout_seconds},
         )
 
     ensure_sqlite_directory(url)
@@ -444,6 +450,44 @@ class Units:
             await unit._commit()
         finally:
             await unit._close()
+
+
+# What the database (or the way to it) answers when it is down, restarting or overloaded,
+# as opposed to refusing a statement. Matched anywhere in an error's chain: SQLAlchemy wraps
+# the driver's errors, and statements sent to asyncpg directly raise its own.
+_UNAVAILABLE: tuple[type[BaseException], ...] = (
+    OSError,  # refused, reset, timed out (the pool's wait too)
+    asyncpg.exceptions.PostgresConnectionError,  # class 08: connection gone or refused
+    asyncpg.exceptions.OperatorInterventionError,  # class 57: shutting down, starting up
+    asyncpg.exceptions.InsufficientResourcesError,  # class 53: too many connections, no disk
+)
+_UNAVAILABLE_MESSAGES = (
+    "connection is closed",  # asyncpg, on a connection the server dropped
+    "connection was closed",
+    "database is locked",  # SQLite, after the busy timeout
+    "unable to open database file",
+)
+
+
+def is_database_unavailable(error: BaseException) -> bool:
+    """True when `error` means the database cannot serve now (down, restarting, its pool
+    exhausted), not that a statement was wrong: worth a 503 and a retry, not a 500."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, DBAPIError) and current.connection_invalidated:
+            return True
+        if isinstance(current, _UNAVAILABLE):
+            return True
+        if any(message in str(current) for message in _UNAVAILABLE_MESSAGES):
+            return True
+        orig = getattr(current, "orig", None)
+        if isinstance(orig, BaseException) and id(orig) not in seen:
+            current = orig
+        else:
+            current = current.__cause__ or current.__context__
+    return False
 
 
 def is_unique_violation(

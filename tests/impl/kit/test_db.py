@@ -3,10 +3,11 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import asyncpg.exceptions
 import pytest
 from sqlalchemy import event as sqlalchemy_event
 from sqlalchemy import func, select, text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import QueuePool
 
@@ -14,6 +15,7 @@ from impl.kit.db import (
     Units,
     create_engine,
     create_sessionmaker,
+    is_database_unavailable,
     is_unique_violation,
     read_only_sessionmaker,
     unit_of_work,
@@ -168,3 +170,35 @@ async def test_a_unit_waits_as_long_as_the_pool_would(tmp_path: Path) -> None:
             assert await unit.session.scalar(select(func.count())) == 1
     finally:
         await engine.dispose()
+
+
+def _wrapped(error: BaseException) -> BaseException:
+    try:
+        try:
+            raise error
+        except BaseException as cause:
+            raise RuntimeError("while running a statement") from cause
+    except RuntimeError as outer:
+        return outer
+
+
+@pytest.mark.parametrize(
+    ("error", "unavailable"),
+    [
+        (ConnectionRefusedError(111, "Connect call failed"), True),
+        (_wrapped(ConnectionResetError()), True),
+        (TimeoutError(), True),
+        (asyncpg.exceptions.AdminShutdownError("terminating connection"), True),
+        (asyncpg.exceptions.CannotConnectNowError("the database system is starting up"), True),
+        (asyncpg.exceptions.ConnectionDoesNotExistError("connection was closed"), True),
+        (asyncpg.exceptions.TooManyConnectionsError("too many clients"), True),
+        (DBAPIError("SELECT 1", {}, Exception("gone"), connection_invalidated=True), True),
+        (OperationalError("BEGIN", {}, Exception("database is locked")), True),
+        (asyncpg.exceptions.UniqueViolationError("duplicate key"), False),
+        (IntegrityError("INSERT", {}, Exception("UNIQUE constraint failed")), False),
+        (_wrapped(ValueError("a bug")), False),
+        (KeyError("a bug"), False),
+    ],
+)
+def test_database_unavailable(error: BaseException, unavailable: bool) -> None:
+    assert is_database_unavailable(error) is unavailable
