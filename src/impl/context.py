@@ -9,8 +9,8 @@ handed over only once the access rules have passed.
 
 from __future__ import annotations
 
-import uuid
 import logging
+import uuid
 from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence
 from contextlib import (
     AbstractAsyncContextManager,
@@ -36,7 +36,6 @@ from impl.kit.pagination import CursorScope, cursors_of
 from impl.kit.query import Query
 from impl.teams.access import TeamAccess
 from impl.teams.errors import TeamNotFoundError, TeamRoleForbiddenError
-
 
 logger = logging.getLogger(__name__)
 
