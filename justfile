@@ -13,6 +13,11 @@ default:
 serve:
     uv run python -m impl serve
 
+# Migrate, then serve WORKERS uvicorn worker processes (default: one per core) on HOST:PORT,
+# DATABASE_URL and REDIS_URL; never seeds. SIGTERM drains requests in flight.
+serve-prod:
+    uv run python -m impl serve-prod
+
 # Apply the Alembic migrations to DATABASE_URL (default: the SQLite file under var/).
 migrate:
     uv run python -m impl migrate

@@ -1,5 +1,5 @@
-"""``python -m impl serve|migrate|seed|worker|create-admin``: the commands behind the justfile
-recipes."""
+"""``python -m impl serve|serve-prod|migrate|seed|worker|create-admin``: the commands behind
+the justfile recipes."""
 
 from __future__ import annotations
 
@@ -156,7 +156,9 @@ def _safe_url(url: str) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m impl")
-    parser.add_argument("command", choices=["serve", "migrate", "seed", "worker", "create-admin"])
+    parser.add_argument(
+        "command", choices=["serve", "serve-prod", "migrate", "seed", "worker", "create-admin"]
+    )
     admin = parser.add_argument_group(
         "create-admin: a platform admin (password from ADMIN_PASSWORD, standard input or a prompt)"
     )
@@ -182,6 +184,9 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(asyncio.run(_create_admin(settings, args.email, args.username)))
     elif args.command == "worker":
         raise SystemExit(asyncio.run(_work(settings)))
+    elif args.command == "serve-prod":
+        asyncio.run(_migrate(settings))
+        _serve_workers(settings)
     else:
         import uvicorn
 
@@ -202,6 +207,40 @@ def main(argv: list[str] | None = None) -> None:
             access_log=False,
             proxy_headers=False,
         )
+
+
+def _serve_workers(settings: Settings) -> None:
+    """`WORKERS` uvicorn processes on one socket, each its own app on the same settings.
+
+    Nothing they share lives in a process: the database (and Redis, with `REDIS_URL`) holds
+    sign-ins, idempotency keys and the job queue. SIGTERM (or Ctrl-C) stops accepting, lets
+    requests in flight finish for up to `SHUTDOWN_GRACE_SECONDS`, then each worker's lifespan
+    ends (the job in hand is finished, the pool closed).
+    """
+    import os
+
+    import uvicorn
+
+    workers = settings.workers or os.cpu_count() or 1
+    logger.info(
+        "serving on http://%s:%d with %d worker(s) on %s",
+        settings.host,
+        settings.port,
+        workers,
+        _safe_url(settings.database_url),
+    )
+    uvicorn.run(
+        "impl.app:app_from_environment",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=workers,
+        log_config=None,
+        access_log=False,
+        proxy_headers=False,
+        server_header=False,
+        timeout_graceful_shutdown=int(settings.shutdown_grace_seconds),
+    )
 
 
 def _settings() -> Settings:

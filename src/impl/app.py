@@ -58,6 +58,11 @@ READ_AHEAD = {
 WITHOUT_DATABASE = frozenset({"get_health", "get_readiness", "get_metrics"})
 
 
+def app_from_environment() -> Starlette:
+    """The app on settings read from the environment: what each `serve-prod` worker runs."""
+    return create_app(Settings())
+
+
 def create_app(settings: Settings | None = None, *, validate_responses: bool = False) -> Starlette:
     """Build the Storefront ASGI app. The database must already be migrated."""
     settings = settings or Settings()

@@ -23,6 +23,10 @@ class Settings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = 8000
+    # `serve-prod`: uvicorn worker processes (unset: one per CPU core), and how long SIGTERM
+    # waits for requests in flight before closing their connections.
+    workers: int | None = Field(default=None, ge=1)
+    shutdown_grace_seconds: float = Field(default=30.0, gt=0)
     database_url: str = "sqlite+aiosqlite:///var/storefront.db"
     redis_url: str | None = None
     # Unset outside production: generated once and kept in KEYS_DIR (see `_keys`).
