@@ -35,6 +35,13 @@ from impl.observability import Metrics, ObservabilityMiddleware
 from impl.orders.handlers import OrdersHandlers
 from impl.orders.repository import PRODUCTS_IN_TEAM, PRODUCTS_IN_TEAM_POSTGRESQL
 from impl.orders.service import OrderService
+from impl.ratelimits import (
+    RateLimiter,
+    RateLimitHeaders,
+    RatePolicy,
+    SignInThrottle,
+    create_storage,
+)
 from impl.settings import Settings
 from impl.teams.handlers import MembersHandlers, TeamsHandlers
 from impl.teams.members import MembershipService
@@ -58,6 +65,10 @@ READ_AHEAD = {
 WITHOUT_DATABASE = frozenset({"get_health", "get_readiness", "get_metrics"})
 
 
+# Failed password grants an account may have in 15 minutes before its sign-ins are refused.
+SIGN_IN_FAILURES = 10
+
+
 def app_from_environment() -> Starlette:
     """The app on settings read from the environment: what each `serve-prod` worker runs."""
     return create_app(Settings())
@@ -70,13 +81,22 @@ def create_app(settings: Settings | None = None, *, validate_responses: bool = F
     engine = create_engine(settings)
     sessionmaker = create_sessionmaker(engine)
     metrics = Metrics()
-    accounts = AccountService(settings)
+    limiter, throttle = None, None
+    if settings.rate_limits_enabled:
+        storage = create_storage(settings.redis_url)
+        policy = RatePolicy.from_json(OPENAPI_JSON, scale=settings.rate_limit_scale)
+        limiter = RateLimiter(policy, storage)
+        throttle = SignInThrottle(
+            storage, failures=max(1, round(SIGN_IN_FAILURES * settings.rate_limit_scale))
+        )
+    accounts = AccountService(settings, throttle=throttle)
     implementation: Implementation[RequestContext, TokenSubject] = Implementation(
         context=ContextFactory(
             sessionmaker,
             AccessPolicy.from_json(OPENAPI_JSON),
             read_ahead=READ_AHEAD,
             without_database=WITHOUT_DATABASE,
+            limiter=limiter,
         ),
         authenticator=BearerAuthenticator(TokenService(settings)),
         health=HealthHandlers(engine, settings.redis_url, metrics),
@@ -107,6 +127,9 @@ def create_app(settings: Settings | None = None, *, validate_responses: bool = F
     return build_app(
         implementation,
         validate_responses=validate_responses,
-        middleware=[Middleware(ObservabilityMiddleware, metrics=metrics)],
+        middleware=[
+            Middleware(ObservabilityMiddleware, metrics=metrics),
+            Middleware(RateLimitHeaders),
+        ],
         lifespan=lifespan,
     )

@@ -34,6 +34,8 @@ from impl.kit.db import Unit, Units, is_database_unavailable
 from impl.kit.errors import Forbidden, ServiceUnavailable, Unauthorized
 from impl.kit.pagination import CursorScope, cursors_of
 from impl.kit.query import Query
+from impl.ratelimits import SCOPE_KEY as RATE_LIMIT_SCOPE_KEY
+from impl.ratelimits import RateLimiter
 from impl.teams.access import TeamAccess
 from impl.teams.errors import TeamNotFoundError, TeamRoleForbiddenError
 
@@ -99,11 +101,13 @@ class ContextFactory:
         policy: AccessPolicy,
         read_ahead: Mapping[str, ReadAhead] | None = None,
         without_database: Collection[str] = (),
+        limiter: RateLimiter | None = None,
     ) -> None:
         self._units = Units(sessionmaker)
         # Operations whose handlers touch no database (liveness, readiness, metrics): their
         # context holds no unit, so they answer while the database is down.
         self._without_database = frozenset(without_database)
+        self._limiter = limiter
         self._policy = policy
         self._ahead: dict[str, tuple[Query, Callable[[Mapping[str, Any]], Mapping[str, Any]]]] = {
             operation_id: (caller_and(ahead.statement, postgresql=ahead.postgresql), ahead.params)
@@ -127,6 +131,8 @@ class ContextFactory:
         )
         token = set_actor(actor)
         try:
+            if self._limiter is not None:
+                await self._count(self._limiter, info)
             if info.operation.operation_id in self._without_database:
                 yield RequestContext(_NO_UNIT, None, request_id)
                 return
@@ -154,6 +160,21 @@ class ContextFactory:
             ) from error
         finally:
             reset_actor(token)
+
+    @staticmethod
+    async def _count(limiter: RateLimiter, info: RequestInfo[TokenSubject]) -> None:
+        """Count the request against its operation's rate limits, before any database work;
+        the counts travel on the request's scope to its response's header fields."""
+        request = info.request
+        team_id = request.path_params.get("team_id") if "{team_id}" in info.operation.path else None
+        counted = await limiter.hit(
+            info.operation.operation_id,
+            ip=request.client.host if request.client else "unknown",
+            principal=str(info.principal.user_id) if info.principal else None,
+            team=str(team_id) if team_id is not None else None,
+        )
+        if counted:
+            request.scope[RATE_LIMIT_SCOPE_KEY] = counted
 
     async def _load_caller(
         self,

@@ -38,6 +38,9 @@ class Settings(BaseSettings):
     cursor_secret: SecretStr
     keys_dir: Path = Path("var/keys")
     db_pool_size: int = 10
+    # Rate limits come from the contract (`impl.ratelimits`); the scale multiplies them all.
+    rate_limits_enabled: bool = True
+    rate_limit_scale: float = Field(default=1.0, gt=0)
     db_connect_timeout_seconds: float = Field(default=5.0, gt=0)
     # gc.freeze() once the app has started (impl.kit.heap): full collections skip the heap
     # built at start-up. Tests that build an app per test turn it off (a collection each).

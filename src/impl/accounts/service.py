@@ -28,6 +28,7 @@ from impl.kit.clock import utcnow
 from impl.kit.errors import UnprocessableContent
 from impl.kit.text import is_storable
 from impl.models import Theme, User, UserPreferences
+from impl.ratelimits import SignInThrottle
 from impl.settings import Settings
 
 # Matches the column sizes; longer input would fail on PostgreSQL but be stored by SQLite.
@@ -108,7 +109,8 @@ DEFAULT_PREFERENCES = PreferencesView(
 
 
 class AccountService:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, throttle: SignInThrottle | None = None) -> None:
+        self._throttle = throttle
         self._tokens = TokenService(settings)
         self._refresh_ttl = timedelta(seconds=settings.refresh_token_ttl_seconds)
 
@@ -136,11 +138,18 @@ class AccountService:
         """OAuth2 password grant. Every failure is the same `invalid_grant`, in the same time."""
         users = UserRepository(session)
         storable = is_storable(email) and is_storable(password)
-        user = await users.get_by_email(normalise_email(email)) if storable else None
+        account = normalise_email(email)
+        if self._throttle is not None:
+            await self._throttle.check(account)
+        user = await users.get_by_email(account) if storable else None
         password_hash = user.password_hash if user is not None else _dummy_password_hash()
         valid = storable and await verify_password_async(password_hash, password)
         if user is None or not valid or not user.is_active:
+            if self._throttle is not None:
+                await self._throttle.failed(account)
             raise InvalidGrantError
+        if self._throttle is not None:
+            await self._throttle.succeeded(account)
         if needs_rehash(user.password_hash):
             await users.set_password_hash(user, await hash_password_async(password))
         sign_in_id = await SignInRepository(session).create(

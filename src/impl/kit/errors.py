@@ -98,3 +98,9 @@ class ServiceUnavailable(AppError):
     status = 503
     slug = "service-unavailable"
     title = "Service Unavailable"
+
+
+class TooManyRequests(AppError):
+    status = 429
+    slug = "too-many-requests"
+    title = "Too Many Requests"
