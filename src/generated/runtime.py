@@ -1173,8 +1173,8 @@ class _DeadlineExceeded(Exception):
     """The handler was cancelled at its deadline."""
 
 
-async def _within(timeout: float, run: Callable[[], Awaitable[Any]]) -> Any:
-    """``run()``, cancelled after ``timeout`` seconds (then :class:`_DeadlineExceeded`).
+async def _within(seconds: float, run: Callable[[], Awaitable[Any]]) -> Any:
+    """``run()``, cancelled after ``seconds`` (then :class:`_DeadlineExceeded`).
 
     On asyncio a timer cancels the task directly: about 2 µs a request, half of
     ``asyncio.timeout``'s cost and a fifth of ``anyio.fail_after``'s, which serves other
@@ -1185,7 +1185,7 @@ async def _within(timeout: float, run: Callable[[], Awaitable[Any]]) -> Any:
     except RuntimeError:
         task = None
     if task is None:
-        with anyio.move_on_after(timeout):
+        with anyio.move_on_after(seconds):
             return await run()
         raise _DeadlineExceeded
     expired = False
@@ -1196,7 +1196,7 @@ async def _within(timeout: float, run: Callable[[], Awaitable[Any]]) -> Any:
         task.cancel()
 
     loop = asyncio.get_running_loop()
-    timer = loop.call_at(loop.time() + timeout, expire)
+    timer = loop.call_at(loop.time() + seconds, expire)
     try:
         result = await run()
     except asyncio.CancelledError:

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from types import ModuleType
@@ -168,8 +168,8 @@ def _client(pkg: ModuleType, handlers: Handlers, **limits: Any) -> httpx.AsyncCl
 
 
 @pytest.fixture
-def handlers(pkg: ModuleType) -> Iterator[Handlers]:
-    yield Handlers(pkg)
+def handlers(pkg: ModuleType) -> Handlers:
+    return Handlers(pkg)
 
 
 def _problem(response: httpx.Response, status: int) -> dict[str, Any]:
@@ -252,9 +252,7 @@ async def test_json_nesting_is_bounded(pkg: ModuleType, handlers: Handlers, dept
     assert problem["detail"] == "The request body is nested deeper than 64 levels."
 
 
-async def test_brackets_inside_strings_are_not_nesting(
-    pkg: ModuleType, handlers: Handlers
-) -> None:
+async def test_brackets_inside_strings_are_not_nesting(pkg: ModuleType, handlers: Handlers) -> None:
     text = '{"a": "' + "[{" * 200 + '\\"[[[[", "b": [[1]]}'
     async with _client(pkg, handlers) as client:
         response = await client.post(
@@ -288,9 +286,7 @@ async def test_json_number_length_is_bounded(
     assert problem["detail"] == "A number in the request body has more than 100 digits."
 
 
-async def test_invalid_json_is_still_reported_as_such(
-    pkg: ModuleType, handlers: Handlers
-) -> None:
+async def test_invalid_json_is_still_reported_as_such(pkg: ModuleType, handlers: Handlers) -> None:
     async with _client(pkg, handlers) as client:
         response = await client.post(
             "/echo", content="[" * 10, headers={"content-type": "application/json"}
@@ -329,9 +325,7 @@ async def test_the_deadline_cancels_the_handler_and_answers_503(
         assert (await client.get("/ping")).status_code == 200
 
 
-async def test_without_a_deadline_handlers_are_not_cut(
-    pkg: ModuleType, handlers: Handlers
-) -> None:
+async def test_without_a_deadline_handlers_are_not_cut(pkg: ModuleType, handlers: Handlers) -> None:
     async with _client(pkg, handlers, request_timeout=None) as client:
         slow = asyncio.ensure_future(client.get("/slow"))
         await asyncio.sleep(0.2)
