@@ -96,6 +96,7 @@ def serve(
         "--workers",
         "1",
         "--no-access-log",
+        "--no-server-header",
         "--log-level",
         "warning",
     ]

@@ -85,6 +85,7 @@ class Operation:
     responses: tuple[Response, ...]
     security: tuple[tuple[tuple[str, tuple[str, ...]], ...], ...]
     pointer: str
+    max_body_bytes: int | None = None  # the operation's `x-max-body-bytes`
 
     @property
     def return_annotation(self) -> str:

@@ -422,7 +422,24 @@ class _Parser:
             responses=responses,
             security=security,
             pointer=pointer,
+            max_body_bytes=self.max_body_bytes(op, pointer),
         )
+
+    def max_body_bytes(self, op: dict[str, Any], pointer: str) -> int | None:
+        """The operation's ``x-max-body-bytes``: a positive integer, or None when absent."""
+        if "x-max-body-bytes" not in op:
+            return None
+        value = op["x-max-body-bytes"]
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise SpecError(
+                [
+                    self.bundle.diagnostic(
+                        f"x-max-body-bytes must be a positive integer, not {value!r}",
+                        join_pointer(pointer, "x-max-body-bytes"),
+                    )
+                ]
+            )
+        return value
 
     def parameters(
         self, mapper: TypeMapper, base: str, shared: list[Any], own: list[Any], pointer: str

@@ -80,6 +80,16 @@ RULES: dict[str, Rule] = {
         ),
         Rule("error-response-400", ERROR, "add `'400': {$ref: .../responses.yaml#/BadRequest}`."),
         Rule(
+            "error-response-413",
+            ERROR,
+            "add `'413': {$ref: .../responses.yaml#/PayloadTooLarge}`.",
+        ),
+        Rule(
+            "error-response-503",
+            ERROR,
+            "add `'503': {$ref: .../responses.yaml#/ServiceUnavailable}`.",
+        ),
+        Rule(
             "error-response-conditional",
             ERROR,
             "add the PreconditionFailed (412) and PreconditionRequired (428) responses.",
@@ -599,6 +609,10 @@ def _check_error_responses(lint: _Linter) -> None:
         if has_body or op.parameter("query", "cursor"):
             reason = "reads a body" if has_body else "takes a cursor"
             required.append(("400", "error-response-400", f"{reason} that can be malformed"))
+        if has_body:
+            required.append(("413", "error-response-413", "reads a body that can be too large"))
+        # The server's deadline can cut any handler short.
+        required.append(("503", "error-response-503", "can miss the server's deadline"))
         for status, code, reason in required:
             if status not in responses:
                 lint.report(

@@ -173,6 +173,7 @@ def build_app(
     middleware: Sequence[Middleware] = (),
     docs: bool = True,
     lifespan: Any = None,
+    limits: rt.Limits | None = None,
 ) -> Starlette:
     """The ASGI app serving every operation of the contract.
 
@@ -182,6 +183,8 @@ def build_app(
     schema), after the usual request validation; credentials are then accepted as presented
     unless the implementation has an authenticator, and errors are answered in the shape the
     operation documents for them unless the implementation has a ``problems`` renderer.
+    ``limits`` bounds request bodies (1 MiB by default; an operation's ``x-max-body-bytes``
+    overrides it), JSON nesting and numbers, and the handler's time (30 s, then 503).
     """
     handlers: dict[str, Any] = {}
     if implementation is not None:
@@ -219,4 +222,5 @@ def build_app(
         title=TITLE,
         lifespan=lifespan,
         problems=problems,
+        limits=limits,
     )

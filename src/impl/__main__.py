@@ -206,6 +206,7 @@ def main(argv: list[str] | None = None) -> None:
             # Our own access line carries the request id; uvicorn's would not.
             access_log=False,
             proxy_headers=False,
+            server_header=False,  # no version banner for scanners
         )
 
 

@@ -9,6 +9,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 
 from generated import Implementation, build_app
+from generated.runtime import Limits
 from generated.spec import OPENAPI_JSON
 from impl.accounts.handlers import AuthHandlers, UsersHandlers
 from impl.accounts.service import AccountService
@@ -26,6 +27,7 @@ from impl.catalog.repository import READ_IN_TEAM
 from impl.catalog.service import ProductService
 from impl.context import ContextFactory, ReadAhead, RequestContext
 from impl.health.handlers import HealthHandlers
+from impl.http_hygiene import install as install_http_hygiene
 from impl.inventory.handlers import InventoryHandlers
 from impl.inventory.service import InventoryService
 from impl.jobs.runtime import build_runtime
@@ -124,7 +126,7 @@ def create_app(settings: Settings | None = None, *, validate_responses: bool = F
             await jobs.stop()
             await engine.dispose()
 
-    return build_app(
+    app = build_app(
         implementation,
         validate_responses=validate_responses,
         middleware=[
@@ -132,4 +134,6 @@ def create_app(settings: Settings | None = None, *, validate_responses: bool = F
             Middleware(RateLimitHeaders),
         ],
         lifespan=lifespan,
+        limits=Limits(settings.max_body_bytes, request_timeout=settings.request_timeout_seconds),
     )
+    return install_http_hygiene(app, settings, OPENAPI_JSON)

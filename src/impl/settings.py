@@ -5,10 +5,10 @@ from __future__ import annotations
 import os
 import secrets
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 _MIN_SECRET_BYTES = 32
 # The keys a deployment must bring; outside production they are made at first start.
@@ -55,6 +55,19 @@ class Settings(BaseSettings):
     job_retry_delay_seconds: float = Field(default=2.0, gt=0)
     job_claim_idle_seconds: float = Field(default=300.0, gt=0)
     jobs_redis_prefix: str = Field(default="storefront:jobs", min_length=1)
+    # Request limits and HTTP headers (impl.http_hygiene; README "Limits and HTTP headers").
+    max_body_bytes: int = Field(default=1 << 20, ge=1)
+    request_timeout_seconds: float = Field(default=30.0, gt=0)
+    cors_allowed_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    tls_terminated: bool = False
+
+    @field_validator("cors_allowed_origins", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        # CORS_ALLOWED_ORIGINS=https://a.example,https://b.example (or `*`); empty: none.
+        if isinstance(value, str):
+            return [origin.strip() for origin in value.split(",") if origin.strip()]
+        return value
 
     @field_validator("database_url")
     @classmethod

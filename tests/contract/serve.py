@@ -15,7 +15,14 @@ def main() -> None:
     settings = Settings()
     configure_logging("WARNING")
     app = create_app(settings, validate_responses=True)
-    uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_config=None, access_log=False)
+    uvicorn.run(
+        app,
+        host="127.0.0.1",
+        port=int(sys.argv[1]),
+        log_config=None,
+        access_log=False,
+        server_header=False,
+    )
 
 
 if __name__ == "__main__":

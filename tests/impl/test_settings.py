@@ -88,3 +88,27 @@ def test_processes_starting_together_agree_on_one_key(tmp_path: Path) -> None:
         keys = set(pool.map(lambda _: local_key(path), range(32)))
     assert keys == {path.read_text().strip()}
     assert sorted(p.name for p in path.parent.iterdir()) == ["jwt_secret"]
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("", []),
+        ("https://shop.example", ["https://shop.example"]),
+        (" https://a.example , https://b.example,", ["https://a.example", "https://b.example"]),
+        ("*", ["*"]),
+    ],
+)
+def test_cors_origins_are_comma_separated(
+    monkeypatch: pytest.MonkeyPatch, raw: str, expected: list[str]
+) -> None:
+    monkeypatch.setenv("CORS_ALLOWED_ORIGINS", raw)
+    assert Settings().cors_allowed_origins == expected
+
+
+def test_limits_and_headers_are_safe_by_default() -> None:
+    settings = Settings()
+    assert settings.max_body_bytes == 1 << 20
+    assert settings.request_timeout_seconds == 30
+    assert settings.cors_allowed_origins == []
+    assert settings.tls_terminated is False

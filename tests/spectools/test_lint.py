@@ -58,6 +58,10 @@ components:
       $ref: "./components.yaml#/responses/NotFound"
     UnprocessableContent:
       $ref: "./components.yaml#/responses/UnprocessableContent"
+    PayloadTooLarge:
+      $ref: "./components.yaml#/responses/PayloadTooLarge"
+    ServiceUnavailable:
+      $ref: "./components.yaml#/responses/ServiceUnavailable"
 """
 
 PATHS_YAML = """\
@@ -91,6 +95,8 @@ widgets:
         $ref: "../components.yaml#/responses/Unauthorized"
       "422":
         $ref: "../components.yaml#/responses/UnprocessableContent"
+      "503":
+        $ref: "../components.yaml#/responses/ServiceUnavailable"
   post:
     operationId: create_widget
     tags:
@@ -123,8 +129,12 @@ widgets:
         $ref: "../components.yaml#/responses/BadRequest"
       "401":
         $ref: "../components.yaml#/responses/Unauthorized"
+      "413":
+        $ref: "../components.yaml#/responses/PayloadTooLarge"
       "422":
         $ref: "../components.yaml#/responses/UnprocessableContent"
+      "503":
+        $ref: "../components.yaml#/responses/ServiceUnavailable"
 widget:
   parameters:
     - $ref: "../components.yaml#/parameters/WidgetId"
@@ -152,6 +162,8 @@ widget:
         $ref: "../components.yaml#/responses/NotFound"
       "422":
         $ref: "../components.yaml#/responses/UnprocessableContent"
+      "503":
+        $ref: "../components.yaml#/responses/ServiceUnavailable"
 """
 
 COMPONENTS_YAML = """\
@@ -243,6 +255,18 @@ responses:
           $ref: "#/schemas/Problem"
   UnprocessableContent:
     description: The request failed validation.
+    content:
+      application/problem+json:
+        schema:
+          $ref: "#/schemas/Problem"
+  PayloadTooLarge:
+    description: The request body is too large.
+    content:
+      application/problem+json:
+        schema:
+          $ref: "#/schemas/Problem"
+  ServiceUnavailable:
+    description: The request missed the server's deadline.
     content:
       application/problem+json:
         schema:
@@ -445,6 +469,22 @@ CASES = [
         PATHS,
         "    responses:",
         "list_widgets takes a cursor that can be malformed",
+    ),
+    Case(
+        "error-response-413",
+        (Edit(PATHS, '      "413":\n', "      x-removed:\n"),),
+        PATHS,
+        "    responses:",
+        "create_widget reads a body that can be too large but does not document 413",
+        occurrence=2,
+    ),
+    Case(
+        "error-response-503",
+        (Edit(PATHS, '      "503":\n', "      x-removed:\n", 3),),
+        PATHS,
+        "    responses:",
+        "get_widget can miss the server's deadline but does not document 503",
+        occurrence=3,
     ),
     Case(
         "error-response-conditional",

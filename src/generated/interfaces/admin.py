@@ -22,7 +22,14 @@ class AdminApi(Protocol[Ctx_contra]):
         is_active: bool | None,
         limit: int,
         cursor: str | None,
-    ) -> r.ListUsers200 | r.ListUsers400 | r.ListUsers401 | r.ListUsers403 | r.ListUsers422:
+    ) -> (
+        r.ListUsers200
+        | r.ListUsers400
+        | r.ListUsers401
+        | r.ListUsers403
+        | r.ListUsers422
+        | r.ListUsers503
+    ):
         """GET /v1/admin/users: List user accounts"""
         ...
 
@@ -38,6 +45,7 @@ class AdminApi(Protocol[Ctx_contra]):
         | r.DeactivateUser404
         | r.DeactivateUser409
         | r.DeactivateUser422
+        | r.DeactivateUser503
     ):
         """POST /v1/admin/users/{user_id}/deactivate: Deactivate a user account"""
         ...

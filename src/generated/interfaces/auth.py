@@ -20,7 +20,14 @@ class AuthApi(Protocol[Ctx_contra]):
         ctx: Ctx_contra,
         *,
         body: models.TokenRequest,
-    ) -> r.CreateToken200 | r.CreateToken400 | r.CreateToken415 | r.CreateToken422:
+    ) -> (
+        r.CreateToken200
+        | r.CreateToken400
+        | r.CreateToken413
+        | r.CreateToken415
+        | r.CreateToken422
+        | r.CreateToken503
+    ):
         """POST /v1/auth/token: Sign in (OAuth2 password grant)"""
         ...
 
@@ -29,7 +36,14 @@ class AuthApi(Protocol[Ctx_contra]):
         ctx: Ctx_contra,
         *,
         body: models.RefreshRequest,
-    ) -> r.RefreshToken200 | r.RefreshToken400 | r.RefreshToken415 | r.RefreshToken422:
+    ) -> (
+        r.RefreshToken200
+        | r.RefreshToken400
+        | r.RefreshToken413
+        | r.RefreshToken415
+        | r.RefreshToken422
+        | r.RefreshToken503
+    ):
         """POST /v1/auth/refresh: Refresh an access token"""
         ...
 
@@ -38,6 +52,6 @@ class AuthApi(Protocol[Ctx_contra]):
         ctx: Ctx_contra,
         *,
         body: models.RefreshRequest,
-    ) -> r.Logout204 | r.Logout400 | r.Logout415 | r.Logout422:
+    ) -> r.Logout204 | r.Logout400 | r.Logout413 | r.Logout415 | r.Logout422 | r.Logout503:
         """POST /v1/auth/logout: Sign out"""
         ...

@@ -18,7 +18,7 @@ class HealthApi(Protocol[Ctx_contra]):
     async def get_health(
         self,
         ctx: Ctx_contra,
-    ) -> r.GetHealth200:
+    ) -> r.GetHealth200 | r.GetHealth503:
         """GET /healthz: Liveness probe"""
         ...
 
@@ -32,6 +32,6 @@ class HealthApi(Protocol[Ctx_contra]):
     async def get_metrics(
         self,
         ctx: Ctx_contra,
-    ) -> r.GetMetrics200:
+    ) -> r.GetMetrics200 | r.GetMetrics503:
         """GET /metrics: Prometheus metrics"""
         ...

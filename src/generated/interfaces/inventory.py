@@ -21,7 +21,7 @@ class InventoryApi(Protocol[Ctx_contra]):
         *,
         team_id: UUID,
         product_id: UUID,
-    ) -> r.GetStock200 | r.GetStock401 | r.GetStock404 | r.GetStock422:
+    ) -> r.GetStock200 | r.GetStock401 | r.GetStock404 | r.GetStock422 | r.GetStock503:
         """GET /v1/teams/{team_id}/products/{product_id}/stock: Get a product's stock"""
         ...
 
@@ -39,6 +39,7 @@ class InventoryApi(Protocol[Ctx_contra]):
         | r.ListStockMovements401
         | r.ListStockMovements404
         | r.ListStockMovements422
+        | r.ListStockMovements503
     ):
         """GET /v1/teams/{team_id}/products/{product_id}/stock/movements: List a product's stock ledger"""
         ...
@@ -57,8 +58,10 @@ class InventoryApi(Protocol[Ctx_contra]):
         | r.AdjustStock403
         | r.AdjustStock404
         | r.AdjustStock409
+        | r.AdjustStock413
         | r.AdjustStock415
         | r.AdjustStock422
+        | r.AdjustStock503
     ):
         """POST /v1/teams/{team_id}/products/{product_id}/stock/movements: Adjust a product's stock"""
         ...

@@ -23,7 +23,12 @@ class MembersApi(Protocol[Ctx_contra]):
         limit: int,
         cursor: str | None,
     ) -> (
-        r.ListMembers200 | r.ListMembers400 | r.ListMembers401 | r.ListMembers404 | r.ListMembers422
+        r.ListMembers200
+        | r.ListMembers400
+        | r.ListMembers401
+        | r.ListMembers404
+        | r.ListMembers422
+        | r.ListMembers503
     ):
         """GET /v1/teams/{team_id}/members: List a team's members"""
         ...
@@ -41,8 +46,10 @@ class MembersApi(Protocol[Ctx_contra]):
         | r.AddMember403
         | r.AddMember404
         | r.AddMember409
+        | r.AddMember413
         | r.AddMember415
         | r.AddMember422
+        | r.AddMember503
     ):
         """POST /v1/teams/{team_id}/members: Add a member"""
         ...
@@ -60,6 +67,7 @@ class MembersApi(Protocol[Ctx_contra]):
         | r.RemoveMember404
         | r.RemoveMember409
         | r.RemoveMember422
+        | r.RemoveMember503
     ):
         """DELETE /v1/teams/{team_id}/members/{user_id}: Remove a member, or leave"""
         ...
@@ -78,8 +86,10 @@ class MembersApi(Protocol[Ctx_contra]):
         | r.UpdateMember403
         | r.UpdateMember404
         | r.UpdateMember409
+        | r.UpdateMember413
         | r.UpdateMember415
         | r.UpdateMember422
+        | r.UpdateMember503
     ):
         """PATCH /v1/teams/{team_id}/members/{user_id}: Change a member's role"""
         ...

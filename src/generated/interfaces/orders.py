@@ -27,7 +27,14 @@ class OrdersApi(Protocol[Ctx_contra]):
         created_before: AwareDatetime | None,
         limit: int,
         cursor: str | None,
-    ) -> r.ListOrders200 | r.ListOrders400 | r.ListOrders401 | r.ListOrders404 | r.ListOrders422:
+    ) -> (
+        r.ListOrders200
+        | r.ListOrders400
+        | r.ListOrders401
+        | r.ListOrders404
+        | r.ListOrders422
+        | r.ListOrders503
+    ):
         """GET /v1/teams/{team_id}/orders: List orders"""
         ...
 
@@ -45,8 +52,10 @@ class OrdersApi(Protocol[Ctx_contra]):
         | r.CreateOrder403
         | r.CreateOrder404
         | r.CreateOrder409
+        | r.CreateOrder413
         | r.CreateOrder415
         | r.CreateOrder422
+        | r.CreateOrder503
     ):
         """POST /v1/teams/{team_id}/orders: Place an order"""
         ...
@@ -57,7 +66,7 @@ class OrdersApi(Protocol[Ctx_contra]):
         *,
         team_id: UUID,
         order_id: UUID,
-    ) -> r.GetOrder200 | r.GetOrder401 | r.GetOrder404 | r.GetOrder422:
+    ) -> r.GetOrder200 | r.GetOrder401 | r.GetOrder404 | r.GetOrder422 | r.GetOrder503:
         """GET /v1/teams/{team_id}/orders/{order_id}: Get an order"""
         ...
 
@@ -74,6 +83,7 @@ class OrdersApi(Protocol[Ctx_contra]):
         | r.PayOrder404
         | r.PayOrder409
         | r.PayOrder422
+        | r.PayOrder503
     ):
         """POST /v1/teams/{team_id}/orders/{order_id}/pay: Mark an order paid"""
         ...
@@ -91,6 +101,7 @@ class OrdersApi(Protocol[Ctx_contra]):
         | r.FulfillOrder404
         | r.FulfillOrder409
         | r.FulfillOrder422
+        | r.FulfillOrder503
     ):
         """POST /v1/teams/{team_id}/orders/{order_id}/fulfill: Mark an order fulfilled"""
         ...
@@ -108,6 +119,7 @@ class OrdersApi(Protocol[Ctx_contra]):
         | r.CancelOrder404
         | r.CancelOrder409
         | r.CancelOrder422
+        | r.CancelOrder503
     ):
         """POST /v1/teams/{team_id}/orders/{order_id}/cancel: Cancel an order"""
         ...
@@ -125,6 +137,7 @@ class OrdersApi(Protocol[Ctx_contra]):
         | r.RefundOrder404
         | r.RefundOrder409
         | r.RefundOrder422
+        | r.RefundOrder503
     ):
         """POST /v1/teams/{team_id}/orders/{order_id}/refund: Refund an order"""
         ...

@@ -38,6 +38,7 @@ class ProductsApi(Protocol[Ctx_contra]):
         | r.ListProducts401
         | r.ListProducts404
         | r.ListProducts422
+        | r.ListProducts503
     ):
         """GET /v1/teams/{team_id}/products: List products"""
         ...
@@ -55,8 +56,10 @@ class ProductsApi(Protocol[Ctx_contra]):
         | r.CreateProduct403
         | r.CreateProduct404
         | r.CreateProduct409
+        | r.CreateProduct413
         | r.CreateProduct415
         | r.CreateProduct422
+        | r.CreateProduct503
     ):
         """POST /v1/teams/{team_id}/products: Create a product"""
         ...
@@ -67,7 +70,7 @@ class ProductsApi(Protocol[Ctx_contra]):
         *,
         team_id: UUID,
         product_id: UUID,
-    ) -> r.GetProduct200 | r.GetProduct401 | r.GetProduct404 | r.GetProduct422:
+    ) -> r.GetProduct200 | r.GetProduct401 | r.GetProduct404 | r.GetProduct422 | r.GetProduct503:
         """GET /v1/teams/{team_id}/products/{product_id}: Get a product"""
         ...
 
@@ -86,6 +89,7 @@ class ProductsApi(Protocol[Ctx_contra]):
         | r.DeleteProduct412
         | r.DeleteProduct422
         | r.DeleteProduct428
+        | r.DeleteProduct503
     ):
         """DELETE /v1/teams/{team_id}/products/{product_id}: Delete a product"""
         ...
@@ -105,9 +109,11 @@ class ProductsApi(Protocol[Ctx_contra]):
         | r.UpdateProduct403
         | r.UpdateProduct404
         | r.UpdateProduct412
+        | r.UpdateProduct413
         | r.UpdateProduct415
         | r.UpdateProduct422
         | r.UpdateProduct428
+        | r.UpdateProduct503
     ):
         """PATCH /v1/teams/{team_id}/products/{product_id}: Update a product"""
         ...
@@ -125,6 +131,7 @@ class ProductsApi(Protocol[Ctx_contra]):
         | r.RestoreProduct404
         | r.RestoreProduct409
         | r.RestoreProduct422
+        | r.RestoreProduct503
     ):
         """POST /v1/teams/{team_id}/products/{product_id}/restore: Restore a deleted product"""
         ...

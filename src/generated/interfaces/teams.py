@@ -21,7 +21,7 @@ class TeamsApi(Protocol[Ctx_contra]):
         *,
         limit: int,
         cursor: str | None,
-    ) -> r.ListTeams200 | r.ListTeams400 | r.ListTeams401 | r.ListTeams422:
+    ) -> r.ListTeams200 | r.ListTeams400 | r.ListTeams401 | r.ListTeams422 | r.ListTeams503:
         """GET /v1/teams: List my teams"""
         ...
 
@@ -30,7 +30,15 @@ class TeamsApi(Protocol[Ctx_contra]):
         ctx: Ctx_contra,
         *,
         body: models.TeamCreate,
-    ) -> r.CreateTeam201 | r.CreateTeam400 | r.CreateTeam401 | r.CreateTeam415 | r.CreateTeam422:
+    ) -> (
+        r.CreateTeam201
+        | r.CreateTeam400
+        | r.CreateTeam401
+        | r.CreateTeam413
+        | r.CreateTeam415
+        | r.CreateTeam422
+        | r.CreateTeam503
+    ):
         """POST /v1/teams: Create a team"""
         ...
 
@@ -39,7 +47,7 @@ class TeamsApi(Protocol[Ctx_contra]):
         ctx: Ctx_contra,
         *,
         team_id: UUID,
-    ) -> r.GetTeam200 | r.GetTeam401 | r.GetTeam404 | r.GetTeam422:
+    ) -> r.GetTeam200 | r.GetTeam401 | r.GetTeam404 | r.GetTeam422 | r.GetTeam503:
         """GET /v1/teams/{team_id}: Get a team"""
         ...
 
@@ -55,6 +63,7 @@ class TeamsApi(Protocol[Ctx_contra]):
         | r.DeleteTeam404
         | r.DeleteTeam409
         | r.DeleteTeam422
+        | r.DeleteTeam503
     ):
         """DELETE /v1/teams/{team_id}: Delete a team"""
         ...
@@ -72,8 +81,10 @@ class TeamsApi(Protocol[Ctx_contra]):
         | r.UpdateTeam403
         | r.UpdateTeam404
         | r.UpdateTeam409
+        | r.UpdateTeam413
         | r.UpdateTeam415
         | r.UpdateTeam422
+        | r.UpdateTeam503
     ):
         """PATCH /v1/teams/{team_id}: Update a team"""
         ...

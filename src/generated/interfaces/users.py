@@ -20,14 +20,22 @@ class UsersApi(Protocol[Ctx_contra]):
         ctx: Ctx_contra,
         *,
         body: models.UserCreate,
-    ) -> r.CreateUser201 | r.CreateUser400 | r.CreateUser409 | r.CreateUser415 | r.CreateUser422:
+    ) -> (
+        r.CreateUser201
+        | r.CreateUser400
+        | r.CreateUser409
+        | r.CreateUser413
+        | r.CreateUser415
+        | r.CreateUser422
+        | r.CreateUser503
+    ):
         """POST /v1/users: Sign up"""
         ...
 
     async def get_me(
         self,
         ctx: Ctx_contra,
-    ) -> r.GetMe200 | r.GetMe401:
+    ) -> r.GetMe200 | r.GetMe401 | r.GetMe503:
         """GET /v1/me: Get the signed-in user"""
         ...
 
@@ -41,8 +49,10 @@ class UsersApi(Protocol[Ctx_contra]):
         | r.UpdateMe400
         | r.UpdateMe401
         | r.UpdateMe409
+        | r.UpdateMe413
         | r.UpdateMe415
         | r.UpdateMe422
+        | r.UpdateMe503
     ):
         """PATCH /v1/me: Update the signed-in user"""
         ...
@@ -50,7 +60,7 @@ class UsersApi(Protocol[Ctx_contra]):
     async def get_preferences(
         self,
         ctx: Ctx_contra,
-    ) -> r.GetPreferences200 | r.GetPreferences401:
+    ) -> r.GetPreferences200 | r.GetPreferences401 | r.GetPreferences503:
         """GET /v1/me/preferences: Get my preferences"""
         ...
 
@@ -63,8 +73,10 @@ class UsersApi(Protocol[Ctx_contra]):
         r.PutPreferences200
         | r.PutPreferences400
         | r.PutPreferences401
+        | r.PutPreferences413
         | r.PutPreferences415
         | r.PutPreferences422
+        | r.PutPreferences503
     ):
         """PUT /v1/me/preferences: Replace my preferences"""
         ...

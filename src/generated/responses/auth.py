@@ -19,7 +19,14 @@ class CreateToken200:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CreateToken400:
-    """create_token: 400 The request could not be read: a body that is not well-formed JSON or form data, a `cursor` that this API did not issue or that was altered, or (on the token endpoint) an OAuth2 error such as `invalid_grant` for a wrong email or password, carried in the `error` member."""
+    """create_token: 400 The request could not be read: a body that is not well-formed JSON or form data, JSON nested deeper than 64 levels or with a number of more than 100 digits, a form of more than 1,000 fields, a `cursor` that this API did not issue or that was altered, or (on the token endpoint) an OAuth2 error such as `invalid_grant` for a wrong email or password, carried in the `error` member."""
+
+    body: models.Problem
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CreateToken413:
+    """create_token: 413 The request body is larger than this operation accepts (1 MiB unless the operation says otherwise with `x-max-body-bytes`). It is refused as soon as `Content-Length` or the bytes received exceed the limit, without reading the rest."""
 
     body: models.Problem
 
@@ -39,6 +46,14 @@ class CreateToken422:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class CreateToken503:
+    """create_token: 503 The service cannot handle the request right now: the request was not handled within the server's deadline (`REQUEST_TIMEOUT_SECONDS`, 30 by default; any change it made was rolled back), or a dependency it needs (such as the database) is unreachable. Retry after `Retry-After` seconds; retry a write with the same `Idempotency-Key` where it takes one."""
+
+    body: models.Problem
+    retry_after: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class RefreshToken200:
     """refresh_token: 200 A new token pair. The response must not be cached."""
 
@@ -48,7 +63,14 @@ class RefreshToken200:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RefreshToken400:
-    """refresh_token: 400 The request could not be read: a body that is not well-formed JSON or form data, a `cursor` that this API did not issue or that was altered, or (on the token endpoint) an OAuth2 error such as `invalid_grant` for a wrong email or password, carried in the `error` member."""
+    """refresh_token: 400 The request could not be read: a body that is not well-formed JSON or form data, JSON nested deeper than 64 levels or with a number of more than 100 digits, a form of more than 1,000 fields, a `cursor` that this API did not issue or that was altered, or (on the token endpoint) an OAuth2 error such as `invalid_grant` for a wrong email or password, carried in the `error` member."""
+
+    body: models.Problem
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RefreshToken413:
+    """refresh_token: 413 The request body is larger than this operation accepts (1 MiB unless the operation says otherwise with `x-max-body-bytes`). It is refused as soon as `Content-Length` or the bytes received exceed the limit, without reading the rest."""
 
     body: models.Problem
 
@@ -68,6 +90,14 @@ class RefreshToken422:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class RefreshToken503:
+    """refresh_token: 503 The service cannot handle the request right now: the request was not handled within the server's deadline (`REQUEST_TIMEOUT_SECONDS`, 30 by default; any change it made was rolled back), or a dependency it needs (such as the database) is unreachable. Retry after `Retry-After` seconds; retry a write with the same `Idempotency-Key` where it takes one."""
+
+    body: models.Problem
+    retry_after: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Logout204:
     """logout: 204 The refresh token (if it existed) and its family are revoked."""
 
@@ -76,7 +106,14 @@ class Logout204:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Logout400:
-    """logout: 400 The request could not be read: a body that is not well-formed JSON or form data, a `cursor` that this API did not issue or that was altered, or (on the token endpoint) an OAuth2 error such as `invalid_grant` for a wrong email or password, carried in the `error` member."""
+    """logout: 400 The request could not be read: a body that is not well-formed JSON or form data, JSON nested deeper than 64 levels or with a number of more than 100 digits, a form of more than 1,000 fields, a `cursor` that this API did not issue or that was altered, or (on the token endpoint) an OAuth2 error such as `invalid_grant` for a wrong email or password, carried in the `error` member."""
+
+    body: models.Problem
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Logout413:
+    """logout: 413 The request body is larger than this operation accepts (1 MiB unless the operation says otherwise with `x-max-body-bytes`). It is refused as soon as `Content-Length` or the bytes received exceed the limit, without reading the rest."""
 
     body: models.Problem
 
@@ -93,3 +130,11 @@ class Logout422:
     """logout: 422 The request is well-formed but fails validation: a path, query or header parameter or a body field is missing, of the wrong type, or out of range. `errors` lists every problem found, each with a JSON Pointer."""
 
     body: models.Problem
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Logout503:
+    """logout: 503 The service cannot handle the request right now: the request was not handled within the server's deadline (`REQUEST_TIMEOUT_SECONDS`, 30 by default; any change it made was rolled back), or a dependency it needs (such as the database) is unreachable. Retry after `Retry-After` seconds; retry a write with the same `Idempotency-Key` where it takes one."""
+
+    body: models.Problem
+    retry_after: int

@@ -17,6 +17,14 @@ class GetHealth200:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class GetHealth503:
+    """get_health: 503 The service cannot handle the request right now: the request was not handled within the server's deadline (`REQUEST_TIMEOUT_SECONDS`, 30 by default; any change it made was rolled back), or a dependency it needs (such as the database) is unreachable. Retry after `Retry-After` seconds; retry a write with the same `Idempotency-Key` where it takes one."""
+
+    body: models.Problem
+    retry_after: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class GetReadiness200:
     """get_readiness: 200 The instance can serve traffic; `status` says whether every check passed."""
 
@@ -25,7 +33,7 @@ class GetReadiness200:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class GetReadiness503:
-    """get_readiness: 503 The service cannot handle the request right now, usually because a required dependency (such as the database) is unreachable. Retry after `Retry-After` seconds."""
+    """get_readiness: 503 The service cannot handle the request right now: the request was not handled within the server's deadline (`REQUEST_TIMEOUT_SECONDS`, 30 by default; any change it made was rolled back), or a dependency it needs (such as the database) is unreachable. Retry after `Retry-After` seconds; retry a write with the same `Idempotency-Key` where it takes one."""
 
     body: models.Problem
     retry_after: int
@@ -36,3 +44,11 @@ class GetMetrics200:
     """get_metrics: 200 The current metrics."""
 
     body: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GetMetrics503:
+    """get_metrics: 503 The service cannot handle the request right now: the request was not handled within the server's deadline (`REQUEST_TIMEOUT_SECONDS`, 30 by default; any change it made was rolled back), or a dependency it needs (such as the database) is unreachable. Retry after `Retry-After` seconds; retry a write with the same `Idempotency-Key` where it takes one."""
+
+    body: models.Problem
+    retry_after: int

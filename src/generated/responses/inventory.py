@@ -39,6 +39,14 @@ class GetStock422:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class GetStock503:
+    """get_stock: 503 The service cannot handle the request right now: the request was not handled within the server's deadline (`REQUEST_TIMEOUT_SECONDS`, 30 by default; any change it made was rolled back), or a dependency it needs (such as the database) is unreachable. Retry after `Retry-After` seconds; retry a write with the same `Idempotency-Key` where it takes one."""
+
+    body: models.Problem
+    retry_after: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ListStockMovements200:
     """list_stock_movements: 200 One page of the ledger."""
 
@@ -47,7 +55,7 @@ class ListStockMovements200:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ListStockMovements400:
-    """list_stock_movements: 400 The request could not be read: a body that is not well-formed JSON or form data, a `cursor` that this API did not issue or that was altered, or (on the token endpoint) an OAuth2 error such as `invalid_grant` for a wrong email or password, carried in the `error` member."""
+    """list_stock_movements: 400 The request could not be read: a body that is not well-formed JSON or form data, JSON nested deeper than 64 levels or with a number of more than 100 digits, a form of more than 1,000 fields, a `cursor` that this API did not issue or that was altered, or (on the token endpoint) an OAuth2 error such as `invalid_grant` for a wrong email or password, carried in the `error` member."""
 
     body: models.Problem
 
@@ -75,6 +83,14 @@ class ListStockMovements422:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class ListStockMovements503:
+    """list_stock_movements: 503 The service cannot handle the request right now: the request was not handled within the server's deadline (`REQUEST_TIMEOUT_SECONDS`, 30 by default; any change it made was rolled back), or a dependency it needs (such as the database) is unreachable. Retry after `Retry-After` seconds; retry a write with the same `Idempotency-Key` where it takes one."""
+
+    body: models.Problem
+    retry_after: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class AdjustStock201:
     """adjust_stock: 201 The movement was recorded; `on_hand_after` is the new level."""
 
@@ -83,7 +99,7 @@ class AdjustStock201:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class AdjustStock400:
-    """adjust_stock: 400 The request could not be read: a body that is not well-formed JSON or form data, a `cursor` that this API did not issue or that was altered, or (on the token endpoint) an OAuth2 error such as `invalid_grant` for a wrong email or password, carried in the `error` member."""
+    """adjust_stock: 400 The request could not be read: a body that is not well-formed JSON or form data, JSON nested deeper than 64 levels or with a number of more than 100 digits, a form of more than 1,000 fields, a `cursor` that this API did not issue or that was altered, or (on the token endpoint) an OAuth2 error such as `invalid_grant` for a wrong email or password, carried in the `error` member."""
 
     body: models.Problem
 
@@ -118,6 +134,13 @@ class AdjustStock409:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class AdjustStock413:
+    """adjust_stock: 413 The request body is larger than this operation accepts (1 MiB unless the operation says otherwise with `x-max-body-bytes`). It is refused as soon as `Content-Length` or the bytes received exceed the limit, without reading the rest."""
+
+    body: models.Problem
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class AdjustStock415:
     """adjust_stock: 415 The request body's `Content-Type` is not one this operation accepts (`application/json`, or `application/x-www-form-urlencoded` for the token endpoint), or it is missing."""
 
@@ -129,3 +152,11 @@ class AdjustStock422:
     """adjust_stock: 422 The request is well-formed but fails validation: a path, query or header parameter or a body field is missing, of the wrong type, or out of range. `errors` lists every problem found, each with a JSON Pointer."""
 
     body: models.Problem
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AdjustStock503:
+    """adjust_stock: 503 The service cannot handle the request right now: the request was not handled within the server's deadline (`REQUEST_TIMEOUT_SECONDS`, 30 by default; any change it made was rolled back), or a dependency it needs (such as the database) is unreachable. Retry after `Retry-After` seconds; retry a write with the same `Idempotency-Key` where it takes one."""
+
+    body: models.Problem
+    retry_after: int

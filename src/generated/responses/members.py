@@ -18,7 +18,7 @@ class ListMembers200:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ListMembers400:
-    """list_members: 400 The request could not be read: a body that is not well-formed JSON or form data, a `cursor` that this API did not issue or that was altered, or (on the token endpoint) an OAuth2 error such as `invalid_grant` for a wrong email or password, carried in the `error` member."""
+    """list_members: 400 The request could not be read: a body that is not well-formed JSON or form data, JSON nested deeper than 64 levels or with a number of more than 100 digits, a form of more than 1,000 fields, a `cursor` that this API did not issue or that was altered, or (on the token endpoint) an OAuth2 error such as `invalid_grant` for a wrong email or password, carried in the `error` member."""
 
     body: models.Problem
 
@@ -46,6 +46,14 @@ class ListMembers422:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class ListMembers503:
+    """list_members: 503 The service cannot handle the request right now: the request was not handled within the server's deadline (`REQUEST_TIMEOUT_SECONDS`, 30 by default; any change it made was rolled back), or a dependency it needs (such as the database) is unreachable. Retry after `Retry-After` seconds; retry a write with the same `Idempotency-Key` where it takes one."""
+
+    body: models.Problem
+    retry_after: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class AddMember201:
     """add_member: 201 The account is now a member. `Location` is the membership's URL."""
 
@@ -55,7 +63,7 @@ class AddMember201:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class AddMember400:
-    """add_member: 400 The request could not be read: a body that is not well-formed JSON or form data, a `cursor` that this API did not issue or that was altered, or (on the token endpoint) an OAuth2 error such as `invalid_grant` for a wrong email or password, carried in the `error` member."""
+    """add_member: 400 The request could not be read: a body that is not well-formed JSON or form data, JSON nested deeper than 64 levels or with a number of more than 100 digits, a form of more than 1,000 fields, a `cursor` that this API did not issue or that was altered, or (on the token endpoint) an OAuth2 error such as `invalid_grant` for a wrong email or password, carried in the `error` member."""
 
     body: models.Problem
 
@@ -90,6 +98,13 @@ class AddMember409:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class AddMember413:
+    """add_member: 413 The request body is larger than this operation accepts (1 MiB unless the operation says otherwise with `x-max-body-bytes`). It is refused as soon as `Content-Length` or the bytes received exceed the limit, without reading the rest."""
+
+    body: models.Problem
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class AddMember415:
     """add_member: 415 The request body's `Content-Type` is not one this operation accepts (`application/json`, or `application/x-www-form-urlencoded` for the token endpoint), or it is missing."""
 
@@ -101,6 +116,14 @@ class AddMember422:
     """add_member: 422 The request is well-formed but fails validation: a path, query or header parameter or a body field is missing, of the wrong type, or out of range. `errors` lists every problem found, each with a JSON Pointer."""
 
     body: models.Problem
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AddMember503:
+    """add_member: 503 The service cannot handle the request right now: the request was not handled within the server's deadline (`REQUEST_TIMEOUT_SECONDS`, 30 by default; any change it made was rolled back), or a dependency it needs (such as the database) is unreachable. Retry after `Retry-After` seconds; retry a write with the same `Idempotency-Key` where it takes one."""
+
+    body: models.Problem
+    retry_after: int
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -147,6 +170,14 @@ class RemoveMember422:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class RemoveMember503:
+    """remove_member: 503 The service cannot handle the request right now: the request was not handled within the server's deadline (`REQUEST_TIMEOUT_SECONDS`, 30 by default; any change it made was rolled back), or a dependency it needs (such as the database) is unreachable. Retry after `Retry-After` seconds; retry a write with the same `Idempotency-Key` where it takes one."""
+
+    body: models.Problem
+    retry_after: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class UpdateMember200:
     """update_member: 200 The membership with its new role."""
 
@@ -155,7 +186,7 @@ class UpdateMember200:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class UpdateMember400:
-    """update_member: 400 The request could not be read: a body that is not well-formed JSON or form data, a `cursor` that this API did not issue or that was altered, or (on the token endpoint) an OAuth2 error such as `invalid_grant` for a wrong email or password, carried in the `error` member."""
+    """update_member: 400 The request could not be read: a body that is not well-formed JSON or form data, JSON nested deeper than 64 levels or with a number of more than 100 digits, a form of more than 1,000 fields, a `cursor` that this API did not issue or that was altered, or (on the token endpoint) an OAuth2 error such as `invalid_grant` for a wrong email or password, carried in the `error` member."""
 
     body: models.Problem
 
@@ -190,6 +221,13 @@ class UpdateMember409:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class UpdateMember413:
+    """update_member: 413 The request body is larger than this operation accepts (1 MiB unless the operation says otherwise with `x-max-body-bytes`). It is refused as soon as `Content-Length` or the bytes received exceed the limit, without reading the rest."""
+
+    body: models.Problem
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class UpdateMember415:
     """update_member: 415 The request body's `Content-Type` is not one this operation accepts (`application/json`, or `application/x-www-form-urlencoded` for the token endpoint), or it is missing."""
 
@@ -201,3 +239,11 @@ class UpdateMember422:
     """update_member: 422 The request is well-formed but fails validation: a path, query or header parameter or a body field is missing, of the wrong type, or out of range. `errors` lists every problem found, each with a JSON Pointer."""
 
     body: models.Problem
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UpdateMember503:
+    """update_member: 503 The service cannot handle the request right now: the request was not handled within the server's deadline (`REQUEST_TIMEOUT_SECONDS`, 30 by default; any change it made was rolled back), or a dependency it needs (such as the database) is unreachable. Retry after `Retry-After` seconds; retry a write with the same `Idempotency-Key` where it takes one."""
+
+    body: models.Problem
+    retry_after: int

@@ -18,7 +18,7 @@ class ListTeams200:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ListTeams400:
-    """list_teams: 400 The request could not be read: a body that is not well-formed JSON or form data, a `cursor` that this API did not issue or that was altered, or (on the token endpoint) an OAuth2 error such as `invalid_grant` for a wrong email or password, carried in the `error` member."""
+    """list_teams: 400 The request could not be read: a body that is not well-formed JSON or form data, JSON nested deeper than 64 levels or with a number of more than 100 digits, a form of more than 1,000 fields, a `cursor` that this API did not issue or that was altered, or (on the token endpoint) an OAuth2 error such as `invalid_grant` for a wrong email or password, carried in the `error` member."""
 
     body: models.Problem
 
@@ -39,6 +39,14 @@ class ListTeams422:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class ListTeams503:
+    """list_teams: 503 The service cannot handle the request right now: the request was not handled within the server's deadline (`REQUEST_TIMEOUT_SECONDS`, 30 by default; any change it made was rolled back), or a dependency it needs (such as the database) is unreachable. Retry after `Retry-After` seconds; retry a write with the same `Idempotency-Key` where it takes one."""
+
+    body: models.Problem
+    retry_after: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class CreateTeam201:
     """create_team: 201 The team was created. `Location` is its URL."""
 
@@ -48,7 +56,7 @@ class CreateTeam201:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CreateTeam400:
-    """create_team: 400 The request could not be read: a body that is not well-formed JSON or form data, a `cursor` that this API did not issue or that was altered, or (on the token endpoint) an OAuth2 error such as `invalid_grant` for a wrong email or password, carried in the `error` member."""
+    """create_team: 400 The request could not be read: a body that is not well-formed JSON or form data, JSON nested deeper than 64 levels or with a number of more than 100 digits, a form of more than 1,000 fields, a `cursor` that this API did not issue or that was altered, or (on the token endpoint) an OAuth2 error such as `invalid_grant` for a wrong email or password, carried in the `error` member."""
 
     body: models.Problem
 
@@ -59,6 +67,13 @@ class CreateTeam401:
 
     body: models.Problem
     www_authenticate: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CreateTeam413:
+    """create_team: 413 The request body is larger than this operation accepts (1 MiB unless the operation says otherwise with `x-max-body-bytes`). It is refused as soon as `Content-Length` or the bytes received exceed the limit, without reading the rest."""
+
+    body: models.Problem
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -73,6 +88,14 @@ class CreateTeam422:
     """create_team: 422 The request is well-formed but fails validation: a path, query or header parameter or a body field is missing, of the wrong type, or out of range. `errors` lists every problem found, each with a JSON Pointer."""
 
     body: models.Problem
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CreateTeam503:
+    """create_team: 503 The service cannot handle the request right now: the request was not handled within the server's deadline (`REQUEST_TIMEOUT_SECONDS`, 30 by default; any change it made was rolled back), or a dependency it needs (such as the database) is unreachable. Retry after `Retry-After` seconds; retry a write with the same `Idempotency-Key` where it takes one."""
+
+    body: models.Problem
+    retry_after: int
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -103,6 +126,14 @@ class GetTeam422:
     """get_team: 422 The request is well-formed but fails validation: a path, query or header parameter or a body field is missing, of the wrong type, or out of range. `errors` lists every problem found, each with a JSON Pointer."""
 
     body: models.Problem
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GetTeam503:
+    """get_team: 503 The service cannot handle the request right now: the request was not handled within the server's deadline (`REQUEST_TIMEOUT_SECONDS`, 30 by default; any change it made was rolled back), or a dependency it needs (such as the database) is unreachable. Retry after `Retry-After` seconds; retry a write with the same `Idempotency-Key` where it takes one."""
+
+    body: models.Problem
+    retry_after: int
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -149,6 +180,14 @@ class DeleteTeam422:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class DeleteTeam503:
+    """delete_team: 503 The service cannot handle the request right now: the request was not handled within the server's deadline (`REQUEST_TIMEOUT_SECONDS`, 30 by default; any change it made was rolled back), or a dependency it needs (such as the database) is unreachable. Retry after `Retry-After` seconds; retry a write with the same `Idempotency-Key` where it takes one."""
+
+    body: models.Problem
+    retry_after: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class UpdateTeam200:
     """update_team: 200 The updated team."""
 
@@ -158,7 +197,7 @@ class UpdateTeam200:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class UpdateTeam400:
-    """update_team: 400 The request could not be read: a body that is not well-formed JSON or form data, a `cursor` that this API did not issue or that was altered, or (on the token endpoint) an OAuth2 error such as `invalid_grant` for a wrong email or password, carried in the `error` member."""
+    """update_team: 400 The request could not be read: a body that is not well-formed JSON or form data, JSON nested deeper than 64 levels or with a number of more than 100 digits, a form of more than 1,000 fields, a `cursor` that this API did not issue or that was altered, or (on the token endpoint) an OAuth2 error such as `invalid_grant` for a wrong email or password, carried in the `error` member."""
 
     body: models.Problem
 
@@ -193,6 +232,13 @@ class UpdateTeam409:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class UpdateTeam413:
+    """update_team: 413 The request body is larger than this operation accepts (1 MiB unless the operation says otherwise with `x-max-body-bytes`). It is refused as soon as `Content-Length` or the bytes received exceed the limit, without reading the rest."""
+
+    body: models.Problem
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class UpdateTeam415:
     """update_team: 415 The request body's `Content-Type` is not one this operation accepts (`application/json`, or `application/x-www-form-urlencoded` for the token endpoint), or it is missing."""
 
@@ -204,3 +250,11 @@ class UpdateTeam422:
     """update_team: 422 The request is well-formed but fails validation: a path, query or header parameter or a body field is missing, of the wrong type, or out of range. `errors` lists every problem found, each with a JSON Pointer."""
 
     body: models.Problem
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UpdateTeam503:
+    """update_team: 503 The service cannot handle the request right now: the request was not handled within the server's deadline (`REQUEST_TIMEOUT_SECONDS`, 30 by default; any change it made was rolled back), or a dependency it needs (such as the database) is unreachable. Retry after `Retry-After` seconds; retry a write with the same `Idempotency-Key` where it takes one."""
+
+    body: models.Problem
+    retry_after: int

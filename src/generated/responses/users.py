@@ -19,7 +19,7 @@ class CreateUser201:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CreateUser400:
-    """create_user: 400 The request could not be read: a body that is not well-formed JSON or form data, a `cursor` that this API did not issue or that was altered, or (on the token endpoint) an OAuth2 error such as `invalid_grant` for a wrong email or password, carried in the `error` member."""
+    """create_user: 400 The request could not be read: a body that is not well-formed JSON or form data, JSON nested deeper than 64 levels or with a number of more than 100 digits, a form of more than 1,000 fields, a `cursor` that this API did not issue or that was altered, or (on the token endpoint) an OAuth2 error such as `invalid_grant` for a wrong email or password, carried in the `error` member."""
 
     body: models.Problem
 
@@ -27,6 +27,13 @@ class CreateUser400:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CreateUser409:
     """create_user: 409 The request conflicts with the current state of the server, typically a value that must be unique is already taken."""
+
+    body: models.Problem
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CreateUser413:
+    """create_user: 413 The request body is larger than this operation accepts (1 MiB unless the operation says otherwise with `x-max-body-bytes`). It is refused as soon as `Content-Length` or the bytes received exceed the limit, without reading the rest."""
 
     body: models.Problem
 
@@ -46,6 +53,14 @@ class CreateUser422:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class CreateUser503:
+    """create_user: 503 The service cannot handle the request right now: the request was not handled within the server's deadline (`REQUEST_TIMEOUT_SECONDS`, 30 by default; any change it made was rolled back), or a dependency it needs (such as the database) is unreachable. Retry after `Retry-After` seconds; retry a write with the same `Idempotency-Key` where it takes one."""
+
+    body: models.Problem
+    retry_after: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class GetMe200:
     """get_me: 200 The signed-in user."""
 
@@ -61,6 +76,14 @@ class GetMe401:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class GetMe503:
+    """get_me: 503 The service cannot handle the request right now: the request was not handled within the server's deadline (`REQUEST_TIMEOUT_SECONDS`, 30 by default; any change it made was rolled back), or a dependency it needs (such as the database) is unreachable. Retry after `Retry-After` seconds; retry a write with the same `Idempotency-Key` where it takes one."""
+
+    body: models.Problem
+    retry_after: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class UpdateMe200:
     """update_me: 200 The updated user."""
 
@@ -69,7 +92,7 @@ class UpdateMe200:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class UpdateMe400:
-    """update_me: 400 The request could not be read: a body that is not well-formed JSON or form data, a `cursor` that this API did not issue or that was altered, or (on the token endpoint) an OAuth2 error such as `invalid_grant` for a wrong email or password, carried in the `error` member."""
+    """update_me: 400 The request could not be read: a body that is not well-formed JSON or form data, JSON nested deeper than 64 levels or with a number of more than 100 digits, a form of more than 1,000 fields, a `cursor` that this API did not issue or that was altered, or (on the token endpoint) an OAuth2 error such as `invalid_grant` for a wrong email or password, carried in the `error` member."""
 
     body: models.Problem
 
@@ -90,6 +113,13 @@ class UpdateMe409:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class UpdateMe413:
+    """update_me: 413 The request body is larger than this operation accepts (1 MiB unless the operation says otherwise with `x-max-body-bytes`). It is refused as soon as `Content-Length` or the bytes received exceed the limit, without reading the rest."""
+
+    body: models.Problem
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class UpdateMe415:
     """update_me: 415 The request body's `Content-Type` is not one this operation accepts (`application/json`, or `application/x-www-form-urlencoded` for the token endpoint), or it is missing."""
 
@@ -101,6 +131,14 @@ class UpdateMe422:
     """update_me: 422 The request is well-formed but fails validation: a path, query or header parameter or a body field is missing, of the wrong type, or out of range. `errors` lists every problem found, each with a JSON Pointer."""
 
     body: models.Problem
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UpdateMe503:
+    """update_me: 503 The service cannot handle the request right now: the request was not handled within the server's deadline (`REQUEST_TIMEOUT_SECONDS`, 30 by default; any change it made was rolled back), or a dependency it needs (such as the database) is unreachable. Retry after `Retry-After` seconds; retry a write with the same `Idempotency-Key` where it takes one."""
+
+    body: models.Problem
+    retry_after: int
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -119,6 +157,14 @@ class GetPreferences401:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class GetPreferences503:
+    """get_preferences: 503 The service cannot handle the request right now: the request was not handled within the server's deadline (`REQUEST_TIMEOUT_SECONDS`, 30 by default; any change it made was rolled back), or a dependency it needs (such as the database) is unreachable. Retry after `Retry-After` seconds; retry a write with the same `Idempotency-Key` where it takes one."""
+
+    body: models.Problem
+    retry_after: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class PutPreferences200:
     """put_preferences: 200 The saved preferences."""
 
@@ -127,7 +173,7 @@ class PutPreferences200:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PutPreferences400:
-    """put_preferences: 400 The request could not be read: a body that is not well-formed JSON or form data, a `cursor` that this API did not issue or that was altered, or (on the token endpoint) an OAuth2 error such as `invalid_grant` for a wrong email or password, carried in the `error` member."""
+    """put_preferences: 400 The request could not be read: a body that is not well-formed JSON or form data, JSON nested deeper than 64 levels or with a number of more than 100 digits, a form of more than 1,000 fields, a `cursor` that this API did not issue or that was altered, or (on the token endpoint) an OAuth2 error such as `invalid_grant` for a wrong email or password, carried in the `error` member."""
 
     body: models.Problem
 
@@ -138,6 +184,13 @@ class PutPreferences401:
 
     body: models.Problem
     www_authenticate: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PutPreferences413:
+    """put_preferences: 413 The request body is larger than this operation accepts (1 MiB unless the operation says otherwise with `x-max-body-bytes`). It is refused as soon as `Content-Length` or the bytes received exceed the limit, without reading the rest."""
+
+    body: models.Problem
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -152,3 +205,11 @@ class PutPreferences422:
     """put_preferences: 422 The request is well-formed but fails validation: a path, query or header parameter or a body field is missing, of the wrong type, or out of range. `errors` lists every problem found, each with a JSON Pointer."""
 
     body: models.Problem
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PutPreferences503:
+    """put_preferences: 503 The service cannot handle the request right now: the request was not handled within the server's deadline (`REQUEST_TIMEOUT_SECONDS`, 30 by default; any change it made was rolled back), or a dependency it needs (such as the database) is unreachable. Retry after `Retry-After` seconds; retry a write with the same `Idempotency-Key` where it takes one."""
+
+    body: models.Problem
+    retry_after: int

@@ -201,8 +201,17 @@ LIST_AUDIT_EVENTS = rt.Operation(
             alternatives=(),
             headers=(),
         ),
+        rt.ResponseSpec(
+            cls=r.ListAuditEvents503,
+            status="503",
+            media_type="application/problem+json",
+            kind="json",
+            adapter=TypeAdapter(models.Problem),
+            alternatives=(),
+            headers=(rt.HeaderSpec(attribute="retry_after", name="Retry-After", required=True),),
+        ),
     ),
-    statuses=frozenset(["200", "400", "401", "403", "404", "422"]),
+    statuses=frozenset(["200", "400", "401", "403", "404", "422", "503"]),
     security=((("OAuth2Password", ()),),),
     deprecated=False,
 )

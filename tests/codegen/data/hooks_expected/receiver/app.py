@@ -56,6 +56,7 @@ def build_receiver(
     validate_responses: bool = False,
     middleware: Sequence[Middleware] = (),
     lifespan: Any = None,
+    limits: rt.Limits | None = None,
 ) -> Starlette:
     """The ASGI app receiving the webhooks and callbacks named in ``paths``, each at its path.
 
@@ -80,4 +81,5 @@ def build_receiver(
         serve_spec=False,
         docs=False,
         lifespan=lifespan,
+        limits=limits,
     )
