@@ -36,7 +36,7 @@ async def postgres() -> AsyncIterator[ThrowawayPostgres]:
 @pytest.fixture
 async def app(postgres: ThrowawayPostgres) -> AsyncIterator[Starlette]:
     settings = Settings(database_url=postgres.url, freeze_heap=False, db_pool_size=4)
-    application = create_app(settings, validate_responses=False)
+    application = create_app(settings, validate_responses=True)
     async with application.router.lifespan_context(application):
         yield application
 
