@@ -36,6 +36,7 @@ from codegen.errors import Location, SpecError, join_pointer, unescape_pointer_t
 from codegen.naming import snake
 from codegen.parser import METHODS
 from codegen.validate import validate_bundle
+from impl.ratelimits import parse_limits
 
 ERROR = "error"
 WARNING = "warning"
@@ -88,6 +89,24 @@ RULES: dict[str, Rule] = {
             "error-response-503",
             ERROR,
             "add `'503': {$ref: .../responses.yaml#/ServiceUnavailable}`.",
+        ),
+        Rule(
+            "rate-limit-valid",
+            ERROR,
+            "write `x-rate-limit` as `{limit: N, window: SECONDS, key: ip|principal|team}`, "
+            "a list of those, or `false`.",
+        ),
+        Rule(
+            "rate-limit-429",
+            ERROR,
+            "document `'429': {$ref: .../responses.yaml#/TooManyRequests}` exactly on the "
+            "operations that are rate limited.",
+        ),
+        Rule(
+            "rate-limit-headers",
+            ERROR,
+            "declare the `RateLimit-Policy` and `RateLimit` headers on the response "
+            "(`$ref: .../headers.yaml#/RateLimitPolicy` and `#/RateLimit`).",
         ),
         Rule(
             "error-response-conditional",
@@ -630,6 +649,53 @@ def _check_error_responses(lint: _Linter) -> None:
             )
 
 
+_RATE_LIMIT_HEADERS = ("RateLimit-Policy", "RateLimit")
+
+
+def _check_rate_limits(lint: _Linter) -> None:
+    """`x-rate-limit` is well-formed; limited operations document 429 (and only they do),
+    and every response of theirs declares the RateLimit header fields the server sends."""
+    try:
+        default = parse_limits(lint.document.get("x-rate-limit"), "default", "x-rate-limit")
+    except ValueError as error:
+        lint.report("rate-limit-valid", "/x-rate-limit", str(error))
+        default = ()
+    for op in lint.operations:
+        limits = default
+        if "x-rate-limit" in op.node:
+            try:
+                limits = parse_limits(op.node["x-rate-limit"], op.name, f"{op.name} x-rate-limit")
+            except ValueError as error:
+                lint.report(
+                    "rate-limit-valid",
+                    join_pointer(op.pointer, "x-rate-limit"),
+                    str(error),
+                    owner=op.pointer,
+                )
+                continue
+        responses = lint.responses(op)
+        where = join_pointer(op.pointer, "responses")
+        if bool(limits) != ("429" in responses):
+            said = "is rate limited but does not" if limits else "is not rate limited but does"
+            lint.report(
+                "rate-limit-429", where, f"{op.name} {said} document 429.", owner=op.pointer
+            )
+        if not limits:
+            continue
+        for status, response in responses.items():
+            resolved, _ = lint.resolve(response, join_pointer(where, status))
+            headers = resolved.get("headers") if isinstance(resolved, dict) else None
+            missing = [h for h in _RATE_LIMIT_HEADERS if h not in (headers or {})]
+            if missing:
+                lint.report(
+                    "rate-limit-headers",
+                    join_pointer(where, status),
+                    f"the {status} response of rate-limited {op.name} does not declare "
+                    f"{' and '.join(missing)}.",
+                    owner=op.pointer,
+                )
+
+
 def _check_problem_media(
     lint: _Linter, response: dict[str, Any], pointer: str, status: str, op: _Operation
 ) -> None:
@@ -916,6 +982,7 @@ def _check_unused_components(lint: _Linter) -> None:
 _CHECKS = (
     _check_operations,
     _check_error_responses,
+    _check_rate_limits,
     _check_pagination,
     _check_paths,
     _check_schemas,

@@ -80,7 +80,7 @@ class RatePolicy:
     def from_document(cls, document: Mapping[str, Any], *, scale: float = 1.0) -> RatePolicy:
         """Read the limits; a malformed one is a contract bug, so it fails at start-up.
         `scale` multiplies every limit (a test environment's clients are many per address)."""
-        default = _limits(document.get("x-rate-limit"), "default", "#/x-rate-limit", scale)
+        default = parse_limits(document.get("x-rate-limit"), "default", "#/x-rate-limit", scale)
         found: dict[str, Sequence[Limit]] = {}
         for path, item in (document.get("paths") or {}).items():
             for method in _METHODS:
@@ -90,7 +90,7 @@ class RatePolicy:
                 operation_id = operation["operationId"]
                 if "x-rate-limit" in operation:
                     where = f"{method.upper()} {path} x-rate-limit"
-                    found[operation_id] = _limits(
+                    found[operation_id] = parse_limits(
                         operation["x-rate-limit"], operation_id, where, scale
                     )
                 else:
@@ -105,7 +105,11 @@ class RatePolicy:
         return self._limits.get(operation_id, ())
 
 
-def _limits(declared: object, budget: str, where: str, scale: float) -> tuple[Limit, ...]:
+def parse_limits(
+    declared: object, budget: str, where: str, scale: float = 1.0
+) -> tuple[Limit, ...]:
+    """The limits an `x-rate-limit` value declares (none for absent or `false`); a
+    `ValueError` naming `where` if it is malformed. `just lint-spec` reads them with this too."""
     if declared is None or declared is False:
         return ()
     entries = declared if isinstance(declared, list) else [declared]

@@ -35,7 +35,10 @@ async def postgres() -> AsyncIterator[ThrowawayPostgres]:
 
 @pytest.fixture
 async def app(postgres: ThrowawayPostgres) -> AsyncIterator[Starlette]:
-    settings = Settings(database_url=postgres.url, freeze_heap=False, db_pool_size=4)
+    # A steady stream from one account: far more than its default rate limit allows.
+    settings = Settings(
+        database_url=postgres.url, freeze_heap=False, db_pool_size=4, rate_limit_scale=1000
+    )
     application = create_app(settings, validate_responses=True)
     async with application.router.lifespan_context(application):
         yield application

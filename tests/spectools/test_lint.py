@@ -487,6 +487,35 @@ CASES = [
         occurrence=3,
     ),
     Case(
+        "rate-limit-valid",
+        (
+            Edit(
+                PATHS,
+                "    summary: Get a widget\n",
+                "    summary: Get a widget\n    x-rate-limit: {limit: 0, window: 60, key: ip}\n",
+            ),
+        ),
+        PATHS,
+        "    x-rate-limit:",
+        "limit and window must be positive integers",
+    ),
+    Case(
+        "rate-limit-429",
+        (
+            Edit(
+                PATHS,
+                '      "503":\n',
+                '      "429":\n        $ref: "../components.yaml#/responses/NotFound"\n'
+                '      "503":\n',
+                3,
+            ),
+        ),
+        PATHS,
+        "    responses:",
+        "get_widget is not rate limited but does document 429",
+        occurrence=3,
+    ),
+    Case(
         "error-response-conditional",
         (
             Edit(
@@ -726,6 +755,21 @@ def test_rule(spec: Spec, case: Case) -> None:
     spec.assert_at(
         finding, case.file, spec.line(case.file, case.needle, case.occurrence, whole=case.whole)
     )
+
+
+def test_a_rate_limited_operation_documents_429_and_the_header_fields(spec: Spec) -> None:
+    spec.edit(
+        PATHS,
+        "    summary: Get a widget\n",
+        "    summary: Get a widget\n    x-rate-limit: {limit: 5, window: 60, key: ip}\n",
+    )
+    findings = spec.findings()
+    assert [f.code for f in findings][:1] == ["rate-limit-429"], "\n".join(map(str, findings))
+    assert "get_widget is rate limited but does not document 429" in findings[0].message
+    # Each of its responses lacks RateLimit-Policy and RateLimit.
+    headers = [f for f in findings if f.code == "rate-limit-headers"]
+    assert len(headers) == len(findings) - 1 >= 4
+    assert all("RateLimit-Policy and RateLimit" in f.message for f in headers)
 
 
 # -- components ---------------------------------------------------------------------------------

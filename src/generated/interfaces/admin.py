@@ -28,6 +28,7 @@ class AdminApi(Protocol[Ctx_contra]):
         | r.ListUsers401
         | r.ListUsers403
         | r.ListUsers422
+        | r.ListUsers429
         | r.ListUsers503
     ):
         """GET /v1/admin/users: List user accounts"""
@@ -45,6 +46,7 @@ class AdminApi(Protocol[Ctx_contra]):
         | r.DeactivateUser404
         | r.DeactivateUser409
         | r.DeactivateUser422
+        | r.DeactivateUser429
         | r.DeactivateUser503
     ):
         """POST /v1/admin/users/{user_id}/deactivate: Deactivate a user account"""

@@ -37,6 +37,7 @@ class AuditApi(Protocol[Ctx_contra]):
         | r.ListAuditEvents403
         | r.ListAuditEvents404
         | r.ListAuditEvents422
+        | r.ListAuditEvents429
         | r.ListAuditEvents503
     ):
         """GET /v1/teams/{team_id}/audit-events: List a team's audit trail"""

@@ -26,6 +26,7 @@ class AuthApi(Protocol[Ctx_contra]):
         | r.CreateToken413
         | r.CreateToken415
         | r.CreateToken422
+        | r.CreateToken429
         | r.CreateToken503
     ):
         """POST /v1/auth/token: Sign in (OAuth2 password grant)"""
@@ -42,6 +43,7 @@ class AuthApi(Protocol[Ctx_contra]):
         | r.RefreshToken413
         | r.RefreshToken415
         | r.RefreshToken422
+        | r.RefreshToken429
         | r.RefreshToken503
     ):
         """POST /v1/auth/refresh: Refresh an access token"""
@@ -52,6 +54,14 @@ class AuthApi(Protocol[Ctx_contra]):
         ctx: Ctx_contra,
         *,
         body: models.RefreshRequest,
-    ) -> r.Logout204 | r.Logout400 | r.Logout413 | r.Logout415 | r.Logout422 | r.Logout503:
+    ) -> (
+        r.Logout204
+        | r.Logout400
+        | r.Logout413
+        | r.Logout415
+        | r.Logout422
+        | r.Logout429
+        | r.Logout503
+    ):
         """POST /v1/auth/logout: Sign out"""
         ...

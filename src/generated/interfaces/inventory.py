@@ -21,7 +21,14 @@ class InventoryApi(Protocol[Ctx_contra]):
         *,
         team_id: UUID,
         product_id: UUID,
-    ) -> r.GetStock200 | r.GetStock401 | r.GetStock404 | r.GetStock422 | r.GetStock503:
+    ) -> (
+        r.GetStock200
+        | r.GetStock401
+        | r.GetStock404
+        | r.GetStock422
+        | r.GetStock429
+        | r.GetStock503
+    ):
         """GET /v1/teams/{team_id}/products/{product_id}/stock: Get a product's stock"""
         ...
 
@@ -39,6 +46,7 @@ class InventoryApi(Protocol[Ctx_contra]):
         | r.ListStockMovements401
         | r.ListStockMovements404
         | r.ListStockMovements422
+        | r.ListStockMovements429
         | r.ListStockMovements503
     ):
         """GET /v1/teams/{team_id}/products/{product_id}/stock/movements: List a product's stock ledger"""
@@ -61,6 +69,7 @@ class InventoryApi(Protocol[Ctx_contra]):
         | r.AdjustStock413
         | r.AdjustStock415
         | r.AdjustStock422
+        | r.AdjustStock429
         | r.AdjustStock503
     ):
         """POST /v1/teams/{team_id}/products/{product_id}/stock/movements: Adjust a product's stock"""

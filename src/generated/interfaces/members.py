@@ -28,6 +28,7 @@ class MembersApi(Protocol[Ctx_contra]):
         | r.ListMembers401
         | r.ListMembers404
         | r.ListMembers422
+        | r.ListMembers429
         | r.ListMembers503
     ):
         """GET /v1/teams/{team_id}/members: List a team's members"""
@@ -49,6 +50,7 @@ class MembersApi(Protocol[Ctx_contra]):
         | r.AddMember413
         | r.AddMember415
         | r.AddMember422
+        | r.AddMember429
         | r.AddMember503
     ):
         """POST /v1/teams/{team_id}/members: Add a member"""
@@ -67,6 +69,7 @@ class MembersApi(Protocol[Ctx_contra]):
         | r.RemoveMember404
         | r.RemoveMember409
         | r.RemoveMember422
+        | r.RemoveMember429
         | r.RemoveMember503
     ):
         """DELETE /v1/teams/{team_id}/members/{user_id}: Remove a member, or leave"""
@@ -89,6 +92,7 @@ class MembersApi(Protocol[Ctx_contra]):
         | r.UpdateMember413
         | r.UpdateMember415
         | r.UpdateMember422
+        | r.UpdateMember429
         | r.UpdateMember503
     ):
         """PATCH /v1/teams/{team_id}/members/{user_id}: Change a member's role"""

@@ -33,6 +33,7 @@ class OrdersApi(Protocol[Ctx_contra]):
         | r.ListOrders401
         | r.ListOrders404
         | r.ListOrders422
+        | r.ListOrders429
         | r.ListOrders503
     ):
         """GET /v1/teams/{team_id}/orders: List orders"""
@@ -55,6 +56,7 @@ class OrdersApi(Protocol[Ctx_contra]):
         | r.CreateOrder413
         | r.CreateOrder415
         | r.CreateOrder422
+        | r.CreateOrder429
         | r.CreateOrder503
     ):
         """POST /v1/teams/{team_id}/orders: Place an order"""
@@ -66,7 +68,14 @@ class OrdersApi(Protocol[Ctx_contra]):
         *,
         team_id: UUID,
         order_id: UUID,
-    ) -> r.GetOrder200 | r.GetOrder401 | r.GetOrder404 | r.GetOrder422 | r.GetOrder503:
+    ) -> (
+        r.GetOrder200
+        | r.GetOrder401
+        | r.GetOrder404
+        | r.GetOrder422
+        | r.GetOrder429
+        | r.GetOrder503
+    ):
         """GET /v1/teams/{team_id}/orders/{order_id}: Get an order"""
         ...
 
@@ -83,6 +92,7 @@ class OrdersApi(Protocol[Ctx_contra]):
         | r.PayOrder404
         | r.PayOrder409
         | r.PayOrder422
+        | r.PayOrder429
         | r.PayOrder503
     ):
         """POST /v1/teams/{team_id}/orders/{order_id}/pay: Mark an order paid"""
@@ -101,6 +111,7 @@ class OrdersApi(Protocol[Ctx_contra]):
         | r.FulfillOrder404
         | r.FulfillOrder409
         | r.FulfillOrder422
+        | r.FulfillOrder429
         | r.FulfillOrder503
     ):
         """POST /v1/teams/{team_id}/orders/{order_id}/fulfill: Mark an order fulfilled"""
@@ -119,6 +130,7 @@ class OrdersApi(Protocol[Ctx_contra]):
         | r.CancelOrder404
         | r.CancelOrder409
         | r.CancelOrder422
+        | r.CancelOrder429
         | r.CancelOrder503
     ):
         """POST /v1/teams/{team_id}/orders/{order_id}/cancel: Cancel an order"""
@@ -137,6 +149,7 @@ class OrdersApi(Protocol[Ctx_contra]):
         | r.RefundOrder404
         | r.RefundOrder409
         | r.RefundOrder422
+        | r.RefundOrder429
         | r.RefundOrder503
     ):
         """POST /v1/teams/{team_id}/orders/{order_id}/refund: Refund an order"""

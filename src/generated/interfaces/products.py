@@ -38,6 +38,7 @@ class ProductsApi(Protocol[Ctx_contra]):
         | r.ListProducts401
         | r.ListProducts404
         | r.ListProducts422
+        | r.ListProducts429
         | r.ListProducts503
     ):
         """GET /v1/teams/{team_id}/products: List products"""
@@ -59,6 +60,7 @@ class ProductsApi(Protocol[Ctx_contra]):
         | r.CreateProduct413
         | r.CreateProduct415
         | r.CreateProduct422
+        | r.CreateProduct429
         | r.CreateProduct503
     ):
         """POST /v1/teams/{team_id}/products: Create a product"""
@@ -70,7 +72,14 @@ class ProductsApi(Protocol[Ctx_contra]):
         *,
         team_id: UUID,
         product_id: UUID,
-    ) -> r.GetProduct200 | r.GetProduct401 | r.GetProduct404 | r.GetProduct422 | r.GetProduct503:
+    ) -> (
+        r.GetProduct200
+        | r.GetProduct401
+        | r.GetProduct404
+        | r.GetProduct422
+        | r.GetProduct429
+        | r.GetProduct503
+    ):
         """GET /v1/teams/{team_id}/products/{product_id}: Get a product"""
         ...
 
@@ -89,6 +98,7 @@ class ProductsApi(Protocol[Ctx_contra]):
         | r.DeleteProduct412
         | r.DeleteProduct422
         | r.DeleteProduct428
+        | r.DeleteProduct429
         | r.DeleteProduct503
     ):
         """DELETE /v1/teams/{team_id}/products/{product_id}: Delete a product"""
@@ -113,6 +123,7 @@ class ProductsApi(Protocol[Ctx_contra]):
         | r.UpdateProduct415
         | r.UpdateProduct422
         | r.UpdateProduct428
+        | r.UpdateProduct429
         | r.UpdateProduct503
     ):
         """PATCH /v1/teams/{team_id}/products/{product_id}: Update a product"""
@@ -131,6 +142,7 @@ class ProductsApi(Protocol[Ctx_contra]):
         | r.RestoreProduct404
         | r.RestoreProduct409
         | r.RestoreProduct422
+        | r.RestoreProduct429
         | r.RestoreProduct503
     ):
         """POST /v1/teams/{team_id}/products/{product_id}/restore: Restore a deleted product"""

@@ -21,7 +21,14 @@ class TeamsApi(Protocol[Ctx_contra]):
         *,
         limit: int,
         cursor: str | None,
-    ) -> r.ListTeams200 | r.ListTeams400 | r.ListTeams401 | r.ListTeams422 | r.ListTeams503:
+    ) -> (
+        r.ListTeams200
+        | r.ListTeams400
+        | r.ListTeams401
+        | r.ListTeams422
+        | r.ListTeams429
+        | r.ListTeams503
+    ):
         """GET /v1/teams: List my teams"""
         ...
 
@@ -37,6 +44,7 @@ class TeamsApi(Protocol[Ctx_contra]):
         | r.CreateTeam413
         | r.CreateTeam415
         | r.CreateTeam422
+        | r.CreateTeam429
         | r.CreateTeam503
     ):
         """POST /v1/teams: Create a team"""
@@ -47,7 +55,7 @@ class TeamsApi(Protocol[Ctx_contra]):
         ctx: Ctx_contra,
         *,
         team_id: UUID,
-    ) -> r.GetTeam200 | r.GetTeam401 | r.GetTeam404 | r.GetTeam422 | r.GetTeam503:
+    ) -> r.GetTeam200 | r.GetTeam401 | r.GetTeam404 | r.GetTeam422 | r.GetTeam429 | r.GetTeam503:
         """GET /v1/teams/{team_id}: Get a team"""
         ...
 
@@ -63,6 +71,7 @@ class TeamsApi(Protocol[Ctx_contra]):
         | r.DeleteTeam404
         | r.DeleteTeam409
         | r.DeleteTeam422
+        | r.DeleteTeam429
         | r.DeleteTeam503
     ):
         """DELETE /v1/teams/{team_id}: Delete a team"""
@@ -84,6 +93,7 @@ class TeamsApi(Protocol[Ctx_contra]):
         | r.UpdateTeam413
         | r.UpdateTeam415
         | r.UpdateTeam422
+        | r.UpdateTeam429
         | r.UpdateTeam503
     ):
         """PATCH /v1/teams/{team_id}: Update a team"""

@@ -27,6 +27,7 @@ class UsersApi(Protocol[Ctx_contra]):
         | r.CreateUser413
         | r.CreateUser415
         | r.CreateUser422
+        | r.CreateUser429
         | r.CreateUser503
     ):
         """POST /v1/users: Sign up"""
@@ -35,7 +36,7 @@ class UsersApi(Protocol[Ctx_contra]):
     async def get_me(
         self,
         ctx: Ctx_contra,
-    ) -> r.GetMe200 | r.GetMe401 | r.GetMe503:
+    ) -> r.GetMe200 | r.GetMe401 | r.GetMe429 | r.GetMe503:
         """GET /v1/me: Get the signed-in user"""
         ...
 
@@ -52,6 +53,7 @@ class UsersApi(Protocol[Ctx_contra]):
         | r.UpdateMe413
         | r.UpdateMe415
         | r.UpdateMe422
+        | r.UpdateMe429
         | r.UpdateMe503
     ):
         """PATCH /v1/me: Update the signed-in user"""
@@ -60,7 +62,7 @@ class UsersApi(Protocol[Ctx_contra]):
     async def get_preferences(
         self,
         ctx: Ctx_contra,
-    ) -> r.GetPreferences200 | r.GetPreferences401 | r.GetPreferences503:
+    ) -> r.GetPreferences200 | r.GetPreferences401 | r.GetPreferences429 | r.GetPreferences503:
         """GET /v1/me/preferences: Get my preferences"""
         ...
 
@@ -76,6 +78,7 @@ class UsersApi(Protocol[Ctx_contra]):
         | r.PutPreferences413
         | r.PutPreferences415
         | r.PutPreferences422
+        | r.PutPreferences429
         | r.PutPreferences503
     ):
         """PUT /v1/me/preferences: Replace my preferences"""

@@ -14,6 +14,8 @@ class ListAuditEvents200:
     """list_audit_events: 200 One page of the trail."""
 
     body: models.AuditEventPage
+    ratelimit_policy: str | None = None
+    ratelimit: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -21,6 +23,8 @@ class ListAuditEvents400:
     """list_audit_events: 400 The request could not be read: a body that is not well-formed JSON or form data, JSON nested deeper than 64 levels or with a number of more than 100 digits, a form of more than 1,000 fields, a `cursor` that this API did not issue or that was altered, or (on the token endpoint) an OAuth2 error such as `invalid_grant` for a wrong email or password, carried in the `error` member."""
 
     body: models.Problem
+    ratelimit_policy: str | None = None
+    ratelimit: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -29,6 +33,8 @@ class ListAuditEvents401:
 
     body: models.Problem
     www_authenticate: str
+    ratelimit_policy: str | None = None
+    ratelimit: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -36,6 +42,8 @@ class ListAuditEvents403:
     """list_audit_events: 403 The caller is a member of the team, but their role does not allow this action. (A caller who is not a member gets 404 instead.)"""
 
     body: models.Problem
+    ratelimit_policy: str | None = None
+    ratelimit: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -43,6 +51,8 @@ class ListAuditEvents404:
     """list_audit_events: 404 The resource does not exist, was deleted, or belongs to a team the caller is not a member of (the API does not reveal which)."""
 
     body: models.Problem
+    ratelimit_policy: str | None = None
+    ratelimit: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -50,6 +60,18 @@ class ListAuditEvents422:
     """list_audit_events: 422 The request is well-formed but fails validation: a path, query or header parameter or a body field is missing, of the wrong type, or out of range. `errors` lists every problem found, each with a JSON Pointer."""
 
     body: models.Problem
+    ratelimit_policy: str | None = None
+    ratelimit: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ListAuditEvents429:
+    """list_audit_events: 429 The caller exceeded a rate limit (the operation's `x-rate-limit`, or the document's default), or the account has failed to sign in too often of late. Wait `Retry-After` seconds before retrying; `RateLimit-Policy` and `RateLimit` describe the quota."""
+
+    body: models.Problem
+    retry_after: int
+    ratelimit_policy: str | None = None
+    ratelimit: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -58,3 +80,5 @@ class ListAuditEvents503:
 
     body: models.Problem
     retry_after: int
+    ratelimit_policy: str | None = None
+    ratelimit: str | None = None

@@ -22,6 +22,8 @@ class GetHealth503:
 
     body: models.Problem
     retry_after: int
+    ratelimit_policy: str | None = None
+    ratelimit: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -37,6 +39,8 @@ class GetReadiness503:
 
     body: models.Problem
     retry_after: int
+    ratelimit_policy: str | None = None
+    ratelimit: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -52,3 +56,5 @@ class GetMetrics503:
 
     body: models.Problem
     retry_after: int
+    ratelimit_policy: str | None = None
+    ratelimit: str | None = None

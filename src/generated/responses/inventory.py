@@ -14,6 +14,8 @@ class GetStock200:
     """get_stock: 200 The stock level."""
 
     body: models.Stock
+    ratelimit_policy: str | None = None
+    ratelimit: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -22,6 +24,8 @@ class GetStock401:
 
     body: models.Problem
     www_authenticate: str
+    ratelimit_policy: str | None = None
+    ratelimit: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -29,6 +33,8 @@ class GetStock404:
     """get_stock: 404 The resource does not exist, was deleted, or belongs to a team the caller is not a member of (the API does not reveal which)."""
 
     body: models.Problem
+    ratelimit_policy: str | None = None
+    ratelimit: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -36,6 +42,18 @@ class GetStock422:
     """get_stock: 422 The request is well-formed but fails validation: a path, query or header parameter or a body field is missing, of the wrong type, or out of range. `errors` lists every problem found, each with a JSON Pointer."""
 
     body: models.Problem
+    ratelimit_policy: str | None = None
+    ratelimit: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GetStock429:
+    """get_stock: 429 The caller exceeded a rate limit (the operation's `x-rate-limit`, or the document's default), or the account has failed to sign in too often of late. Wait `Retry-After` seconds before retrying; `RateLimit-Policy` and `RateLimit` describe the quota."""
+
+    body: models.Problem
+    retry_after: int
+    ratelimit_policy: str | None = None
+    ratelimit: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -44,6 +62,8 @@ class GetStock503:
 
     body: models.Problem
     retry_after: int
+    ratelimit_policy: str | None = None
+    ratelimit: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -51,6 +71,8 @@ class ListStockMovements200:
     """list_stock_movements: 200 One page of the ledger."""
 
     body: models.StockMovementPage
+    ratelimit_policy: str | None = None
+    ratelimit: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -58,6 +80,8 @@ class ListStockMovements400:
     """list_stock_movements: 400 The request could not be read: a body that is not well-formed JSON or form data, JSON nested deeper than 64 levels or with a number of more than 100 digits, a form of more than 1,000 fields, a `cursor` that this API did not issue or that was altered, or (on the token endpoint) an OAuth2 error such as `invalid_grant` for a wrong email or password, carried in the `error` member."""
 
     body: models.Problem
+    ratelimit_policy: str | None = None
+    ratelimit: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -66,6 +90,8 @@ class ListStockMovements401:
 
     body: models.Problem
     www_authenticate: str
+    ratelimit_policy: str | None = None
+    ratelimit: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -73,6 +99,8 @@ class ListStockMovements404:
     """list_stock_movements: 404 The resource does not exist, was deleted, or belongs to a team the caller is not a member of (the API does not reveal which)."""
 
     body: models.Problem
+    ratelimit_policy: str | None = None
+    ratelimit: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -80,6 +108,18 @@ class ListStockMovements422:
     """list_stock_movements: 422 The request is well-formed but fails validation: a path, query or header parameter or a body field is missing, of the wrong type, or out of range. `errors` lists every problem found, each with a JSON Pointer."""
 
     body: models.Problem
+    ratelimit_policy: str | None = None
+    ratelimit: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ListStockMovements429:
+    """list_stock_movements: 429 The caller exceeded a rate limit (the operation's `x-rate-limit`, or the document's default), or the account has failed to sign in too often of late. Wait `Retry-After` seconds before retrying; `RateLimit-Policy` and `RateLimit` describe the quota."""
+
+    body: models.Problem
+    retry_after: int
+    ratelimit_policy: str | None = None
+    ratelimit: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -88,6 +128,8 @@ class ListStockMovements503:
 
     body: models.Problem
     retry_after: int
+    ratelimit_policy: str | None = None
+    ratelimit: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -95,6 +137,8 @@ class AdjustStock201:
     """adjust_stock: 201 The movement was recorded; `on_hand_after` is the new level."""
 
     body: models.StockMovement
+    ratelimit_policy: str | None = None
+    ratelimit: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -102,6 +146,8 @@ class AdjustStock400:
     """adjust_stock: 400 The request could not be read: a body that is not well-formed JSON or form data, JSON nested deeper than 64 levels or with a number of more than 100 digits, a form of more than 1,000 fields, a `cursor` that this API did not issue or that was altered, or (on the token endpoint) an OAuth2 error such as `invalid_grant` for a wrong email or password, carried in the `error` member."""
 
     body: models.Problem
+    ratelimit_policy: str | None = None
+    ratelimit: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -110,6 +156,8 @@ class AdjustStock401:
 
     body: models.Problem
     www_authenticate: str
+    ratelimit_policy: str | None = None
+    ratelimit: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -117,6 +165,8 @@ class AdjustStock403:
     """adjust_stock: 403 The caller is a member of the team, but their role does not allow this action. (A caller who is not a member gets 404 instead.)"""
 
     body: models.Problem
+    ratelimit_policy: str | None = None
+    ratelimit: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -124,6 +174,8 @@ class AdjustStock404:
     """adjust_stock: 404 The resource does not exist, was deleted, or belongs to a team the caller is not a member of (the API does not reveal which)."""
 
     body: models.Problem
+    ratelimit_policy: str | None = None
+    ratelimit: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -131,6 +183,8 @@ class AdjustStock409:
     """adjust_stock: 409 The request conflicts with the current state of the server, typically a value that must be unique is already taken."""
 
     body: models.Problem
+    ratelimit_policy: str | None = None
+    ratelimit: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -138,6 +192,8 @@ class AdjustStock413:
     """adjust_stock: 413 The request body is larger than this operation accepts (1 MiB unless the operation says otherwise with `x-max-body-bytes`). It is refused as soon as `Content-Length` or the bytes received exceed the limit, without reading the rest."""
 
     body: models.Problem
+    ratelimit_policy: str | None = None
+    ratelimit: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -145,6 +201,8 @@ class AdjustStock415:
     """adjust_stock: 415 The request body's `Content-Type` is not one this operation accepts (`application/json`, or `application/x-www-form-urlencoded` for the token endpoint), or it is missing."""
 
     body: models.Problem
+    ratelimit_policy: str | None = None
+    ratelimit: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -152,6 +210,18 @@ class AdjustStock422:
     """adjust_stock: 422 The request is well-formed but fails validation: a path, query or header parameter or a body field is missing, of the wrong type, or out of range. `errors` lists every problem found, each with a JSON Pointer."""
 
     body: models.Problem
+    ratelimit_policy: str | None = None
+    ratelimit: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AdjustStock429:
+    """adjust_stock: 429 The caller exceeded a rate limit (the operation's `x-rate-limit`, or the document's default), or the account has failed to sign in too often of late. Wait `Retry-After` seconds before retrying; `RateLimit-Policy` and `RateLimit` describe the quota."""
+
+    body: models.Problem
+    retry_after: int
+    ratelimit_policy: str | None = None
+    ratelimit: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -160,3 +230,5 @@ class AdjustStock503:
 
     body: models.Problem
     retry_after: int
+    ratelimit_policy: str | None = None
+    ratelimit: str | None = None

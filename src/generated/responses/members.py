@@ -14,6 +14,8 @@ class ListMembers200:
     """list_members: 200 One page of members."""
 
     body: models.MemberPage
+    ratelimit_policy: str | None = None
+    ratelimit: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -21,6 +23,8 @@ class ListMembers400:
     """list_members: 400 The request could not be read: a body that is not well-formed JSON or form data, JSON nested deeper than 64 levels or with a number of more than 100 digits, a form of more than 1,000 fields, a `cursor` that this API did not issue or that was altered, or (on the token endpoint) an OAuth2 error such as `invalid_grant` for a wrong email or password, carried in the `error` member."""
 
     body: models.Problem
+    ratelimit_policy: str | None = None
+    ratelimit: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -29,6 +33,8 @@ class ListMembers401:
 
     body: models.Problem
     www_authenticate: str
+    ratelimit_policy: str | None = None
+    ratelimit: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -36,6 +42,8 @@ class ListMembers404:
     """list_members: 404 The resource does not exist, was deleted, or belongs to a team the caller is not a member of (the API does not reveal which)."""
 
     body: models.Problem
+    ratelimit_policy: str | None = None
+    ratelimit: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -43,6 +51,18 @@ class ListMembers422:
     """list_members: 422 The request is well-formed but fails validation: a path, query or header parameter or a body field is missing, of the wrong type, or out of range. `errors` lists every problem found, each with a JSON Pointer."""
 
     body: models.Problem
+    ratelimit_policy: str | None = None
+    ratelimit: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ListMembers429:
+    """list_members: 429 The caller exceeded a rate limit (the operation's `x-rate-limit`, or the document's default), or the account has failed to sign in too often of late. Wait `Retry-After` seconds before retrying; `RateLimit-Policy` and `RateLimit` describe the quota."""
+
+    body: models.Problem
+    retry_after: int
+    ratelimit_policy: str | None = None
+    ratelimit: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -51,6 +71,8 @@ class ListMembers503:
 
     body: models.Problem
     retry_after: int
+    ratelimit_policy: str | None = None
+    ratelimit: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -59,6 +81,8 @@ class AddMember201:
 
     body: models.Member
     location: str
+    ratelimit_policy: str | None = None
+    ratelimit: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -66,6 +90,8 @@ class AddMember400:
     """add_member: 400 The request could not be read: a body that is not well-formed JSON or form data, JSON nested deeper than 64 levels or with a number of more than 100 digits, a form of more than 1,000 fields, a `cursor` that this API did not issue or that was altered, or (on the token endpoint) an OAuth2 error such as `invalid_grant` for a wrong email or password, carried in the `error` member."""
 
     body: models.Problem
+    ratelimit_policy: str | None = None
+    ratelimit: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -74,6 +100,8 @@ class AddMember401:
 
     body: models.Problem
     www_authenticate: str
+    ratelimit_policy: str | None = None
+    ratelimit: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -81,6 +109,8 @@ class AddMember403:
     """add_member: 403 The caller is a member of the team, but their role does not allow this action. (A caller who is not a member gets 404 instead.)"""
 
     body: models.Problem
+    ratelimit_policy: str | None = None
+    ratelimit: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -88,6 +118,8 @@ class AddMember404:
     """add_member: 404 The resource does not exist, was deleted, or belongs to a team the caller is not a member of (the API does not reveal which)."""
 
     body: models.Problem
+    ratelimit_policy: str | None = None
+    ratelimit: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -95,6 +127,8 @@ class AddMember409:
     """add_member: 409 The request conflicts with the current state of the server, typically a value that must be unique is already taken."""
 
     body: models.Problem
+    ratelimit_policy: str | None = None
+    ratelimit: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -102,6 +136,8 @@ class AddMember413:
     """add_member: 413 The request body is larger than this operation accepts (1 MiB unless the operation says otherwise with `x-max-body-bytes`). It is refused as soon as `Content-Length` or the bytes received exceed the limit, without reading the rest."""
 
     body: models.Problem
+    ratelimit_policy: str | None = None
+    ratelimit: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -109,6 +145,8 @@ class AddMember415:
     """add_member: 415 The request body's `Content-Type` is not one this operation accepts (`application/json`, or `application/x-www-form-urlencoded` for the token endpoint), or it is missing."""
 
     body: models.Problem
+    ratelimit_policy: str | None = None
+    ratelimit: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -116,6 +154,18 @@ class AddMember422:
     """add_member: 422 The request is well-formed but fails validation: a path, query or header parameter or a body field is missing, of the wrong type, or out of range. `errors` lists every problem found, each with a JSON Pointer."""
 
     body: models.Problem
+    ratelimit_policy: str | None = None
+    ratelimit: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AddMember429:
+    """add_member: 429 The caller exceeded a rate limit (the operation's `x-rate-limit`, or the document's default), or the account has failed to sign in too often of late. Wait `Retry-After` seconds before retrying; `RateLimit-Policy` and `RateLimit` describe the quota."""
+
+    body: models.Problem
+    retry_after: int
+    ratelimit_policy: str | None = None
+    ratelimit: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -124,13 +174,16 @@ class AddMember503:
 
     body: models.Problem
     retry_after: int
+    ratelimit_policy: str | None = None
+    ratelimit: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RemoveMember204:
     """remove_member: 204 The membership is gone."""
 
-    pass
+    ratelimit_policy: str | None = None
+    ratelimit: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -139,6 +192,8 @@ class RemoveMember401:
 
     body: models.Problem
     www_authenticate: str
+    ratelimit_policy: str | None = None
+    ratelimit: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -146,6 +201,8 @@ class RemoveMember403:
     """remove_member: 403 The caller is a member of the team, but their role does not allow this action. (A caller who is not a member gets 404 instead.)"""
 
     body: models.Problem
+    ratelimit_policy: str | None = None
+    ratelimit: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -153,6 +210,8 @@ class RemoveMember404:
     """remove_member: 404 The resource does not exist, was deleted, or belongs to a team the caller is not a member of (the API does not reveal which)."""
 
     body: models.Problem
+    ratelimit_policy: str | None = None
+    ratelimit: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -160,6 +219,8 @@ class RemoveMember409:
     """remove_member: 409 The request conflicts with the current state of the server, typically a value that must be unique is already taken."""
 
     body: models.Problem
+    ratelimit_policy: str | None = None
+    ratelimit: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -167,6 +228,18 @@ class RemoveMember422:
     """remove_member: 422 The request is well-formed but fails validation: a path, query or header parameter or a body field is missing, of the wrong type, or out of range. `errors` lists every problem found, each with a JSON Pointer."""
 
     body: models.Problem
+    ratelimit_policy: str | None = None
+    ratelimit: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RemoveMember429:
+    """remove_member: 429 The caller exceeded a rate limit (the operation's `x-rate-limit`, or the document's default), or the account has failed to sign in too often of late. Wait `Retry-After` seconds before retrying; `RateLimit-Policy` and `RateLimit` describe the quota."""
+
+    body: models.Problem
+    retry_after: int
+    ratelimit_policy: str | None = None
+    ratelimit: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -175,6 +248,8 @@ class RemoveMember503:
 
     body: models.Problem
     retry_after: int
+    ratelimit_policy: str | None = None
+    ratelimit: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -182,6 +257,8 @@ class UpdateMember200:
     """update_member: 200 The membership with its new role."""
 
     body: models.Member
+    ratelimit_policy: str | None = None
+    ratelimit: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -189,6 +266,8 @@ class UpdateMember400:
     """update_member: 400 The request could not be read: a body that is not well-formed JSON or form data, JSON nested deeper than 64 levels or with a number of more than 100 digits, a form of more than 1,000 fields, a `cursor` that this API did not issue or that was altered, or (on the token endpoint) an OAuth2 error such as `invalid_grant` for a wrong email or password, carried in the `error` member."""
 
     body: models.Problem
+    ratelimit_policy: str | None = None
+    ratelimit: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -197,6 +276,8 @@ class UpdateMember401:
 
     body: models.Problem
     www_authenticate: str
+    ratelimit_policy: str | None = None
+    ratelimit: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -204,6 +285,8 @@ class UpdateMember403:
     """update_member: 403 The caller is a member of the team, but their role does not allow this action. (A caller who is not a member gets 404 instead.)"""
 
     body: models.Problem
+    ratelimit_policy: str | None = None
+    ratelimit: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -211,6 +294,8 @@ class UpdateMember404:
     """update_member: 404 The resource does not exist, was deleted, or belongs to a team the caller is not a member of (the API does not reveal which)."""
 
     body: models.Problem
+    ratelimit_policy: str | None = None
+    ratelimit: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -218,6 +303,8 @@ class UpdateMember409:
     """update_member: 409 The request conflicts with the current state of the server, typically a value that must be unique is already taken."""
 
     body: models.Problem
+    ratelimit_policy: str | None = None
+    ratelimit: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -225,6 +312,8 @@ class UpdateMember413:
     """update_member: 413 The request body is larger than this operation accepts (1 MiB unless the operation says otherwise with `x-max-body-bytes`). It is refused as soon as `Content-Length` or the bytes received exceed the limit, without reading the rest."""
 
     body: models.Problem
+    ratelimit_policy: str | None = None
+    ratelimit: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -232,6 +321,8 @@ class UpdateMember415:
     """update_member: 415 The request body's `Content-Type` is not one this operation accepts (`application/json`, or `application/x-www-form-urlencoded` for the token endpoint), or it is missing."""
 
     body: models.Problem
+    ratelimit_policy: str | None = None
+    ratelimit: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -239,6 +330,18 @@ class UpdateMember422:
     """update_member: 422 The request is well-formed but fails validation: a path, query or header parameter or a body field is missing, of the wrong type, or out of range. `errors` lists every problem found, each with a JSON Pointer."""
 
     body: models.Problem
+    ratelimit_policy: str | None = None
+    ratelimit: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UpdateMember429:
+    """update_member: 429 The caller exceeded a rate limit (the operation's `x-rate-limit`, or the document's default), or the account has failed to sign in too often of late. Wait `Retry-After` seconds before retrying; `RateLimit-Policy` and `RateLimit` describe the quota."""
+
+    body: models.Problem
+    retry_after: int
+    ratelimit_policy: str | None = None
+    ratelimit: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -247,3 +350,5 @@ class UpdateMember503:
 
     body: models.Problem
     retry_after: int
+    ratelimit_policy: str | None = None
+    ratelimit: str | None = None

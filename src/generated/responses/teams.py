@@ -14,6 +14,8 @@ class ListTeams200:
     """list_teams: 200 One page of teams."""
 
     body: models.TeamPage
+    ratelimit_policy: str | None = None
+    ratelimit: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -21,6 +23,8 @@ class ListTeams400:
     """list_teams: 400 The request could not be read: a body that is not well-formed JSON or form data, JSON nested deeper than 64 levels or with a number of more than 100 digits, a form of more than 1,000 fields, a `cursor` that this API did not issue or that was altered, or (on the token endpoint) an OAuth2 error such as `invalid_grant` for a wrong email or password, carried in the `error` member."""
 
     body: models.Problem
+    ratelimit_policy: str | None = None
+    ratelimit: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -29,6 +33,8 @@ class ListTeams401:
 
     body: models.Problem
     www_authenticate: str
+    ratelimit_policy: str | None = None
+    ratelimit: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -36,6 +42,18 @@ class ListTeams422:
     """list_teams: 422 The request is well-formed but fails validation: a path, query or header parameter or a body field is missing, of the wrong type, or out of range. `errors` lists every problem found, each with a JSON Pointer."""
 
     body: models.Problem
+    ratelimit_policy: str | None = None
+    ratelimit: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ListTeams429:
+    """list_teams: 429 The caller exceeded a rate limit (the operation's `x-rate-limit`, or the document's default), or the account has failed to sign in too often of late. Wait `Retry-After` seconds before retrying; `RateLimit-Policy` and `RateLimit` describe the quota."""
+
+    body: models.Problem
+    retry_after: int
+    ratelimit_policy: str | None = None
+    ratelimit: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -44,6 +62,8 @@ class ListTeams503:
 
     body: models.Problem
     retry_after: int
+    ratelimit_policy: str | None = None
+    ratelimit: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -52,6 +72,8 @@ class CreateTeam201:
 
     body: models.Team
     location: str
+    ratelimit_policy: str | None = None
+    ratelimit: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -59,6 +81,8 @@ class CreateTeam400:
     """create_team: 400 The request could not be read: a body that is not well-formed JSON or form data, JSON nested deeper than 64 levels or with a number of more than 100 digits, a form of more than 1,000 fields, a `cursor` that this API did not issue or that was altered, or (on the token endpoint) an OAuth2 error such as `invalid_grant` for a wrong email or password, carried in the `error` member."""
 
     body: models.Problem
+    ratelimit_policy: str | None = None
+    ratelimit: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -67,6 +91,8 @@ class CreateTeam401:
 
     body: models.Problem
     www_authenticate: str
+    ratelimit_policy: str | None = None
+    ratelimit: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -74,6 +100,8 @@ class CreateTeam413:
     """create_team: 413 The request body is larger than this operation accepts (1 MiB unless the operation says otherwise with `x-max-body-bytes`). It is refused as soon as `Content-Length` or the bytes received exceed the limit, without reading the rest."""
 
     body: models.Problem
+    ratelimit_policy: str | None = None
+    ratelimit: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -81,6 +109,8 @@ class CreateTeam415:
     """create_team: 415 The request body's `Content-Type` is not one this operation accepts (`application/json`, or `application/x-www-form-urlencoded` for the token endpoint), or it is missing."""
 
     body: models.Problem
+    ratelimit_policy: str | None = None
+    ratelimit: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -88,6 +118,18 @@ class CreateTeam422:
     """create_team: 422 The request is well-formed but fails validation: a path, query or header parameter or a body field is missing, of the wrong type, or out of range. `errors` lists every problem found, each with a JSON Pointer."""
 
     body: models.Problem
+    ratelimit_policy: str | None = None
+    ratelimit: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CreateTeam429:
+    """create_team: 429 The caller exceeded a rate limit (the operation's `x-rate-limit`, or the document's default), or the account has failed to sign in too often of late. Wait `Retry-After` seconds before retrying; `RateLimit-Policy` and `RateLimit` describe the quota."""
+
+    body: models.Problem
+    retry_after: int
+    ratelimit_policy: str | None = None
+    ratelimit: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -96,6 +138,8 @@ class CreateTeam503:
 
     body: models.Problem
     retry_after: int
+    ratelimit_policy: str | None = None
+    ratelimit: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -104,6 +148,8 @@ class GetTeam200:
 
     body: models.Team
     etag: str
+    ratelimit_policy: str | None = None
+    ratelimit: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -112,6 +158,8 @@ class GetTeam401:
 
     body: models.Problem
     www_authenticate: str
+    ratelimit_policy: str | None = None
+    ratelimit: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -119,6 +167,8 @@ class GetTeam404:
     """get_team: 404 The resource does not exist, was deleted, or belongs to a team the caller is not a member of (the API does not reveal which)."""
 
     body: models.Problem
+    ratelimit_policy: str | None = None
+    ratelimit: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -126,6 +176,18 @@ class GetTeam422:
     """get_team: 422 The request is well-formed but fails validation: a path, query or header parameter or a body field is missing, of the wrong type, or out of range. `errors` lists every problem found, each with a JSON Pointer."""
 
     body: models.Problem
+    ratelimit_policy: str | None = None
+    ratelimit: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GetTeam429:
+    """get_team: 429 The caller exceeded a rate limit (the operation's `x-rate-limit`, or the document's default), or the account has failed to sign in too often of late. Wait `Retry-After` seconds before retrying; `RateLimit-Policy` and `RateLimit` describe the quota."""
+
+    body: models.Problem
+    retry_after: int
+    ratelimit_policy: str | None = None
+    ratelimit: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -134,13 +196,16 @@ class GetTeam503:
 
     body: models.Problem
     retry_after: int
+    ratelimit_policy: str | None = None
+    ratelimit: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class DeleteTeam204:
     """delete_team: 204 The team was deleted."""
 
-    pass
+    ratelimit_policy: str | None = None
+    ratelimit: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -149,6 +214,8 @@ class DeleteTeam401:
 
     body: models.Problem
     www_authenticate: str
+    ratelimit_policy: str | None = None
+    ratelimit: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -156,6 +223,8 @@ class DeleteTeam403:
     """delete_team: 403 The caller is a member of the team, but their role does not allow this action. (A caller who is not a member gets 404 instead.)"""
 
     body: models.Problem
+    ratelimit_policy: str | None = None
+    ratelimit: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -163,6 +232,8 @@ class DeleteTeam404:
     """delete_team: 404 The resource does not exist, was deleted, or belongs to a team the caller is not a member of (the API does not reveal which)."""
 
     body: models.Problem
+    ratelimit_policy: str | None = None
+    ratelimit: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -170,6 +241,8 @@ class DeleteTeam409:
     """delete_team: 409 The request conflicts with the current state of the server, typically a value that must be unique is already taken."""
 
     body: models.Problem
+    ratelimit_policy: str | None = None
+    ratelimit: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -177,6 +250,18 @@ class DeleteTeam422:
     """delete_team: 422 The request is well-formed but fails validation: a path, query or header parameter or a body field is missing, of the wrong type, or out of range. `errors` lists every problem found, each with a JSON Pointer."""
 
     body: models.Problem
+    ratelimit_policy: str | None = None
+    ratelimit: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DeleteTeam429:
+    """delete_team: 429 The caller exceeded a rate limit (the operation's `x-rate-limit`, or the document's default), or the account has failed to sign in too often of late. Wait `Retry-After` seconds before retrying; `RateLimit-Policy` and `RateLimit` describe the quota."""
+
+    body: models.Problem
+    retry_after: int
+    ratelimit_policy: str | None = None
+    ratelimit: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -185,6 +270,8 @@ class DeleteTeam503:
 
     body: models.Problem
     retry_after: int
+    ratelimit_policy: str | None = None
+    ratelimit: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -193,6 +280,8 @@ class UpdateTeam200:
 
     body: models.Team
     etag: str
+    ratelimit_policy: str | None = None
+    ratelimit: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -200,6 +289,8 @@ class UpdateTeam400:
     """update_team: 400 The request could not be read: a body that is not well-formed JSON or form data, JSON nested deeper than 64 levels or with a number of more than 100 digits, a form of more than 1,000 fields, a `cursor` that this API did not issue or that was altered, or (on the token endpoint) an OAuth2 error such as `invalid_grant` for a wrong email or password, carried in the `error` member."""
 
     body: models.Problem
+    ratelimit_policy: str | None = None
+    ratelimit: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -208,6 +299,8 @@ class UpdateTeam401:
 
     body: models.Problem
     www_authenticate: str
+    ratelimit_policy: str | None = None
+    ratelimit: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -215,6 +308,8 @@ class UpdateTeam403:
     """update_team: 403 The caller is a member of the team, but their role does not allow this action. (A caller who is not a member gets 404 instead.)"""
 
     body: models.Problem
+    ratelimit_policy: str | None = None
+    ratelimit: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -222,6 +317,8 @@ class UpdateTeam404:
     """update_team: 404 The resource does not exist, was deleted, or belongs to a team the caller is not a member of (the API does not reveal which)."""
 
     body: models.Problem
+    ratelimit_policy: str | None = None
+    ratelimit: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -229,6 +326,8 @@ class UpdateTeam409:
     """update_team: 409 The request conflicts with the current state of the server, typically a value that must be unique is already taken."""
 
     body: models.Problem
+    ratelimit_policy: str | None = None
+    ratelimit: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -236,6 +335,8 @@ class UpdateTeam413:
     """update_team: 413 The request body is larger than this operation accepts (1 MiB unless the operation says otherwise with `x-max-body-bytes`). It is refused as soon as `Content-Length` or the bytes received exceed the limit, without reading the rest."""
 
     body: models.Problem
+    ratelimit_policy: str | None = None
+    ratelimit: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -243,6 +344,8 @@ class UpdateTeam415:
     """update_team: 415 The request body's `Content-Type` is not one this operation accepts (`application/json`, or `application/x-www-form-urlencoded` for the token endpoint), or it is missing."""
 
     body: models.Problem
+    ratelimit_policy: str | None = None
+    ratelimit: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -250,6 +353,18 @@ class UpdateTeam422:
     """update_team: 422 The request is well-formed but fails validation: a path, query or header parameter or a body field is missing, of the wrong type, or out of range. `errors` lists every problem found, each with a JSON Pointer."""
 
     body: models.Problem
+    ratelimit_policy: str | None = None
+    ratelimit: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UpdateTeam429:
+    """update_team: 429 The caller exceeded a rate limit (the operation's `x-rate-limit`, or the document's default), or the account has failed to sign in too often of late. Wait `Retry-After` seconds before retrying; `RateLimit-Policy` and `RateLimit` describe the quota."""
+
+    body: models.Problem
+    retry_after: int
+    ratelimit_policy: str | None = None
+    ratelimit: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -258,3 +373,5 @@ class UpdateTeam503:
 
     body: models.Problem
     retry_after: int
+    ratelimit_policy: str | None = None
+    ratelimit: str | None = None

@@ -15,6 +15,8 @@ class CreateUser201:
 
     body: models.User
     location: str
+    ratelimit_policy: str | None = None
+    ratelimit: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -22,6 +24,8 @@ class CreateUser400:
     """create_user: 400 The request could not be read: a body that is not well-formed JSON or form data, JSON nested deeper than 64 levels or with a number of more than 100 digits, a form of more than 1,000 fields, a `cursor` that this API did not issue or that was altered, or (on the token endpoint) an OAuth2 error such as `invalid_grant` for a wrong email or password, carried in the `error` member."""
 
     body: models.Problem
+    ratelimit_policy: str | None = None
+    ratelimit: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -29,6 +33,8 @@ class CreateUser409:
     """create_user: 409 The request conflicts with the current state of the server, typically a value that must be unique is already taken."""
 
     body: models.Problem
+    ratelimit_policy: str | None = None
+    ratelimit: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -36,6 +42,8 @@ class CreateUser413:
     """create_user: 413 The request body is larger than this operation accepts (1 MiB unless the operation says otherwise with `x-max-body-bytes`). It is refused as soon as `Content-Length` or the bytes received exceed the limit, without reading the rest."""
 
     body: models.Problem
+    ratelimit_policy: str | None = None
+    ratelimit: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -43,6 +51,8 @@ class CreateUser415:
     """create_user: 415 The request body's `Content-Type` is not one this operation accepts (`application/json`, or `application/x-www-form-urlencoded` for the token endpoint), or it is missing."""
 
     body: models.Problem
+    ratelimit_policy: str | None = None
+    ratelimit: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -50,6 +60,18 @@ class CreateUser422:
     """create_user: 422 The request is well-formed but fails validation: a path, query or header parameter or a body field is missing, of the wrong type, or out of range. `errors` lists every problem found, each with a JSON Pointer."""
 
     body: models.Problem
+    ratelimit_policy: str | None = None
+    ratelimit: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CreateUser429:
+    """create_user: 429 The caller exceeded a rate limit (the operation's `x-rate-limit`, or the document's default), or the account has failed to sign in too often of late. Wait `Retry-After` seconds before retrying; `RateLimit-Policy` and `RateLimit` describe the quota."""
+
+    body: models.Problem
+    retry_after: int
+    ratelimit_policy: str | None = None
+    ratelimit: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -58,6 +80,8 @@ class CreateUser503:
 
     body: models.Problem
     retry_after: int
+    ratelimit_policy: str | None = None
+    ratelimit: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -65,6 +89,8 @@ class GetMe200:
     """get_me: 200 The signed-in user."""
 
     body: models.User
+    ratelimit_policy: str | None = None
+    ratelimit: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -73,6 +99,18 @@ class GetMe401:
 
     body: models.Problem
     www_authenticate: str
+    ratelimit_policy: str | None = None
+    ratelimit: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GetMe429:
+    """get_me: 429 The caller exceeded a rate limit (the operation's `x-rate-limit`, or the document's default), or the account has failed to sign in too often of late. Wait `Retry-After` seconds before retrying; `RateLimit-Policy` and `RateLimit` describe the quota."""
+
+    body: models.Problem
+    retry_after: int
+    ratelimit_policy: str | None = None
+    ratelimit: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -81,6 +119,8 @@ class GetMe503:
 
     body: models.Problem
     retry_after: int
+    ratelimit_policy: str | None = None
+    ratelimit: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -88,6 +128,8 @@ class UpdateMe200:
     """update_me: 200 The updated user."""
 
     body: models.User
+    ratelimit_policy: str | None = None
+    ratelimit: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -95,6 +137,8 @@ class UpdateMe400:
     """update_me: 400 The request could not be read: a body that is not well-formed JSON or form data, JSON nested deeper than 64 levels or with a number of more than 100 digits, a form of more than 1,000 fields, a `cursor` that this API did not issue or that was altered, or (on the token endpoint) an OAuth2 error such as `invalid_grant` for a wrong email or password, carried in the `error` member."""
 
     body: models.Problem
+    ratelimit_policy: str | None = None
+    ratelimit: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -103,6 +147,8 @@ class UpdateMe401:
 
     body: models.Problem
     www_authenticate: str
+    ratelimit_policy: str | None = None
+    ratelimit: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -110,6 +156,8 @@ class UpdateMe409:
     """update_me: 409 The request conflicts with the current state of the server, typically a value that must be unique is already taken."""
 
     body: models.Problem
+    ratelimit_policy: str | None = None
+    ratelimit: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -117,6 +165,8 @@ class UpdateMe413:
     """update_me: 413 The request body is larger than this operation accepts (1 MiB unless the operation says otherwise with `x-max-body-bytes`). It is refused as soon as `Content-Length` or the bytes received exceed the limit, without reading the rest."""
 
     body: models.Problem
+    ratelimit_policy: str | None = None
+    ratelimit: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -124,6 +174,8 @@ class UpdateMe415:
     """update_me: 415 The request body's `Content-Type` is not one this operation accepts (`application/json`, or `application/x-www-form-urlencoded` for the token endpoint), or it is missing."""
 
     body: models.Problem
+    ratelimit_policy: str | None = None
+    ratelimit: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -131,6 +183,18 @@ class UpdateMe422:
     """update_me: 422 The request is well-formed but fails validation: a path, query or header parameter or a body field is missing, of the wrong type, or out of range. `errors` lists every problem found, each with a JSON Pointer."""
 
     body: models.Problem
+    ratelimit_policy: str | None = None
+    ratelimit: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UpdateMe429:
+    """update_me: 429 The caller exceeded a rate limit (the operation's `x-rate-limit`, or the document's default), or the account has failed to sign in too often of late. Wait `Retry-After` seconds before retrying; `RateLimit-Policy` and `RateLimit` describe the quota."""
+
+    body: models.Problem
+    retry_after: int
+    ratelimit_policy: str | None = None
+    ratelimit: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -139,6 +203,8 @@ class UpdateMe503:
 
     body: models.Problem
     retry_after: int
+    ratelimit_policy: str | None = None
+    ratelimit: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -146,6 +212,8 @@ class GetPreferences200:
     """get_preferences: 200 The preferences."""
 
     body: models.Preferences
+    ratelimit_policy: str | None = None
+    ratelimit: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -154,6 +222,18 @@ class GetPreferences401:
 
     body: models.Problem
     www_authenticate: str
+    ratelimit_policy: str | None = None
+    ratelimit: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GetPreferences429:
+    """get_preferences: 429 The caller exceeded a rate limit (the operation's `x-rate-limit`, or the document's default), or the account has failed to sign in too often of late. Wait `Retry-After` seconds before retrying; `RateLimit-Policy` and `RateLimit` describe the quota."""
+
+    body: models.Problem
+    retry_after: int
+    ratelimit_policy: str | None = None
+    ratelimit: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -162,6 +242,8 @@ class GetPreferences503:
 
     body: models.Problem
     retry_after: int
+    ratelimit_policy: str | None = None
+    ratelimit: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -169,6 +251,8 @@ class PutPreferences200:
     """put_preferences: 200 The saved preferences."""
 
     body: models.Preferences
+    ratelimit_policy: str | None = None
+    ratelimit: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -176,6 +260,8 @@ class PutPreferences400:
     """put_preferences: 400 The request could not be read: a body that is not well-formed JSON or form data, JSON nested deeper than 64 levels or with a number of more than 100 digits, a form of more than 1,000 fields, a `cursor` that this API did not issue or that was altered, or (on the token endpoint) an OAuth2 error such as `invalid_grant` for a wrong email or password, carried in the `error` member."""
 
     body: models.Problem
+    ratelimit_policy: str | None = None
+    ratelimit: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -184,6 +270,8 @@ class PutPreferences401:
 
     body: models.Problem
     www_authenticate: str
+    ratelimit_policy: str | None = None
+    ratelimit: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -191,6 +279,8 @@ class PutPreferences413:
     """put_preferences: 413 The request body is larger than this operation accepts (1 MiB unless the operation says otherwise with `x-max-body-bytes`). It is refused as soon as `Content-Length` or the bytes received exceed the limit, without reading the rest."""
 
     body: models.Problem
+    ratelimit_policy: str | None = None
+    ratelimit: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -198,6 +288,8 @@ class PutPreferences415:
     """put_preferences: 415 The request body's `Content-Type` is not one this operation accepts (`application/json`, or `application/x-www-form-urlencoded` for the token endpoint), or it is missing."""
 
     body: models.Problem
+    ratelimit_policy: str | None = None
+    ratelimit: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -205,6 +297,18 @@ class PutPreferences422:
     """put_preferences: 422 The request is well-formed but fails validation: a path, query or header parameter or a body field is missing, of the wrong type, or out of range. `errors` lists every problem found, each with a JSON Pointer."""
 
     body: models.Problem
+    ratelimit_policy: str | None = None
+    ratelimit: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PutPreferences429:
+    """put_preferences: 429 The caller exceeded a rate limit (the operation's `x-rate-limit`, or the document's default), or the account has failed to sign in too often of late. Wait `Retry-After` seconds before retrying; `RateLimit-Policy` and `RateLimit` describe the quota."""
+
+    body: models.Problem
+    retry_after: int
+    ratelimit_policy: str | None = None
+    ratelimit: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -213,3 +317,5 @@ class PutPreferences503:
 
     body: models.Problem
     retry_after: int
+    ratelimit_policy: str | None = None
+    ratelimit: str | None = None

@@ -78,7 +78,12 @@ LIST_USERS = rt.Operation(
             kind="json",
             adapter=TypeAdapter(models.UserAccountPage),
             alternatives=(),
-            headers=(),
+            headers=(
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
+            ),
         ),
         rt.ResponseSpec(
             cls=r.ListUsers400,
@@ -87,7 +92,12 @@ LIST_USERS = rt.Operation(
             kind="json",
             adapter=TypeAdapter(models.Problem),
             alternatives=(),
-            headers=(),
+            headers=(
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
+            ),
         ),
         rt.ResponseSpec(
             cls=r.ListUsers401,
@@ -98,6 +108,10 @@ LIST_USERS = rt.Operation(
             alternatives=(),
             headers=(
                 rt.HeaderSpec(attribute="www_authenticate", name="WWW-Authenticate", required=True),
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
             ),
         ),
         rt.ResponseSpec(
@@ -107,7 +121,12 @@ LIST_USERS = rt.Operation(
             kind="json",
             adapter=TypeAdapter(models.Problem),
             alternatives=(),
-            headers=(),
+            headers=(
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
+            ),
         ),
         rt.ResponseSpec(
             cls=r.ListUsers422,
@@ -116,7 +135,27 @@ LIST_USERS = rt.Operation(
             kind="json",
             adapter=TypeAdapter(models.Problem),
             alternatives=(),
-            headers=(),
+            headers=(
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
+            ),
+        ),
+        rt.ResponseSpec(
+            cls=r.ListUsers429,
+            status="429",
+            media_type="application/problem+json",
+            kind="json",
+            adapter=TypeAdapter(models.Problem),
+            alternatives=(),
+            headers=(
+                rt.HeaderSpec(attribute="retry_after", name="Retry-After", required=True),
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
+            ),
         ),
         rt.ResponseSpec(
             cls=r.ListUsers503,
@@ -125,10 +164,16 @@ LIST_USERS = rt.Operation(
             kind="json",
             adapter=TypeAdapter(models.Problem),
             alternatives=(),
-            headers=(rt.HeaderSpec(attribute="retry_after", name="Retry-After", required=True),),
+            headers=(
+                rt.HeaderSpec(attribute="retry_after", name="Retry-After", required=True),
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
+            ),
         ),
     ),
-    statuses=frozenset(["200", "400", "401", "403", "422", "503"]),
+    statuses=frozenset(["200", "400", "401", "403", "422", "429", "503"]),
     security=((("OAuth2Password", ()),),),
     deprecated=False,
 )
@@ -163,7 +208,12 @@ DEACTIVATE_USER = rt.Operation(
             kind="json",
             adapter=TypeAdapter(models.UserAccount),
             alternatives=(),
-            headers=(),
+            headers=(
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
+            ),
         ),
         rt.ResponseSpec(
             cls=r.DeactivateUser401,
@@ -174,6 +224,10 @@ DEACTIVATE_USER = rt.Operation(
             alternatives=(),
             headers=(
                 rt.HeaderSpec(attribute="www_authenticate", name="WWW-Authenticate", required=True),
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
             ),
         ),
         rt.ResponseSpec(
@@ -183,7 +237,12 @@ DEACTIVATE_USER = rt.Operation(
             kind="json",
             adapter=TypeAdapter(models.Problem),
             alternatives=(),
-            headers=(),
+            headers=(
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
+            ),
         ),
         rt.ResponseSpec(
             cls=r.DeactivateUser404,
@@ -192,7 +251,12 @@ DEACTIVATE_USER = rt.Operation(
             kind="json",
             adapter=TypeAdapter(models.Problem),
             alternatives=(),
-            headers=(),
+            headers=(
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
+            ),
         ),
         rt.ResponseSpec(
             cls=r.DeactivateUser409,
@@ -201,7 +265,12 @@ DEACTIVATE_USER = rt.Operation(
             kind="json",
             adapter=TypeAdapter(models.Problem),
             alternatives=(),
-            headers=(),
+            headers=(
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
+            ),
         ),
         rt.ResponseSpec(
             cls=r.DeactivateUser422,
@@ -210,7 +279,27 @@ DEACTIVATE_USER = rt.Operation(
             kind="json",
             adapter=TypeAdapter(models.Problem),
             alternatives=(),
-            headers=(),
+            headers=(
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
+            ),
+        ),
+        rt.ResponseSpec(
+            cls=r.DeactivateUser429,
+            status="429",
+            media_type="application/problem+json",
+            kind="json",
+            adapter=TypeAdapter(models.Problem),
+            alternatives=(),
+            headers=(
+                rt.HeaderSpec(attribute="retry_after", name="Retry-After", required=True),
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
+            ),
         ),
         rt.ResponseSpec(
             cls=r.DeactivateUser503,
@@ -219,10 +308,16 @@ DEACTIVATE_USER = rt.Operation(
             kind="json",
             adapter=TypeAdapter(models.Problem),
             alternatives=(),
-            headers=(rt.HeaderSpec(attribute="retry_after", name="Retry-After", required=True),),
+            headers=(
+                rt.HeaderSpec(attribute="retry_after", name="Retry-After", required=True),
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
+            ),
         ),
     ),
-    statuses=frozenset(["200", "401", "403", "404", "409", "422", "503"]),
+    statuses=frozenset(["200", "401", "403", "404", "409", "422", "429", "503"]),
     security=((("OAuth2Password", ()),),),
     deprecated=False,
 )

@@ -88,7 +88,12 @@ LIST_MEMBERS = rt.Operation(
             kind="json",
             adapter=TypeAdapter(models.MemberPage),
             alternatives=(),
-            headers=(),
+            headers=(
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
+            ),
         ),
         rt.ResponseSpec(
             cls=r.ListMembers400,
@@ -97,7 +102,12 @@ LIST_MEMBERS = rt.Operation(
             kind="json",
             adapter=TypeAdapter(models.Problem),
             alternatives=(),
-            headers=(),
+            headers=(
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
+            ),
         ),
         rt.ResponseSpec(
             cls=r.ListMembers401,
@@ -108,6 +118,10 @@ LIST_MEMBERS = rt.Operation(
             alternatives=(),
             headers=(
                 rt.HeaderSpec(attribute="www_authenticate", name="WWW-Authenticate", required=True),
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
             ),
         ),
         rt.ResponseSpec(
@@ -117,7 +131,12 @@ LIST_MEMBERS = rt.Operation(
             kind="json",
             adapter=TypeAdapter(models.Problem),
             alternatives=(),
-            headers=(),
+            headers=(
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
+            ),
         ),
         rt.ResponseSpec(
             cls=r.ListMembers422,
@@ -126,7 +145,27 @@ LIST_MEMBERS = rt.Operation(
             kind="json",
             adapter=TypeAdapter(models.Problem),
             alternatives=(),
-            headers=(),
+            headers=(
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
+            ),
+        ),
+        rt.ResponseSpec(
+            cls=r.ListMembers429,
+            status="429",
+            media_type="application/problem+json",
+            kind="json",
+            adapter=TypeAdapter(models.Problem),
+            alternatives=(),
+            headers=(
+                rt.HeaderSpec(attribute="retry_after", name="Retry-After", required=True),
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
+            ),
         ),
         rt.ResponseSpec(
             cls=r.ListMembers503,
@@ -135,10 +174,16 @@ LIST_MEMBERS = rt.Operation(
             kind="json",
             adapter=TypeAdapter(models.Problem),
             alternatives=(),
-            headers=(rt.HeaderSpec(attribute="retry_after", name="Retry-After", required=True),),
+            headers=(
+                rt.HeaderSpec(attribute="retry_after", name="Retry-After", required=True),
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
+            ),
         ),
     ),
-    statuses=frozenset(["200", "400", "401", "404", "422", "503"]),
+    statuses=frozenset(["200", "400", "401", "404", "422", "429", "503"]),
     security=((("OAuth2Password", ()),),),
     deprecated=False,
 )
@@ -183,7 +228,13 @@ ADD_MEMBER = rt.Operation(
             kind="json",
             adapter=TypeAdapter(models.Member),
             alternatives=(),
-            headers=(rt.HeaderSpec(attribute="location", name="Location", required=True),),
+            headers=(
+                rt.HeaderSpec(attribute="location", name="Location", required=True),
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
+            ),
         ),
         rt.ResponseSpec(
             cls=r.AddMember400,
@@ -192,7 +243,12 @@ ADD_MEMBER = rt.Operation(
             kind="json",
             adapter=TypeAdapter(models.Problem),
             alternatives=(),
-            headers=(),
+            headers=(
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
+            ),
         ),
         rt.ResponseSpec(
             cls=r.AddMember401,
@@ -203,6 +259,10 @@ ADD_MEMBER = rt.Operation(
             alternatives=(),
             headers=(
                 rt.HeaderSpec(attribute="www_authenticate", name="WWW-Authenticate", required=True),
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
             ),
         ),
         rt.ResponseSpec(
@@ -212,7 +272,12 @@ ADD_MEMBER = rt.Operation(
             kind="json",
             adapter=TypeAdapter(models.Problem),
             alternatives=(),
-            headers=(),
+            headers=(
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
+            ),
         ),
         rt.ResponseSpec(
             cls=r.AddMember404,
@@ -221,7 +286,12 @@ ADD_MEMBER = rt.Operation(
             kind="json",
             adapter=TypeAdapter(models.Problem),
             alternatives=(),
-            headers=(),
+            headers=(
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
+            ),
         ),
         rt.ResponseSpec(
             cls=r.AddMember409,
@@ -230,7 +300,12 @@ ADD_MEMBER = rt.Operation(
             kind="json",
             adapter=TypeAdapter(models.Problem),
             alternatives=(),
-            headers=(),
+            headers=(
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
+            ),
         ),
         rt.ResponseSpec(
             cls=r.AddMember413,
@@ -239,7 +314,12 @@ ADD_MEMBER = rt.Operation(
             kind="json",
             adapter=TypeAdapter(models.Problem),
             alternatives=(),
-            headers=(),
+            headers=(
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
+            ),
         ),
         rt.ResponseSpec(
             cls=r.AddMember415,
@@ -248,7 +328,12 @@ ADD_MEMBER = rt.Operation(
             kind="json",
             adapter=TypeAdapter(models.Problem),
             alternatives=(),
-            headers=(),
+            headers=(
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
+            ),
         ),
         rt.ResponseSpec(
             cls=r.AddMember422,
@@ -257,7 +342,27 @@ ADD_MEMBER = rt.Operation(
             kind="json",
             adapter=TypeAdapter(models.Problem),
             alternatives=(),
-            headers=(),
+            headers=(
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
+            ),
+        ),
+        rt.ResponseSpec(
+            cls=r.AddMember429,
+            status="429",
+            media_type="application/problem+json",
+            kind="json",
+            adapter=TypeAdapter(models.Problem),
+            alternatives=(),
+            headers=(
+                rt.HeaderSpec(attribute="retry_after", name="Retry-After", required=True),
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
+            ),
         ),
         rt.ResponseSpec(
             cls=r.AddMember503,
@@ -266,10 +371,18 @@ ADD_MEMBER = rt.Operation(
             kind="json",
             adapter=TypeAdapter(models.Problem),
             alternatives=(),
-            headers=(rt.HeaderSpec(attribute="retry_after", name="Retry-After", required=True),),
+            headers=(
+                rt.HeaderSpec(attribute="retry_after", name="Retry-After", required=True),
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
+            ),
         ),
     ),
-    statuses=frozenset(["201", "400", "401", "403", "404", "409", "413", "415", "422", "503"]),
+    statuses=frozenset(
+        ["201", "400", "401", "403", "404", "409", "413", "415", "422", "429", "503"]
+    ),
     security=((("OAuth2Password", ()),),),
     deprecated=False,
 )
@@ -316,7 +429,12 @@ REMOVE_MEMBER = rt.Operation(
             kind="empty",
             adapter=None,
             alternatives=(),
-            headers=(),
+            headers=(
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
+            ),
         ),
         rt.ResponseSpec(
             cls=r.RemoveMember401,
@@ -327,6 +445,10 @@ REMOVE_MEMBER = rt.Operation(
             alternatives=(),
             headers=(
                 rt.HeaderSpec(attribute="www_authenticate", name="WWW-Authenticate", required=True),
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
             ),
         ),
         rt.ResponseSpec(
@@ -336,7 +458,12 @@ REMOVE_MEMBER = rt.Operation(
             kind="json",
             adapter=TypeAdapter(models.Problem),
             alternatives=(),
-            headers=(),
+            headers=(
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
+            ),
         ),
         rt.ResponseSpec(
             cls=r.RemoveMember404,
@@ -345,7 +472,12 @@ REMOVE_MEMBER = rt.Operation(
             kind="json",
             adapter=TypeAdapter(models.Problem),
             alternatives=(),
-            headers=(),
+            headers=(
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
+            ),
         ),
         rt.ResponseSpec(
             cls=r.RemoveMember409,
@@ -354,7 +486,12 @@ REMOVE_MEMBER = rt.Operation(
             kind="json",
             adapter=TypeAdapter(models.Problem),
             alternatives=(),
-            headers=(),
+            headers=(
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
+            ),
         ),
         rt.ResponseSpec(
             cls=r.RemoveMember422,
@@ -363,7 +500,27 @@ REMOVE_MEMBER = rt.Operation(
             kind="json",
             adapter=TypeAdapter(models.Problem),
             alternatives=(),
-            headers=(),
+            headers=(
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
+            ),
+        ),
+        rt.ResponseSpec(
+            cls=r.RemoveMember429,
+            status="429",
+            media_type="application/problem+json",
+            kind="json",
+            adapter=TypeAdapter(models.Problem),
+            alternatives=(),
+            headers=(
+                rt.HeaderSpec(attribute="retry_after", name="Retry-After", required=True),
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
+            ),
         ),
         rt.ResponseSpec(
             cls=r.RemoveMember503,
@@ -372,10 +529,16 @@ REMOVE_MEMBER = rt.Operation(
             kind="json",
             adapter=TypeAdapter(models.Problem),
             alternatives=(),
-            headers=(rt.HeaderSpec(attribute="retry_after", name="Retry-After", required=True),),
+            headers=(
+                rt.HeaderSpec(attribute="retry_after", name="Retry-After", required=True),
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
+            ),
         ),
     ),
-    statuses=frozenset(["204", "401", "403", "404", "409", "422", "503"]),
+    statuses=frozenset(["204", "401", "403", "404", "409", "422", "429", "503"]),
     security=((("OAuth2Password", ()),),),
     deprecated=False,
 )
@@ -432,7 +595,12 @@ UPDATE_MEMBER = rt.Operation(
             kind="json",
             adapter=TypeAdapter(models.Member),
             alternatives=(),
-            headers=(),
+            headers=(
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
+            ),
         ),
         rt.ResponseSpec(
             cls=r.UpdateMember400,
@@ -441,7 +609,12 @@ UPDATE_MEMBER = rt.Operation(
             kind="json",
             adapter=TypeAdapter(models.Problem),
             alternatives=(),
-            headers=(),
+            headers=(
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
+            ),
         ),
         rt.ResponseSpec(
             cls=r.UpdateMember401,
@@ -452,6 +625,10 @@ UPDATE_MEMBER = rt.Operation(
             alternatives=(),
             headers=(
                 rt.HeaderSpec(attribute="www_authenticate", name="WWW-Authenticate", required=True),
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
             ),
         ),
         rt.ResponseSpec(
@@ -461,7 +638,12 @@ UPDATE_MEMBER = rt.Operation(
             kind="json",
             adapter=TypeAdapter(models.Problem),
             alternatives=(),
-            headers=(),
+            headers=(
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
+            ),
         ),
         rt.ResponseSpec(
             cls=r.UpdateMember404,
@@ -470,7 +652,12 @@ UPDATE_MEMBER = rt.Operation(
             kind="json",
             adapter=TypeAdapter(models.Problem),
             alternatives=(),
-            headers=(),
+            headers=(
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
+            ),
         ),
         rt.ResponseSpec(
             cls=r.UpdateMember409,
@@ -479,7 +666,12 @@ UPDATE_MEMBER = rt.Operation(
             kind="json",
             adapter=TypeAdapter(models.Problem),
             alternatives=(),
-            headers=(),
+            headers=(
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
+            ),
         ),
         rt.ResponseSpec(
             cls=r.UpdateMember413,
@@ -488,7 +680,12 @@ UPDATE_MEMBER = rt.Operation(
             kind="json",
             adapter=TypeAdapter(models.Problem),
             alternatives=(),
-            headers=(),
+            headers=(
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
+            ),
         ),
         rt.ResponseSpec(
             cls=r.UpdateMember415,
@@ -497,7 +694,12 @@ UPDATE_MEMBER = rt.Operation(
             kind="json",
             adapter=TypeAdapter(models.Problem),
             alternatives=(),
-            headers=(),
+            headers=(
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
+            ),
         ),
         rt.ResponseSpec(
             cls=r.UpdateMember422,
@@ -506,7 +708,27 @@ UPDATE_MEMBER = rt.Operation(
             kind="json",
             adapter=TypeAdapter(models.Problem),
             alternatives=(),
-            headers=(),
+            headers=(
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
+            ),
+        ),
+        rt.ResponseSpec(
+            cls=r.UpdateMember429,
+            status="429",
+            media_type="application/problem+json",
+            kind="json",
+            adapter=TypeAdapter(models.Problem),
+            alternatives=(),
+            headers=(
+                rt.HeaderSpec(attribute="retry_after", name="Retry-After", required=True),
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
+            ),
         ),
         rt.ResponseSpec(
             cls=r.UpdateMember503,
@@ -515,10 +737,18 @@ UPDATE_MEMBER = rt.Operation(
             kind="json",
             adapter=TypeAdapter(models.Problem),
             alternatives=(),
-            headers=(rt.HeaderSpec(attribute="retry_after", name="Retry-After", required=True),),
+            headers=(
+                rt.HeaderSpec(attribute="retry_after", name="Retry-After", required=True),
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
+            ),
         ),
     ),
-    statuses=frozenset(["200", "400", "401", "403", "404", "409", "413", "415", "422", "503"]),
+    statuses=frozenset(
+        ["200", "400", "401", "403", "404", "409", "413", "415", "422", "429", "503"]
+    ),
     security=((("OAuth2Password", ()),),),
     deprecated=False,
 )

@@ -156,7 +156,12 @@ LIST_ORDERS = rt.Operation(
             kind="json",
             adapter=TypeAdapter(models.OrderPage),
             alternatives=(),
-            headers=(),
+            headers=(
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
+            ),
         ),
         rt.ResponseSpec(
             cls=r.ListOrders400,
@@ -165,7 +170,12 @@ LIST_ORDERS = rt.Operation(
             kind="json",
             adapter=TypeAdapter(models.Problem),
             alternatives=(),
-            headers=(),
+            headers=(
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
+            ),
         ),
         rt.ResponseSpec(
             cls=r.ListOrders401,
@@ -176,6 +186,10 @@ LIST_ORDERS = rt.Operation(
             alternatives=(),
             headers=(
                 rt.HeaderSpec(attribute="www_authenticate", name="WWW-Authenticate", required=True),
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
             ),
         ),
         rt.ResponseSpec(
@@ -185,7 +199,12 @@ LIST_ORDERS = rt.Operation(
             kind="json",
             adapter=TypeAdapter(models.Problem),
             alternatives=(),
-            headers=(),
+            headers=(
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
+            ),
         ),
         rt.ResponseSpec(
             cls=r.ListOrders422,
@@ -194,7 +213,27 @@ LIST_ORDERS = rt.Operation(
             kind="json",
             adapter=TypeAdapter(models.Problem),
             alternatives=(),
-            headers=(),
+            headers=(
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
+            ),
+        ),
+        rt.ResponseSpec(
+            cls=r.ListOrders429,
+            status="429",
+            media_type="application/problem+json",
+            kind="json",
+            adapter=TypeAdapter(models.Problem),
+            alternatives=(),
+            headers=(
+                rt.HeaderSpec(attribute="retry_after", name="Retry-After", required=True),
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
+            ),
         ),
         rt.ResponseSpec(
             cls=r.ListOrders503,
@@ -203,10 +242,16 @@ LIST_ORDERS = rt.Operation(
             kind="json",
             adapter=TypeAdapter(models.Problem),
             alternatives=(),
-            headers=(rt.HeaderSpec(attribute="retry_after", name="Retry-After", required=True),),
+            headers=(
+                rt.HeaderSpec(attribute="retry_after", name="Retry-After", required=True),
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
+            ),
         ),
     ),
-    statuses=frozenset(["200", "400", "401", "404", "422", "503"]),
+    statuses=frozenset(["200", "400", "401", "404", "422", "429", "503"]),
     security=((("OAuth2Password", ()),),),
     deprecated=False,
 )
@@ -269,6 +314,10 @@ CREATE_ORDER = rt.Operation(
                 rt.HeaderSpec(
                     attribute="idempotent_replayed", name="Idempotent-Replayed", required=False
                 ),
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
             ),
         ),
         rt.ResponseSpec(
@@ -278,7 +327,12 @@ CREATE_ORDER = rt.Operation(
             kind="json",
             adapter=TypeAdapter(models.Problem),
             alternatives=(),
-            headers=(),
+            headers=(
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
+            ),
         ),
         rt.ResponseSpec(
             cls=r.CreateOrder401,
@@ -289,6 +343,10 @@ CREATE_ORDER = rt.Operation(
             alternatives=(),
             headers=(
                 rt.HeaderSpec(attribute="www_authenticate", name="WWW-Authenticate", required=True),
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
             ),
         ),
         rt.ResponseSpec(
@@ -298,7 +356,12 @@ CREATE_ORDER = rt.Operation(
             kind="json",
             adapter=TypeAdapter(models.Problem),
             alternatives=(),
-            headers=(),
+            headers=(
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
+            ),
         ),
         rt.ResponseSpec(
             cls=r.CreateOrder404,
@@ -307,7 +370,12 @@ CREATE_ORDER = rt.Operation(
             kind="json",
             adapter=TypeAdapter(models.Problem),
             alternatives=(),
-            headers=(),
+            headers=(
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
+            ),
         ),
         rt.ResponseSpec(
             cls=r.CreateOrder409,
@@ -316,7 +384,12 @@ CREATE_ORDER = rt.Operation(
             kind="json",
             adapter=TypeAdapter(models.Problem),
             alternatives=(),
-            headers=(),
+            headers=(
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
+            ),
         ),
         rt.ResponseSpec(
             cls=r.CreateOrder413,
@@ -325,7 +398,12 @@ CREATE_ORDER = rt.Operation(
             kind="json",
             adapter=TypeAdapter(models.Problem),
             alternatives=(),
-            headers=(),
+            headers=(
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
+            ),
         ),
         rt.ResponseSpec(
             cls=r.CreateOrder415,
@@ -334,7 +412,12 @@ CREATE_ORDER = rt.Operation(
             kind="json",
             adapter=TypeAdapter(models.Problem),
             alternatives=(),
-            headers=(),
+            headers=(
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
+            ),
         ),
         rt.ResponseSpec(
             cls=r.CreateOrder422,
@@ -343,7 +426,27 @@ CREATE_ORDER = rt.Operation(
             kind="json",
             adapter=TypeAdapter(models.Problem),
             alternatives=(),
-            headers=(),
+            headers=(
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
+            ),
+        ),
+        rt.ResponseSpec(
+            cls=r.CreateOrder429,
+            status="429",
+            media_type="application/problem+json",
+            kind="json",
+            adapter=TypeAdapter(models.Problem),
+            alternatives=(),
+            headers=(
+                rt.HeaderSpec(attribute="retry_after", name="Retry-After", required=True),
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
+            ),
         ),
         rt.ResponseSpec(
             cls=r.CreateOrder503,
@@ -352,10 +455,18 @@ CREATE_ORDER = rt.Operation(
             kind="json",
             adapter=TypeAdapter(models.Problem),
             alternatives=(),
-            headers=(rt.HeaderSpec(attribute="retry_after", name="Retry-After", required=True),),
+            headers=(
+                rt.HeaderSpec(attribute="retry_after", name="Retry-After", required=True),
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
+            ),
         ),
     ),
-    statuses=frozenset(["201", "400", "401", "403", "404", "409", "413", "415", "422", "503"]),
+    statuses=frozenset(
+        ["201", "400", "401", "403", "404", "409", "413", "415", "422", "429", "503"]
+    ),
     security=((("OAuth2Password", ()),),),
     deprecated=False,
 )
@@ -402,7 +513,13 @@ GET_ORDER = rt.Operation(
             kind="json",
             adapter=TypeAdapter(models.Order),
             alternatives=(),
-            headers=(rt.HeaderSpec(attribute="etag", name="ETag", required=True),),
+            headers=(
+                rt.HeaderSpec(attribute="etag", name="ETag", required=True),
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
+            ),
         ),
         rt.ResponseSpec(
             cls=r.GetOrder401,
@@ -413,6 +530,10 @@ GET_ORDER = rt.Operation(
             alternatives=(),
             headers=(
                 rt.HeaderSpec(attribute="www_authenticate", name="WWW-Authenticate", required=True),
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
             ),
         ),
         rt.ResponseSpec(
@@ -422,7 +543,12 @@ GET_ORDER = rt.Operation(
             kind="json",
             adapter=TypeAdapter(models.Problem),
             alternatives=(),
-            headers=(),
+            headers=(
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
+            ),
         ),
         rt.ResponseSpec(
             cls=r.GetOrder422,
@@ -431,7 +557,27 @@ GET_ORDER = rt.Operation(
             kind="json",
             adapter=TypeAdapter(models.Problem),
             alternatives=(),
-            headers=(),
+            headers=(
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
+            ),
+        ),
+        rt.ResponseSpec(
+            cls=r.GetOrder429,
+            status="429",
+            media_type="application/problem+json",
+            kind="json",
+            adapter=TypeAdapter(models.Problem),
+            alternatives=(),
+            headers=(
+                rt.HeaderSpec(attribute="retry_after", name="Retry-After", required=True),
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
+            ),
         ),
         rt.ResponseSpec(
             cls=r.GetOrder503,
@@ -440,10 +586,16 @@ GET_ORDER = rt.Operation(
             kind="json",
             adapter=TypeAdapter(models.Problem),
             alternatives=(),
-            headers=(rt.HeaderSpec(attribute="retry_after", name="Retry-After", required=True),),
+            headers=(
+                rt.HeaderSpec(attribute="retry_after", name="Retry-After", required=True),
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
+            ),
         ),
     ),
-    statuses=frozenset(["200", "401", "404", "422", "503"]),
+    statuses=frozenset(["200", "401", "404", "422", "429", "503"]),
     security=((("OAuth2Password", ()),),),
     deprecated=False,
 )
@@ -490,7 +642,13 @@ PAY_ORDER = rt.Operation(
             kind="json",
             adapter=TypeAdapter(models.Order),
             alternatives=(),
-            headers=(rt.HeaderSpec(attribute="etag", name="ETag", required=True),),
+            headers=(
+                rt.HeaderSpec(attribute="etag", name="ETag", required=True),
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
+            ),
         ),
         rt.ResponseSpec(
             cls=r.PayOrder401,
@@ -501,6 +659,10 @@ PAY_ORDER = rt.Operation(
             alternatives=(),
             headers=(
                 rt.HeaderSpec(attribute="www_authenticate", name="WWW-Authenticate", required=True),
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
             ),
         ),
         rt.ResponseSpec(
@@ -510,7 +672,12 @@ PAY_ORDER = rt.Operation(
             kind="json",
             adapter=TypeAdapter(models.Problem),
             alternatives=(),
-            headers=(),
+            headers=(
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
+            ),
         ),
         rt.ResponseSpec(
             cls=r.PayOrder404,
@@ -519,7 +686,12 @@ PAY_ORDER = rt.Operation(
             kind="json",
             adapter=TypeAdapter(models.Problem),
             alternatives=(),
-            headers=(),
+            headers=(
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
+            ),
         ),
         rt.ResponseSpec(
             cls=r.PayOrder409,
@@ -528,7 +700,12 @@ PAY_ORDER = rt.Operation(
             kind="json",
             adapter=TypeAdapter(models.Problem),
             alternatives=(),
-            headers=(),
+            headers=(
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
+            ),
         ),
         rt.ResponseSpec(
             cls=r.PayOrder422,
@@ -537,7 +714,27 @@ PAY_ORDER = rt.Operation(
             kind="json",
             adapter=TypeAdapter(models.Problem),
             alternatives=(),
-            headers=(),
+            headers=(
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
+            ),
+        ),
+        rt.ResponseSpec(
+            cls=r.PayOrder429,
+            status="429",
+            media_type="application/problem+json",
+            kind="json",
+            adapter=TypeAdapter(models.Problem),
+            alternatives=(),
+            headers=(
+                rt.HeaderSpec(attribute="retry_after", name="Retry-After", required=True),
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
+            ),
         ),
         rt.ResponseSpec(
             cls=r.PayOrder503,
@@ -546,10 +743,16 @@ PAY_ORDER = rt.Operation(
             kind="json",
             adapter=TypeAdapter(models.Problem),
             alternatives=(),
-            headers=(rt.HeaderSpec(attribute="retry_after", name="Retry-After", required=True),),
+            headers=(
+                rt.HeaderSpec(attribute="retry_after", name="Retry-After", required=True),
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
+            ),
         ),
     ),
-    statuses=frozenset(["200", "401", "403", "404", "409", "422", "503"]),
+    statuses=frozenset(["200", "401", "403", "404", "409", "422", "429", "503"]),
     security=((("OAuth2Password", ()),),),
     deprecated=False,
 )
@@ -596,7 +799,13 @@ FULFILL_ORDER = rt.Operation(
             kind="json",
             adapter=TypeAdapter(models.Order),
             alternatives=(),
-            headers=(rt.HeaderSpec(attribute="etag", name="ETag", required=True),),
+            headers=(
+                rt.HeaderSpec(attribute="etag", name="ETag", required=True),
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
+            ),
         ),
         rt.ResponseSpec(
             cls=r.FulfillOrder401,
@@ -607,6 +816,10 @@ FULFILL_ORDER = rt.Operation(
             alternatives=(),
             headers=(
                 rt.HeaderSpec(attribute="www_authenticate", name="WWW-Authenticate", required=True),
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
             ),
         ),
         rt.ResponseSpec(
@@ -616,7 +829,12 @@ FULFILL_ORDER = rt.Operation(
             kind="json",
             adapter=TypeAdapter(models.Problem),
             alternatives=(),
-            headers=(),
+            headers=(
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
+            ),
         ),
         rt.ResponseSpec(
             cls=r.FulfillOrder404,
@@ -625,7 +843,12 @@ FULFILL_ORDER = rt.Operation(
             kind="json",
             adapter=TypeAdapter(models.Problem),
             alternatives=(),
-            headers=(),
+            headers=(
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
+            ),
         ),
         rt.ResponseSpec(
             cls=r.FulfillOrder409,
@@ -634,7 +857,12 @@ FULFILL_ORDER = rt.Operation(
             kind="json",
             adapter=TypeAdapter(models.Problem),
             alternatives=(),
-            headers=(),
+            headers=(
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
+            ),
         ),
         rt.ResponseSpec(
             cls=r.FulfillOrder422,
@@ -643,7 +871,27 @@ FULFILL_ORDER = rt.Operation(
             kind="json",
             adapter=TypeAdapter(models.Problem),
             alternatives=(),
-            headers=(),
+            headers=(
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
+            ),
+        ),
+        rt.ResponseSpec(
+            cls=r.FulfillOrder429,
+            status="429",
+            media_type="application/problem+json",
+            kind="json",
+            adapter=TypeAdapter(models.Problem),
+            alternatives=(),
+            headers=(
+                rt.HeaderSpec(attribute="retry_after", name="Retry-After", required=True),
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
+            ),
         ),
         rt.ResponseSpec(
             cls=r.FulfillOrder503,
@@ -652,10 +900,16 @@ FULFILL_ORDER = rt.Operation(
             kind="json",
             adapter=TypeAdapter(models.Problem),
             alternatives=(),
-            headers=(rt.HeaderSpec(attribute="retry_after", name="Retry-After", required=True),),
+            headers=(
+                rt.HeaderSpec(attribute="retry_after", name="Retry-After", required=True),
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
+            ),
         ),
     ),
-    statuses=frozenset(["200", "401", "403", "404", "409", "422", "503"]),
+    statuses=frozenset(["200", "401", "403", "404", "409", "422", "429", "503"]),
     security=((("OAuth2Password", ()),),),
     deprecated=False,
 )
@@ -702,7 +956,13 @@ CANCEL_ORDER = rt.Operation(
             kind="json",
             adapter=TypeAdapter(models.Order),
             alternatives=(),
-            headers=(rt.HeaderSpec(attribute="etag", name="ETag", required=True),),
+            headers=(
+                rt.HeaderSpec(attribute="etag", name="ETag", required=True),
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
+            ),
         ),
         rt.ResponseSpec(
             cls=r.CancelOrder401,
@@ -713,6 +973,10 @@ CANCEL_ORDER = rt.Operation(
             alternatives=(),
             headers=(
                 rt.HeaderSpec(attribute="www_authenticate", name="WWW-Authenticate", required=True),
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
             ),
         ),
         rt.ResponseSpec(
@@ -722,7 +986,12 @@ CANCEL_ORDER = rt.Operation(
             kind="json",
             adapter=TypeAdapter(models.Problem),
             alternatives=(),
-            headers=(),
+            headers=(
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
+            ),
         ),
         rt.ResponseSpec(
             cls=r.CancelOrder404,
@@ -731,7 +1000,12 @@ CANCEL_ORDER = rt.Operation(
             kind="json",
             adapter=TypeAdapter(models.Problem),
             alternatives=(),
-            headers=(),
+            headers=(
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
+            ),
         ),
         rt.ResponseSpec(
             cls=r.CancelOrder409,
@@ -740,7 +1014,12 @@ CANCEL_ORDER = rt.Operation(
             kind="json",
             adapter=TypeAdapter(models.Problem),
             alternatives=(),
-            headers=(),
+            headers=(
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
+            ),
         ),
         rt.ResponseSpec(
             cls=r.CancelOrder422,
@@ -749,7 +1028,27 @@ CANCEL_ORDER = rt.Operation(
             kind="json",
             adapter=TypeAdapter(models.Problem),
             alternatives=(),
-            headers=(),
+            headers=(
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
+            ),
+        ),
+        rt.ResponseSpec(
+            cls=r.CancelOrder429,
+            status="429",
+            media_type="application/problem+json",
+            kind="json",
+            adapter=TypeAdapter(models.Problem),
+            alternatives=(),
+            headers=(
+                rt.HeaderSpec(attribute="retry_after", name="Retry-After", required=True),
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
+            ),
         ),
         rt.ResponseSpec(
             cls=r.CancelOrder503,
@@ -758,10 +1057,16 @@ CANCEL_ORDER = rt.Operation(
             kind="json",
             adapter=TypeAdapter(models.Problem),
             alternatives=(),
-            headers=(rt.HeaderSpec(attribute="retry_after", name="Retry-After", required=True),),
+            headers=(
+                rt.HeaderSpec(attribute="retry_after", name="Retry-After", required=True),
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
+            ),
         ),
     ),
-    statuses=frozenset(["200", "401", "403", "404", "409", "422", "503"]),
+    statuses=frozenset(["200", "401", "403", "404", "409", "422", "429", "503"]),
     security=((("OAuth2Password", ()),),),
     deprecated=False,
 )
@@ -808,7 +1113,13 @@ REFUND_ORDER = rt.Operation(
             kind="json",
             adapter=TypeAdapter(models.Order),
             alternatives=(),
-            headers=(rt.HeaderSpec(attribute="etag", name="ETag", required=True),),
+            headers=(
+                rt.HeaderSpec(attribute="etag", name="ETag", required=True),
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
+            ),
         ),
         rt.ResponseSpec(
             cls=r.RefundOrder401,
@@ -819,6 +1130,10 @@ REFUND_ORDER = rt.Operation(
             alternatives=(),
             headers=(
                 rt.HeaderSpec(attribute="www_authenticate", name="WWW-Authenticate", required=True),
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
             ),
         ),
         rt.ResponseSpec(
@@ -828,7 +1143,12 @@ REFUND_ORDER = rt.Operation(
             kind="json",
             adapter=TypeAdapter(models.Problem),
             alternatives=(),
-            headers=(),
+            headers=(
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
+            ),
         ),
         rt.ResponseSpec(
             cls=r.RefundOrder404,
@@ -837,7 +1157,12 @@ REFUND_ORDER = rt.Operation(
             kind="json",
             adapter=TypeAdapter(models.Problem),
             alternatives=(),
-            headers=(),
+            headers=(
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
+            ),
         ),
         rt.ResponseSpec(
             cls=r.RefundOrder409,
@@ -846,7 +1171,12 @@ REFUND_ORDER = rt.Operation(
             kind="json",
             adapter=TypeAdapter(models.Problem),
             alternatives=(),
-            headers=(),
+            headers=(
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
+            ),
         ),
         rt.ResponseSpec(
             cls=r.RefundOrder422,
@@ -855,7 +1185,27 @@ REFUND_ORDER = rt.Operation(
             kind="json",
             adapter=TypeAdapter(models.Problem),
             alternatives=(),
-            headers=(),
+            headers=(
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
+            ),
+        ),
+        rt.ResponseSpec(
+            cls=r.RefundOrder429,
+            status="429",
+            media_type="application/problem+json",
+            kind="json",
+            adapter=TypeAdapter(models.Problem),
+            alternatives=(),
+            headers=(
+                rt.HeaderSpec(attribute="retry_after", name="Retry-After", required=True),
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
+            ),
         ),
         rt.ResponseSpec(
             cls=r.RefundOrder503,
@@ -864,10 +1214,16 @@ REFUND_ORDER = rt.Operation(
             kind="json",
             adapter=TypeAdapter(models.Problem),
             alternatives=(),
-            headers=(rt.HeaderSpec(attribute="retry_after", name="Retry-After", required=True),),
+            headers=(
+                rt.HeaderSpec(attribute="retry_after", name="Retry-After", required=True),
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
+            ),
         ),
     ),
-    statuses=frozenset(["200", "401", "403", "404", "409", "422", "503"]),
+    statuses=frozenset(["200", "401", "403", "404", "409", "422", "429", "503"]),
     security=((("OAuth2Password", ()),),),
     deprecated=False,
 )

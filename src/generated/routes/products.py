@@ -204,7 +204,12 @@ LIST_PRODUCTS = rt.Operation(
             kind="json",
             adapter=TypeAdapter(models.ProductPage),
             alternatives=(),
-            headers=(),
+            headers=(
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
+            ),
         ),
         rt.ResponseSpec(
             cls=r.ListProducts400,
@@ -213,7 +218,12 @@ LIST_PRODUCTS = rt.Operation(
             kind="json",
             adapter=TypeAdapter(models.Problem),
             alternatives=(),
-            headers=(),
+            headers=(
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
+            ),
         ),
         rt.ResponseSpec(
             cls=r.ListProducts401,
@@ -224,6 +234,10 @@ LIST_PRODUCTS = rt.Operation(
             alternatives=(),
             headers=(
                 rt.HeaderSpec(attribute="www_authenticate", name="WWW-Authenticate", required=True),
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
             ),
         ),
         rt.ResponseSpec(
@@ -233,7 +247,12 @@ LIST_PRODUCTS = rt.Operation(
             kind="json",
             adapter=TypeAdapter(models.Problem),
             alternatives=(),
-            headers=(),
+            headers=(
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
+            ),
         ),
         rt.ResponseSpec(
             cls=r.ListProducts422,
@@ -242,7 +261,27 @@ LIST_PRODUCTS = rt.Operation(
             kind="json",
             adapter=TypeAdapter(models.Problem),
             alternatives=(),
-            headers=(),
+            headers=(
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
+            ),
+        ),
+        rt.ResponseSpec(
+            cls=r.ListProducts429,
+            status="429",
+            media_type="application/problem+json",
+            kind="json",
+            adapter=TypeAdapter(models.Problem),
+            alternatives=(),
+            headers=(
+                rt.HeaderSpec(attribute="retry_after", name="Retry-After", required=True),
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
+            ),
         ),
         rt.ResponseSpec(
             cls=r.ListProducts503,
@@ -251,10 +290,16 @@ LIST_PRODUCTS = rt.Operation(
             kind="json",
             adapter=TypeAdapter(models.Problem),
             alternatives=(),
-            headers=(rt.HeaderSpec(attribute="retry_after", name="Retry-After", required=True),),
+            headers=(
+                rt.HeaderSpec(attribute="retry_after", name="Retry-After", required=True),
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
+            ),
         ),
     ),
-    statuses=frozenset(["200", "400", "401", "404", "422", "503"]),
+    statuses=frozenset(["200", "400", "401", "404", "422", "429", "503"]),
     security=((("OAuth2Password", ()),),),
     deprecated=False,
 )
@@ -302,6 +347,10 @@ CREATE_PRODUCT = rt.Operation(
             headers=(
                 rt.HeaderSpec(attribute="location", name="Location", required=True),
                 rt.HeaderSpec(attribute="etag", name="ETag", required=True),
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
             ),
         ),
         rt.ResponseSpec(
@@ -311,7 +360,12 @@ CREATE_PRODUCT = rt.Operation(
             kind="json",
             adapter=TypeAdapter(models.Problem),
             alternatives=(),
-            headers=(),
+            headers=(
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
+            ),
         ),
         rt.ResponseSpec(
             cls=r.CreateProduct401,
@@ -322,6 +376,10 @@ CREATE_PRODUCT = rt.Operation(
             alternatives=(),
             headers=(
                 rt.HeaderSpec(attribute="www_authenticate", name="WWW-Authenticate", required=True),
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
             ),
         ),
         rt.ResponseSpec(
@@ -331,7 +389,12 @@ CREATE_PRODUCT = rt.Operation(
             kind="json",
             adapter=TypeAdapter(models.Problem),
             alternatives=(),
-            headers=(),
+            headers=(
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
+            ),
         ),
         rt.ResponseSpec(
             cls=r.CreateProduct404,
@@ -340,7 +403,12 @@ CREATE_PRODUCT = rt.Operation(
             kind="json",
             adapter=TypeAdapter(models.Problem),
             alternatives=(),
-            headers=(),
+            headers=(
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
+            ),
         ),
         rt.ResponseSpec(
             cls=r.CreateProduct409,
@@ -349,7 +417,12 @@ CREATE_PRODUCT = rt.Operation(
             kind="json",
             adapter=TypeAdapter(models.Problem),
             alternatives=(),
-            headers=(),
+            headers=(
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
+            ),
         ),
         rt.ResponseSpec(
             cls=r.CreateProduct413,
@@ -358,7 +431,12 @@ CREATE_PRODUCT = rt.Operation(
             kind="json",
             adapter=TypeAdapter(models.Problem),
             alternatives=(),
-            headers=(),
+            headers=(
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
+            ),
         ),
         rt.ResponseSpec(
             cls=r.CreateProduct415,
@@ -367,7 +445,12 @@ CREATE_PRODUCT = rt.Operation(
             kind="json",
             adapter=TypeAdapter(models.Problem),
             alternatives=(),
-            headers=(),
+            headers=(
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
+            ),
         ),
         rt.ResponseSpec(
             cls=r.CreateProduct422,
@@ -376,7 +459,27 @@ CREATE_PRODUCT = rt.Operation(
             kind="json",
             adapter=TypeAdapter(models.Problem),
             alternatives=(),
-            headers=(),
+            headers=(
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
+            ),
+        ),
+        rt.ResponseSpec(
+            cls=r.CreateProduct429,
+            status="429",
+            media_type="application/problem+json",
+            kind="json",
+            adapter=TypeAdapter(models.Problem),
+            alternatives=(),
+            headers=(
+                rt.HeaderSpec(attribute="retry_after", name="Retry-After", required=True),
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
+            ),
         ),
         rt.ResponseSpec(
             cls=r.CreateProduct503,
@@ -385,10 +488,18 @@ CREATE_PRODUCT = rt.Operation(
             kind="json",
             adapter=TypeAdapter(models.Problem),
             alternatives=(),
-            headers=(rt.HeaderSpec(attribute="retry_after", name="Retry-After", required=True),),
+            headers=(
+                rt.HeaderSpec(attribute="retry_after", name="Retry-After", required=True),
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
+            ),
         ),
     ),
-    statuses=frozenset(["201", "400", "401", "403", "404", "409", "413", "415", "422", "503"]),
+    statuses=frozenset(
+        ["201", "400", "401", "403", "404", "409", "413", "415", "422", "429", "503"]
+    ),
     security=((("OAuth2Password", ()),),),
     deprecated=False,
 )
@@ -435,7 +546,13 @@ GET_PRODUCT = rt.Operation(
             kind="json",
             adapter=TypeAdapter(models.Product),
             alternatives=(),
-            headers=(rt.HeaderSpec(attribute="etag", name="ETag", required=True),),
+            headers=(
+                rt.HeaderSpec(attribute="etag", name="ETag", required=True),
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
+            ),
         ),
         rt.ResponseSpec(
             cls=r.GetProduct401,
@@ -446,6 +563,10 @@ GET_PRODUCT = rt.Operation(
             alternatives=(),
             headers=(
                 rt.HeaderSpec(attribute="www_authenticate", name="WWW-Authenticate", required=True),
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
             ),
         ),
         rt.ResponseSpec(
@@ -455,7 +576,12 @@ GET_PRODUCT = rt.Operation(
             kind="json",
             adapter=TypeAdapter(models.Problem),
             alternatives=(),
-            headers=(),
+            headers=(
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
+            ),
         ),
         rt.ResponseSpec(
             cls=r.GetProduct422,
@@ -464,7 +590,27 @@ GET_PRODUCT = rt.Operation(
             kind="json",
             adapter=TypeAdapter(models.Problem),
             alternatives=(),
-            headers=(),
+            headers=(
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
+            ),
+        ),
+        rt.ResponseSpec(
+            cls=r.GetProduct429,
+            status="429",
+            media_type="application/problem+json",
+            kind="json",
+            adapter=TypeAdapter(models.Problem),
+            alternatives=(),
+            headers=(
+                rt.HeaderSpec(attribute="retry_after", name="Retry-After", required=True),
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
+            ),
         ),
         rt.ResponseSpec(
             cls=r.GetProduct503,
@@ -473,10 +619,16 @@ GET_PRODUCT = rt.Operation(
             kind="json",
             adapter=TypeAdapter(models.Problem),
             alternatives=(),
-            headers=(rt.HeaderSpec(attribute="retry_after", name="Retry-After", required=True),),
+            headers=(
+                rt.HeaderSpec(attribute="retry_after", name="Retry-After", required=True),
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
+            ),
         ),
     ),
-    statuses=frozenset(["200", "401", "404", "422", "503"]),
+    statuses=frozenset(["200", "401", "404", "422", "429", "503"]),
     security=((("OAuth2Password", ()),),),
     deprecated=False,
 )
@@ -535,7 +687,12 @@ DELETE_PRODUCT = rt.Operation(
             kind="empty",
             adapter=None,
             alternatives=(),
-            headers=(),
+            headers=(
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
+            ),
         ),
         rt.ResponseSpec(
             cls=r.DeleteProduct401,
@@ -546,6 +703,10 @@ DELETE_PRODUCT = rt.Operation(
             alternatives=(),
             headers=(
                 rt.HeaderSpec(attribute="www_authenticate", name="WWW-Authenticate", required=True),
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
             ),
         ),
         rt.ResponseSpec(
@@ -555,7 +716,12 @@ DELETE_PRODUCT = rt.Operation(
             kind="json",
             adapter=TypeAdapter(models.Problem),
             alternatives=(),
-            headers=(),
+            headers=(
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
+            ),
         ),
         rt.ResponseSpec(
             cls=r.DeleteProduct404,
@@ -564,7 +730,12 @@ DELETE_PRODUCT = rt.Operation(
             kind="json",
             adapter=TypeAdapter(models.Problem),
             alternatives=(),
-            headers=(),
+            headers=(
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
+            ),
         ),
         rt.ResponseSpec(
             cls=r.DeleteProduct412,
@@ -573,7 +744,12 @@ DELETE_PRODUCT = rt.Operation(
             kind="json",
             adapter=TypeAdapter(models.Problem),
             alternatives=(),
-            headers=(),
+            headers=(
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
+            ),
         ),
         rt.ResponseSpec(
             cls=r.DeleteProduct422,
@@ -582,7 +758,12 @@ DELETE_PRODUCT = rt.Operation(
             kind="json",
             adapter=TypeAdapter(models.Problem),
             alternatives=(),
-            headers=(),
+            headers=(
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
+            ),
         ),
         rt.ResponseSpec(
             cls=r.DeleteProduct428,
@@ -591,7 +772,27 @@ DELETE_PRODUCT = rt.Operation(
             kind="json",
             adapter=TypeAdapter(models.Problem),
             alternatives=(),
-            headers=(),
+            headers=(
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
+            ),
+        ),
+        rt.ResponseSpec(
+            cls=r.DeleteProduct429,
+            status="429",
+            media_type="application/problem+json",
+            kind="json",
+            adapter=TypeAdapter(models.Problem),
+            alternatives=(),
+            headers=(
+                rt.HeaderSpec(attribute="retry_after", name="Retry-After", required=True),
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
+            ),
         ),
         rt.ResponseSpec(
             cls=r.DeleteProduct503,
@@ -600,10 +801,16 @@ DELETE_PRODUCT = rt.Operation(
             kind="json",
             adapter=TypeAdapter(models.Problem),
             alternatives=(),
-            headers=(rt.HeaderSpec(attribute="retry_after", name="Retry-After", required=True),),
+            headers=(
+                rt.HeaderSpec(attribute="retry_after", name="Retry-After", required=True),
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
+            ),
         ),
     ),
-    statuses=frozenset(["204", "401", "403", "404", "412", "422", "428", "503"]),
+    statuses=frozenset(["204", "401", "403", "404", "412", "422", "428", "429", "503"]),
     security=((("OAuth2Password", ()),),),
     deprecated=False,
 )
@@ -672,7 +879,13 @@ UPDATE_PRODUCT = rt.Operation(
             kind="json",
             adapter=TypeAdapter(models.Product),
             alternatives=(),
-            headers=(rt.HeaderSpec(attribute="etag", name="ETag", required=True),),
+            headers=(
+                rt.HeaderSpec(attribute="etag", name="ETag", required=True),
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
+            ),
         ),
         rt.ResponseSpec(
             cls=r.UpdateProduct400,
@@ -681,7 +894,12 @@ UPDATE_PRODUCT = rt.Operation(
             kind="json",
             adapter=TypeAdapter(models.Problem),
             alternatives=(),
-            headers=(),
+            headers=(
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
+            ),
         ),
         rt.ResponseSpec(
             cls=r.UpdateProduct401,
@@ -692,6 +910,10 @@ UPDATE_PRODUCT = rt.Operation(
             alternatives=(),
             headers=(
                 rt.HeaderSpec(attribute="www_authenticate", name="WWW-Authenticate", required=True),
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
             ),
         ),
         rt.ResponseSpec(
@@ -701,7 +923,12 @@ UPDATE_PRODUCT = rt.Operation(
             kind="json",
             adapter=TypeAdapter(models.Problem),
             alternatives=(),
-            headers=(),
+            headers=(
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
+            ),
         ),
         rt.ResponseSpec(
             cls=r.UpdateProduct404,
@@ -710,7 +937,12 @@ UPDATE_PRODUCT = rt.Operation(
             kind="json",
             adapter=TypeAdapter(models.Problem),
             alternatives=(),
-            headers=(),
+            headers=(
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
+            ),
         ),
         rt.ResponseSpec(
             cls=r.UpdateProduct412,
@@ -719,7 +951,12 @@ UPDATE_PRODUCT = rt.Operation(
             kind="json",
             adapter=TypeAdapter(models.Problem),
             alternatives=(),
-            headers=(),
+            headers=(
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
+            ),
         ),
         rt.ResponseSpec(
             cls=r.UpdateProduct413,
@@ -728,7 +965,12 @@ UPDATE_PRODUCT = rt.Operation(
             kind="json",
             adapter=TypeAdapter(models.Problem),
             alternatives=(),
-            headers=(),
+            headers=(
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
+            ),
         ),
         rt.ResponseSpec(
             cls=r.UpdateProduct415,
@@ -737,7 +979,12 @@ UPDATE_PRODUCT = rt.Operation(
             kind="json",
             adapter=TypeAdapter(models.Problem),
             alternatives=(),
-            headers=(),
+            headers=(
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
+            ),
         ),
         rt.ResponseSpec(
             cls=r.UpdateProduct422,
@@ -746,7 +993,12 @@ UPDATE_PRODUCT = rt.Operation(
             kind="json",
             adapter=TypeAdapter(models.Problem),
             alternatives=(),
-            headers=(),
+            headers=(
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
+            ),
         ),
         rt.ResponseSpec(
             cls=r.UpdateProduct428,
@@ -755,7 +1007,27 @@ UPDATE_PRODUCT = rt.Operation(
             kind="json",
             adapter=TypeAdapter(models.Problem),
             alternatives=(),
-            headers=(),
+            headers=(
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
+            ),
+        ),
+        rt.ResponseSpec(
+            cls=r.UpdateProduct429,
+            status="429",
+            media_type="application/problem+json",
+            kind="json",
+            adapter=TypeAdapter(models.Problem),
+            alternatives=(),
+            headers=(
+                rt.HeaderSpec(attribute="retry_after", name="Retry-After", required=True),
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
+            ),
         ),
         rt.ResponseSpec(
             cls=r.UpdateProduct503,
@@ -764,11 +1036,17 @@ UPDATE_PRODUCT = rt.Operation(
             kind="json",
             adapter=TypeAdapter(models.Problem),
             alternatives=(),
-            headers=(rt.HeaderSpec(attribute="retry_after", name="Retry-After", required=True),),
+            headers=(
+                rt.HeaderSpec(attribute="retry_after", name="Retry-After", required=True),
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
+            ),
         ),
     ),
     statuses=frozenset(
-        ["200", "400", "401", "403", "404", "412", "413", "415", "422", "428", "503"]
+        ["200", "400", "401", "403", "404", "412", "413", "415", "422", "428", "429", "503"]
     ),
     security=((("OAuth2Password", ()),),),
     deprecated=False,
@@ -816,7 +1094,13 @@ RESTORE_PRODUCT = rt.Operation(
             kind="json",
             adapter=TypeAdapter(models.Product),
             alternatives=(),
-            headers=(rt.HeaderSpec(attribute="etag", name="ETag", required=True),),
+            headers=(
+                rt.HeaderSpec(attribute="etag", name="ETag", required=True),
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
+            ),
         ),
         rt.ResponseSpec(
             cls=r.RestoreProduct401,
@@ -827,6 +1111,10 @@ RESTORE_PRODUCT = rt.Operation(
             alternatives=(),
             headers=(
                 rt.HeaderSpec(attribute="www_authenticate", name="WWW-Authenticate", required=True),
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
             ),
         ),
         rt.ResponseSpec(
@@ -836,7 +1124,12 @@ RESTORE_PRODUCT = rt.Operation(
             kind="json",
             adapter=TypeAdapter(models.Problem),
             alternatives=(),
-            headers=(),
+            headers=(
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
+            ),
         ),
         rt.ResponseSpec(
             cls=r.RestoreProduct404,
@@ -845,7 +1138,12 @@ RESTORE_PRODUCT = rt.Operation(
             kind="json",
             adapter=TypeAdapter(models.Problem),
             alternatives=(),
-            headers=(),
+            headers=(
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
+            ),
         ),
         rt.ResponseSpec(
             cls=r.RestoreProduct409,
@@ -854,7 +1152,12 @@ RESTORE_PRODUCT = rt.Operation(
             kind="json",
             adapter=TypeAdapter(models.Problem),
             alternatives=(),
-            headers=(),
+            headers=(
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
+            ),
         ),
         rt.ResponseSpec(
             cls=r.RestoreProduct422,
@@ -863,7 +1166,27 @@ RESTORE_PRODUCT = rt.Operation(
             kind="json",
             adapter=TypeAdapter(models.Problem),
             alternatives=(),
-            headers=(),
+            headers=(
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
+            ),
+        ),
+        rt.ResponseSpec(
+            cls=r.RestoreProduct429,
+            status="429",
+            media_type="application/problem+json",
+            kind="json",
+            adapter=TypeAdapter(models.Problem),
+            alternatives=(),
+            headers=(
+                rt.HeaderSpec(attribute="retry_after", name="Retry-After", required=True),
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
+            ),
         ),
         rt.ResponseSpec(
             cls=r.RestoreProduct503,
@@ -872,10 +1195,16 @@ RESTORE_PRODUCT = rt.Operation(
             kind="json",
             adapter=TypeAdapter(models.Problem),
             alternatives=(),
-            headers=(rt.HeaderSpec(attribute="retry_after", name="Retry-After", required=True),),
+            headers=(
+                rt.HeaderSpec(attribute="retry_after", name="Retry-After", required=True),
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
+            ),
         ),
     ),
-    statuses=frozenset(["200", "401", "403", "404", "409", "422", "503"]),
+    statuses=frozenset(["200", "401", "403", "404", "409", "422", "429", "503"]),
     security=((("OAuth2Password", ()),),),
     deprecated=False,
 )

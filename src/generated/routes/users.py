@@ -39,7 +39,13 @@ CREATE_USER = rt.Operation(
             kind="json",
             adapter=TypeAdapter(models.User),
             alternatives=(),
-            headers=(rt.HeaderSpec(attribute="location", name="Location", required=True),),
+            headers=(
+                rt.HeaderSpec(attribute="location", name="Location", required=True),
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
+            ),
         ),
         rt.ResponseSpec(
             cls=r.CreateUser400,
@@ -48,7 +54,12 @@ CREATE_USER = rt.Operation(
             kind="json",
             adapter=TypeAdapter(models.Problem),
             alternatives=(),
-            headers=(),
+            headers=(
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
+            ),
         ),
         rt.ResponseSpec(
             cls=r.CreateUser409,
@@ -57,7 +68,12 @@ CREATE_USER = rt.Operation(
             kind="json",
             adapter=TypeAdapter(models.Problem),
             alternatives=(),
-            headers=(),
+            headers=(
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
+            ),
         ),
         rt.ResponseSpec(
             cls=r.CreateUser413,
@@ -66,7 +82,12 @@ CREATE_USER = rt.Operation(
             kind="json",
             adapter=TypeAdapter(models.Problem),
             alternatives=(),
-            headers=(),
+            headers=(
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
+            ),
         ),
         rt.ResponseSpec(
             cls=r.CreateUser415,
@@ -75,7 +96,12 @@ CREATE_USER = rt.Operation(
             kind="json",
             adapter=TypeAdapter(models.Problem),
             alternatives=(),
-            headers=(),
+            headers=(
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
+            ),
         ),
         rt.ResponseSpec(
             cls=r.CreateUser422,
@@ -84,7 +110,27 @@ CREATE_USER = rt.Operation(
             kind="json",
             adapter=TypeAdapter(models.Problem),
             alternatives=(),
-            headers=(),
+            headers=(
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
+            ),
+        ),
+        rt.ResponseSpec(
+            cls=r.CreateUser429,
+            status="429",
+            media_type="application/problem+json",
+            kind="json",
+            adapter=TypeAdapter(models.Problem),
+            alternatives=(),
+            headers=(
+                rt.HeaderSpec(attribute="retry_after", name="Retry-After", required=True),
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
+            ),
         ),
         rt.ResponseSpec(
             cls=r.CreateUser503,
@@ -93,10 +139,16 @@ CREATE_USER = rt.Operation(
             kind="json",
             adapter=TypeAdapter(models.Problem),
             alternatives=(),
-            headers=(rt.HeaderSpec(attribute="retry_after", name="Retry-After", required=True),),
+            headers=(
+                rt.HeaderSpec(attribute="retry_after", name="Retry-After", required=True),
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
+            ),
         ),
     ),
-    statuses=frozenset(["201", "400", "409", "413", "415", "422", "503"]),
+    statuses=frozenset(["201", "400", "409", "413", "415", "422", "429", "503"]),
     security=((),),
     deprecated=False,
 )
@@ -118,7 +170,12 @@ GET_ME = rt.Operation(
             kind="json",
             adapter=TypeAdapter(models.User),
             alternatives=(),
-            headers=(),
+            headers=(
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
+            ),
         ),
         rt.ResponseSpec(
             cls=r.GetMe401,
@@ -129,6 +186,25 @@ GET_ME = rt.Operation(
             alternatives=(),
             headers=(
                 rt.HeaderSpec(attribute="www_authenticate", name="WWW-Authenticate", required=True),
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
+            ),
+        ),
+        rt.ResponseSpec(
+            cls=r.GetMe429,
+            status="429",
+            media_type="application/problem+json",
+            kind="json",
+            adapter=TypeAdapter(models.Problem),
+            alternatives=(),
+            headers=(
+                rt.HeaderSpec(attribute="retry_after", name="Retry-After", required=True),
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
             ),
         ),
         rt.ResponseSpec(
@@ -138,10 +214,16 @@ GET_ME = rt.Operation(
             kind="json",
             adapter=TypeAdapter(models.Problem),
             alternatives=(),
-            headers=(rt.HeaderSpec(attribute="retry_after", name="Retry-After", required=True),),
+            headers=(
+                rt.HeaderSpec(attribute="retry_after", name="Retry-After", required=True),
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
+            ),
         ),
     ),
-    statuses=frozenset(["200", "401", "503"]),
+    statuses=frozenset(["200", "401", "429", "503"]),
     security=((("OAuth2Password", ()),),),
     deprecated=False,
 )
@@ -173,7 +255,12 @@ UPDATE_ME = rt.Operation(
             kind="json",
             adapter=TypeAdapter(models.User),
             alternatives=(),
-            headers=(),
+            headers=(
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
+            ),
         ),
         rt.ResponseSpec(
             cls=r.UpdateMe400,
@@ -182,7 +269,12 @@ UPDATE_ME = rt.Operation(
             kind="json",
             adapter=TypeAdapter(models.Problem),
             alternatives=(),
-            headers=(),
+            headers=(
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
+            ),
         ),
         rt.ResponseSpec(
             cls=r.UpdateMe401,
@@ -193,6 +285,10 @@ UPDATE_ME = rt.Operation(
             alternatives=(),
             headers=(
                 rt.HeaderSpec(attribute="www_authenticate", name="WWW-Authenticate", required=True),
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
             ),
         ),
         rt.ResponseSpec(
@@ -202,7 +298,12 @@ UPDATE_ME = rt.Operation(
             kind="json",
             adapter=TypeAdapter(models.Problem),
             alternatives=(),
-            headers=(),
+            headers=(
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
+            ),
         ),
         rt.ResponseSpec(
             cls=r.UpdateMe413,
@@ -211,7 +312,12 @@ UPDATE_ME = rt.Operation(
             kind="json",
             adapter=TypeAdapter(models.Problem),
             alternatives=(),
-            headers=(),
+            headers=(
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
+            ),
         ),
         rt.ResponseSpec(
             cls=r.UpdateMe415,
@@ -220,7 +326,12 @@ UPDATE_ME = rt.Operation(
             kind="json",
             adapter=TypeAdapter(models.Problem),
             alternatives=(),
-            headers=(),
+            headers=(
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
+            ),
         ),
         rt.ResponseSpec(
             cls=r.UpdateMe422,
@@ -229,7 +340,27 @@ UPDATE_ME = rt.Operation(
             kind="json",
             adapter=TypeAdapter(models.Problem),
             alternatives=(),
-            headers=(),
+            headers=(
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
+            ),
+        ),
+        rt.ResponseSpec(
+            cls=r.UpdateMe429,
+            status="429",
+            media_type="application/problem+json",
+            kind="json",
+            adapter=TypeAdapter(models.Problem),
+            alternatives=(),
+            headers=(
+                rt.HeaderSpec(attribute="retry_after", name="Retry-After", required=True),
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
+            ),
         ),
         rt.ResponseSpec(
             cls=r.UpdateMe503,
@@ -238,10 +369,16 @@ UPDATE_ME = rt.Operation(
             kind="json",
             adapter=TypeAdapter(models.Problem),
             alternatives=(),
-            headers=(rt.HeaderSpec(attribute="retry_after", name="Retry-After", required=True),),
+            headers=(
+                rt.HeaderSpec(attribute="retry_after", name="Retry-After", required=True),
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
+            ),
         ),
     ),
-    statuses=frozenset(["200", "400", "401", "409", "413", "415", "422", "503"]),
+    statuses=frozenset(["200", "400", "401", "409", "413", "415", "422", "429", "503"]),
     security=((("OAuth2Password", ()),),),
     deprecated=False,
 )
@@ -263,7 +400,12 @@ GET_PREFERENCES = rt.Operation(
             kind="json",
             adapter=TypeAdapter(models.Preferences),
             alternatives=(),
-            headers=(),
+            headers=(
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
+            ),
         ),
         rt.ResponseSpec(
             cls=r.GetPreferences401,
@@ -274,6 +416,25 @@ GET_PREFERENCES = rt.Operation(
             alternatives=(),
             headers=(
                 rt.HeaderSpec(attribute="www_authenticate", name="WWW-Authenticate", required=True),
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
+            ),
+        ),
+        rt.ResponseSpec(
+            cls=r.GetPreferences429,
+            status="429",
+            media_type="application/problem+json",
+            kind="json",
+            adapter=TypeAdapter(models.Problem),
+            alternatives=(),
+            headers=(
+                rt.HeaderSpec(attribute="retry_after", name="Retry-After", required=True),
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
             ),
         ),
         rt.ResponseSpec(
@@ -283,10 +444,16 @@ GET_PREFERENCES = rt.Operation(
             kind="json",
             adapter=TypeAdapter(models.Problem),
             alternatives=(),
-            headers=(rt.HeaderSpec(attribute="retry_after", name="Retry-After", required=True),),
+            headers=(
+                rt.HeaderSpec(attribute="retry_after", name="Retry-After", required=True),
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
+            ),
         ),
     ),
-    statuses=frozenset(["200", "401", "503"]),
+    statuses=frozenset(["200", "401", "429", "503"]),
     security=((("OAuth2Password", ()),),),
     deprecated=False,
 )
@@ -318,7 +485,12 @@ PUT_PREFERENCES = rt.Operation(
             kind="json",
             adapter=TypeAdapter(models.Preferences),
             alternatives=(),
-            headers=(),
+            headers=(
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
+            ),
         ),
         rt.ResponseSpec(
             cls=r.PutPreferences400,
@@ -327,7 +499,12 @@ PUT_PREFERENCES = rt.Operation(
             kind="json",
             adapter=TypeAdapter(models.Problem),
             alternatives=(),
-            headers=(),
+            headers=(
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
+            ),
         ),
         rt.ResponseSpec(
             cls=r.PutPreferences401,
@@ -338,6 +515,10 @@ PUT_PREFERENCES = rt.Operation(
             alternatives=(),
             headers=(
                 rt.HeaderSpec(attribute="www_authenticate", name="WWW-Authenticate", required=True),
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
             ),
         ),
         rt.ResponseSpec(
@@ -347,7 +528,12 @@ PUT_PREFERENCES = rt.Operation(
             kind="json",
             adapter=TypeAdapter(models.Problem),
             alternatives=(),
-            headers=(),
+            headers=(
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
+            ),
         ),
         rt.ResponseSpec(
             cls=r.PutPreferences415,
@@ -356,7 +542,12 @@ PUT_PREFERENCES = rt.Operation(
             kind="json",
             adapter=TypeAdapter(models.Problem),
             alternatives=(),
-            headers=(),
+            headers=(
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
+            ),
         ),
         rt.ResponseSpec(
             cls=r.PutPreferences422,
@@ -365,7 +556,27 @@ PUT_PREFERENCES = rt.Operation(
             kind="json",
             adapter=TypeAdapter(models.Problem),
             alternatives=(),
-            headers=(),
+            headers=(
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
+            ),
+        ),
+        rt.ResponseSpec(
+            cls=r.PutPreferences429,
+            status="429",
+            media_type="application/problem+json",
+            kind="json",
+            adapter=TypeAdapter(models.Problem),
+            alternatives=(),
+            headers=(
+                rt.HeaderSpec(attribute="retry_after", name="Retry-After", required=True),
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
+            ),
         ),
         rt.ResponseSpec(
             cls=r.PutPreferences503,
@@ -374,10 +585,16 @@ PUT_PREFERENCES = rt.Operation(
             kind="json",
             adapter=TypeAdapter(models.Problem),
             alternatives=(),
-            headers=(rt.HeaderSpec(attribute="retry_after", name="Retry-After", required=True),),
+            headers=(
+                rt.HeaderSpec(attribute="retry_after", name="Retry-After", required=True),
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
+            ),
         ),
     ),
-    statuses=frozenset(["200", "400", "401", "413", "415", "422", "503"]),
+    statuses=frozenset(["200", "400", "401", "413", "415", "422", "429", "503"]),
     security=((("OAuth2Password", ()),),),
     deprecated=False,
 )
