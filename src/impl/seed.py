@@ -19,7 +19,7 @@ from impl.teams.repository import TeamRepository
 DEMO_EMAIL = "demo@storefront.example"
 DEMO_USERNAME = "demo"
 # Public on purpose: printed at start-up and documented in the README.
-DEMO_PASSWORD = "storefront-demo"  # noqa: S105
+DEMO_PASSWORD = "storefront-demo"  # noqa: S105 # nosemgrep: hardcoded-secret
 DEMO_TEAM_NAME = "Demo Shop"
 DEMO_PRODUCT_COUNT = 25
 

@@ -8,8 +8,8 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Development-only secrets: long enough to pass validation, refused outside development.
-_DEV_JWT_SECRET = "dev-only-jwt-secret-do-not-use-in-production-0000"  # noqa: S105
-_DEV_CURSOR_SECRET = "dev-only-cursor-secret-do-not-use-in-production-00"  # noqa: S105
+_DEV_JWT_SECRET = "dev-only-jwt-secret-do-not-use-in-production-0000"  # noqa: S105 # nosemgrep: hardcoded-secret
+_DEV_CURSOR_SECRET = "dev-only-cursor-secret-do-not-use-in-production-00"  # noqa: S105 # nosemgrep: hardcoded-secret
 
 _MIN_SECRET_BYTES = 32
 
