@@ -65,15 +65,68 @@ breaking base="":
 clients: check-gen
     uv run python -m spectools.clients --out build/clients
 
-# ruff (lint and format check) and mypy --strict over codegen, src and tests.
+# ruff (lint and format check) and mypy --strict over codegen, src and tests; actionlint and
+# zizmor (offline) over .github (the CI workflow and Dependabot's configuration).
 lint:
     uv run ruff check codegen spectools src tests migrations benchmarks clients
     uv run ruff format --check codegen spectools src tests migrations benchmarks clients
     uv run mypy codegen spectools src tests migrations benchmarks
+    uv run actionlint
+    uv run zizmor --offline --quiet .github
 
 # Everything that gates a merge: generated code is current, lint, and the whole suite.
 test *args: check-gen lint
     uv run pytest {{args}}
+
+# The same with branch coverage: HTML in build/coverage/html, per file in report.txt and per
+# package in summary.txt (build/coverage/); fails under [tool.coverage.report] fail_under.
+test-cov *args: check-gen lint
+    #!/usr/bin/env bash
+    set -euo pipefail
+    rm -rf build/coverage
+    status=0
+    uv run pytest --cov --cov-report=html --cov-report= {{args}} || status=$?
+    # Written whatever pytest's verdict, so a failing run still shows where; quietly, so the
+    # output still ends on pytest's count (pytest-cov has printed the total and the floor).
+    uv run python -m coverage report --fail-under=0 > build/coverage/report.txt
+    for package in codegen spectools src/impl src/impl/*/__init__.py; do
+        package="${package%/__init__.py}"
+        printf '%-22s %6s%%\n' "$package" \
+            "$(uv run python -m coverage report --fail-under=0 --precision=1 --include="$package/*" --format=total)"
+    done > build/coverage/summary.txt
+    exit $status
+
+# Security scanners, locked in tools/audit: bandit over codegen, spectools and src (medium or
+# high findings fail), the repository's semgrep rules (.semgrep/, offline, their own cases checked
+# first), and detect-secrets over the tracked files against .secrets.baseline (new findings fail).
+audit:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    # `uv run just` points VIRTUAL_ENV at the project's environment; these tools have their own.
+    unset VIRTUAL_ENV
+    uv sync --project tools/audit --locked --quiet
+    run() { uv run --project tools/audit --locked --no-sync "$@"; }
+    # bandit warns about each other node on a line whose waiver names a test: noise, not findings.
+    run bandit -r codegen spectools src --severity-level medium --quiet 2> >(grep -v "nosec encountered" >&2)
+    echo "bandit: no medium or high findings"
+    mkdir -p build/audit
+    run semgrep --test --metrics=off --disable-version-check --config .semgrep/storefront.yaml \
+        .semgrep/storefront.py > build/audit/semgrep-test.txt 2>&1 || { cat build/audit/semgrep-test.txt; exit 1; }
+    echo "semgrep: the rules' own cases pass"
+    run semgrep scan --metrics=off --disable-version-check --quiet --error --config .semgrep/ codegen spectools src
+    echo "semgrep: no findings"
+    # On a copy: the hook rewrites its baseline when known findings only moved (exit 3).
+    cp .secrets.baseline build/audit/secrets.baseline
+    mapfile -t files < <(git ls-files --cached --others --exclude-standard \
+        | while read -r f; do [ -f "$f" ] && [ "$f" != .secrets.baseline ] && echo "$f"; done)
+    run detect-secrets-hook --baseline build/audit/secrets.baseline "${files[@]}" || [ $? -eq 3 ]
+    echo "detect-secrets: nothing new against .secrets.baseline"
+
+# Add what detect-secrets finds now to .secrets.baseline (labels kept): review the diff, then
+# label each new entry with `uv run --project tools/audit detect-secrets audit .secrets.baseline`.
+audit-baseline:
+    env -u VIRTUAL_ENV uv sync --project tools/audit --locked --quiet
+    env -u VIRTUAL_ENV uv run --project tools/audit --locked --no-sync detect-secrets scan --baseline .secrets.baseline
 
 # The suite on SQLite and on the local PostgreSQL (127.0.0.1:5432, database test).
 test-pg *args:

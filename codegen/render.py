@@ -53,7 +53,7 @@ def _oneline(text: str) -> str:
 def _environment() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("codegen", "templates"),
-        autoescape=False,  # noqa: S701 - renders Python source, not HTML
+        autoescape=False,  # noqa: S701 # nosec B701 # renders Python source, not HTML
         keep_trailing_newline=True,
         undefined=jinja2.StrictUndefined,
     )

@@ -31,7 +31,7 @@ from impl.teams.access import TeamAccess
 from impl.teams.repository import TeamRepository
 
 # Public on purpose: every fake account signs in with it (printed by `just seed`).
-FAKE_PASSWORD = "fake-password-1"  # noqa: S105
+FAKE_PASSWORD = "fake-password-1"  # noqa: S105 # nosemgrep: hardcoded-secret
 _TAGS = ["new", "sale", "eco", "gift", "outdoor", "kitchen", "kids", "premium"]
 # Fake data, not secrets: a seeded generator, so the same arguments give the same data.
 _rng = random.Random(1)  # noqa: S311

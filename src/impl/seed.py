@@ -23,7 +23,7 @@ DEMO_EMAIL = "demo@storefront.example"
 DEMO_USERNAME = "demo"
 # Public on purpose: printed at start-up and documented in the README. Development only:
 # `seed_demo` refuses any other environment.
-DEMO_PASSWORD = "storefront-demo"  # noqa: S105
+DEMO_PASSWORD = "storefront-demo"  # noqa: S105 # nosemgrep: hardcoded-secret
 DEMO_TEAM_NAME = "Demo Shop"
 DEMO_PRODUCT_COUNT = 25
 

@@ -146,7 +146,7 @@ def _insert_records(table: Table, alias: str) -> str:
     columns = ", ".join(column.name for column in table.c)
     # Built from the table's metadata once, at import; values only travel as parameters.
     return (
-        f"INSERT INTO {table.name} ({columns}) "  # noqa: S608
+        f"INSERT INTO {table.name} ({columns}) "  # noqa: S608 # nosec B608 # from metadata
         f"SELECT {columns} FROM {_records(table, alias)} WHERE EXISTS (SELECT FROM claimed)"
     )
 
@@ -200,7 +200,7 @@ def _select_list(table: Table, alias: str, replaced: Mapping[str, str]) -> str:
 # levels for the ten rows it assumed.
 _PLACE = Query(
     text(
-        "WITH claimed AS (INSERT INTO idempotency_keys "  # noqa: S608
+        "WITH claimed AS (INSERT INTO idempotency_keys "  # noqa: S608 # nosec B608 # from metadata
         f"({', '.join(c.name for c in _keys.c)}) "
         f"VALUES ({', '.join(f':k_{c.name}' for c in _keys.c)}) "
         "ON CONFLICT DO NOTHING RETURNING 1), "
