@@ -13,6 +13,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -109,4 +110,68 @@ def throwaway_postgres() -> Iterator[ThrowawayPostgres]:
             with contextlib.suppress(RuntimeError):  # already stopped by the test
                 server.stop()
     finally:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+class ThrowawayRedis:
+    """A redis-server of a test's own on 127.0.0.1:`port`, keeping nothing on disk."""
+
+    def __init__(self, directory: Path, binary: str) -> None:
+        self.directory = directory
+        self.binary = binary
+        self.port = free_port()
+        self._process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self._process = subprocess.Popen(
+            [
+                self.binary,
+                "--bind",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.directory),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 10
+        while True:
+            with socket.socket() as sock:
+                if sock.connect_ex(("127.0.0.1", self.port)) == 0:
+                    return
+            if time.monotonic() > deadline:
+                raise RuntimeError("redis-server did not start")
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        if self._process is not None:
+            self._process.kill()
+            self._process.wait(timeout=10)
+            self._process = None
+
+
+@contextmanager
+def throwaway_redis() -> Iterator[ThrowawayRedis]:
+    """A started redis-server; killed after."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        _unavailable("redis-server is not installed: no throwaway Redis for this fault test")
+        raise AssertionError("unreachable")
+    directory = Path(tempfile.mkdtemp(prefix="storefront-redis-"))
+    server = ThrowawayRedis(directory, binary)
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
         shutil.rmtree(directory, ignore_errors=True)
