@@ -4,6 +4,9 @@ set dotenv-load := false
 spec := "openapi/openapi.yaml"
 out := "src/generated"
 pg_test_url := "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+# The suite runs on one pytest-xdist worker per core (PYTEST_WORKERS overrides), whole test
+# files to a worker; on PostgreSQL each worker has a database of its own (tests/conftest.py).
+pytest_parallel := "-n " + env_var_or_default("PYTEST_WORKERS", "auto") + " --dist loadfile"
 
 # List the recipes.
 default:
@@ -76,7 +79,7 @@ lint:
 
 # Everything that gates a merge: generated code is current, lint, and the whole suite.
 test *args: check-gen lint
-    uv run pytest {{args}}
+    uv run pytest {{pytest_parallel}} {{args}}
 
 # The same with branch coverage: HTML in build/coverage/html, per file in report.txt and per
 # package in summary.txt (build/coverage/); fails under [tool.coverage.report] fail_under.
@@ -85,7 +88,7 @@ test-cov *args: check-gen lint
     set -euo pipefail
     rm -rf build/coverage
     status=0
-    uv run pytest --cov --cov-report=html --cov-report= {{args}} || status=$?
+    uv run pytest {{pytest_parallel}} --cov --cov-report=html --cov-report= {{args}} || status=$?
     # Written whatever pytest's verdict, so a failing run still shows where; quietly, so the
     # output still ends on pytest's count (pytest-cov has printed the total and the floor).
     uv run python -m coverage report --fail-under=0 > build/coverage/report.txt

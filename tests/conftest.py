@@ -26,7 +26,7 @@ from sqlalchemy import make_url, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from impl.kit.db import Unit, create_engine, create_sessionmaker
-from impl.kit.migrate import create_migration_engine, downgrade, migrate
+from impl.kit.migrate import create_migration_engine, downgrade, ensure_database, migrate
 from impl.models import Base
 from impl.settings import Settings, normalise_database_url
 
@@ -50,8 +50,13 @@ class Database:
 def _backends() -> list[pytest.ParameterSet]:
     backends = [pytest.param(None, id="sqlite")]
     if external := os.environ.get("TEST_DATABASE_URL"):
-        url = normalise_database_url(external)
-        backends.append(pytest.param(url, id=make_url(url).get_backend_name()))
+        url = make_url(normalise_database_url(external))
+        # Under pytest-xdist each worker has a database of its own on the server (made on
+        # first use): `test_gw0`, `test_gw1`, ...
+        if worker := os.environ.get("PYTEST_XDIST_WORKER"):
+            url = url.set(database=f"{url.database}_{worker}")
+        rendered = url.render_as_string(hide_password=False)
+        backends.append(pytest.param(rendered, id=url.get_backend_name()))
     return backends
 
 
@@ -73,6 +78,8 @@ async def _prepare_external(url: str) -> None:
     engine = create_migration_engine(url)
     try:
         async with asyncio.timeout(_CONNECT_TIMEOUT_SECONDS):
+            if os.environ.get("PYTEST_XDIST_WORKER"):
+                await ensure_database(url)
             connection = await engine.connect()
     except Exception as error:
         await engine.dispose()
