@@ -62,6 +62,7 @@ async def _work(settings: Settings) -> int:
     from impl.audit import recorder
     from impl.jobs.runtime import build_runtime
     from impl.kit.db import create_engine, create_sessionmaker
+    from impl.observability.metrics import process_exited
 
     recorder.install()
     engine = create_engine(settings)
@@ -96,6 +97,7 @@ async def _work(settings: Settings) -> int:
     finally:
         await jobs.stop()
         await engine.dispose()
+        process_exited(settings.prometheus_multiproc_dir)
     logger.info("worker: stopped")
     return status
 
@@ -117,7 +119,7 @@ def main(argv: list[str] | None = None) -> None:
     settings = Settings()
     from impl.observability import configure_logging
 
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     if args.command == "migrate":
         asyncio.run(_migrate(settings))
     elif args.command == "seed":
@@ -128,7 +130,11 @@ def main(argv: list[str] | None = None) -> None:
         import uvicorn
 
         from impl.app import create_app
+        from impl.observability.metrics import reset_multiprocess_dir
 
+        if settings.prometheus_multiproc_dir:
+            # Before any worker starts: files of an earlier run's pids would be added up too.
+            reset_multiprocess_dir(settings.prometheus_multiproc_dir)
         asyncio.run(_migrate(settings))
         asyncio.run(_seed(settings))
         logger.info(

@@ -27,6 +27,7 @@ from impl.auth.tokens import invalid_token
 from impl.kit.db import Unit, Units
 from impl.kit.errors import Forbidden, Unauthorized
 from impl.kit.query import Query
+from impl.observability.logs import bind_request
 from impl.teams.access import TeamAccess
 from impl.teams.errors import TeamNotFoundError, TeamRoleForbiddenError
 
@@ -115,6 +116,7 @@ class ContextFactory:
                 principal, team, ahead = None, None, None
                 if info.principal is not None:
                     team_id = _team_id(info, rule)
+                    bind_request(user_id=info.principal.user_id, team_id=team_id)
                     principal, role, ahead = await self._load_caller(
                         unit, info, info.principal, team_id
                     )
