@@ -32,9 +32,9 @@ class ObservabilityMiddleware:
         sent = 0
         fields = RequestFields(request_id_var.get(), scope)
         token = request_fields.set(fields)
-        span = None if self.tracing is None else self.tracing.start_request(scope)
-        if span is not None:
-            fields.trace_id = Tracing.trace_id(span)
+        traced = None if self.tracing is None else self.tracing.start_request(scope)
+        if traced is not None:
+            fields.trace_id = traced.trace_id()
 
         async def record(message: Message) -> None:
             nonlocal status, sent
@@ -63,7 +63,7 @@ class ObservabilityMiddleware:
                 duration_ms=round(elapsed * 1000, 3),
                 bytes=sent,
             )
-            if span is not None:
+            if traced is not None:
                 assert self.tracing is not None
-                self.tracing.end_request(span, operation, status, fields.request_id)
+                self.tracing.end_request(traced, operation, status, fields.request_id)
             request_fields.reset(token)

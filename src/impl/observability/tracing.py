@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -32,11 +33,30 @@ UNTRACED_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 _FIRST_WORD = re.compile(r"\s*(\w+)")
 
 
+@dataclass(frozen=True, slots=True)
+class Traced:
+    """A request being traced: its span and the context token that made it current; or,
+    on an untraced path, the suppression of instrumentation in force until it ends."""
+
+    span: Span | None
+    token: object
+    suppressed: AbstractContextManager[Any] | None
+
+    def trace_id(self) -> str | None:
+        if self.span is None:
+            return None
+        return format(self.span.get_span_context().trace_id, "032x")
+
+
 class Tracing:
     """The tracer provider of one app, with the hooks that make its spans."""
 
     def __init__(self, provider: TracerProvider) -> None:
         from opentelemetry import context, propagate, trace
+        from opentelemetry.instrumentation.utils import (
+            is_instrumentation_enabled,
+            suppress_instrumentation,
+        )
         from opentelemetry.trace import SpanKind, StatusCode
 
         self.provider = provider
@@ -44,6 +64,8 @@ class Tracing:
         self._context = context
         self._trace = trace
         self._extract = propagate.extract
+        self._suppress = suppress_instrumentation
+        self._enabled = is_instrumentation_enabled
         self._server = SpanKind.SERVER
         self._client = SpanKind.CLIENT
         self._error = StatusCode.ERROR
@@ -83,7 +105,11 @@ class Tracing:
 
         self._database = engine.url.database
         self._instrumentor = SQLAlchemyInstrumentor()
-        self._instrumentor.instrument(engine=engine.sync_engine, tracer_provider=self.provider)
+        # Its declared range stops below SQLAlchemy 2.1, whose engine events it uses are
+        # unchanged; tests/impl/observability/test_tracing.py checks the spans it makes.
+        self._instrumentor.instrument(
+            engine=engine.sync_engine, tracer_provider=self.provider, skip_dep_check=True
+        )
         query.trace_statements(self._statement_span)
 
     def shutdown(self) -> None:
@@ -94,10 +120,13 @@ class Tracing:
             self._instrumentor = None
         self.provider.shutdown()
 
-    def start_request(self, scope: Scope) -> tuple[Span, object] | None:
-        """The request's span, current until `end_request`; None for untraced paths."""
+    def start_request(self, scope: Scope) -> Traced:
+        """The request's span, current until `end_request`. An untraced path gets none, and
+        its statements none either (they would be root spans of their own)."""
         if scope["path"] in UNTRACED_PATHS:
-            return None
+            suppressed = self._suppress()
+            suppressed.__enter__()
+            return Traced(None, None, suppressed)
         carrier = {
             key.decode("latin-1"): value.decode("latin-1")
             for key, value in scope["headers"]
@@ -112,12 +141,14 @@ class Tracing:
             attributes={"http.request.method": method, "url.path": scope["path"]},
         )
         token = self._context.attach(self._trace.set_span_in_context(span))
-        return span, token
+        return Traced(span, token, None)
 
-    def end_request(
-        self, started: tuple[Span, object], operation: Any, status: int, request_id: str
-    ) -> None:
-        span, token = started
+    def end_request(self, traced: Traced, operation: Any, status: int, request_id: str) -> None:
+        if traced.suppressed is not None:
+            traced.suppressed.__exit__(None, None, None)
+            return
+        span = traced.span
+        assert span is not None
         if operation is not None:
             span.update_name(operation.operation_id)
             span.set_attribute("http.route", operation.path)
@@ -127,14 +158,13 @@ class Tracing:
         if status >= 500:
             span.set_status(self._error)
         span.end()
-        self._context.detach(token)  # type: ignore[arg-type]
-
-    @staticmethod
-    def trace_id(started: tuple[Span, object]) -> str:
-        return format(started[0].get_span_context().trace_id, "032x")
+        self._context.detach(traced.token)  # type: ignore[arg-type]
 
     @contextmanager
     def _statement_span(self, sql: str) -> Iterator[None]:
+        if not self._enabled():
+            yield
+            return
         match = _FIRST_WORD.match(sql)
         verb = match.group(1).upper() if match else "SQL"
         name = f"{verb} {self._database}" if self._database else verb
