@@ -117,7 +117,13 @@ def main(argv: list[str] | None = None) -> None:
     fake.add_argument("--orders", type=int, default=20, help="orders per team")
     args = parser.parse_args(argv)
     settings = Settings()
-    from impl.observability import configure_logging
+    if settings.prometheus_multiproc_dir:
+        from impl.observability.multiprocess_dir import prepare_multiprocess_dir
+
+        # Before prometheus-client is imported; emptied by `serve` only, before any worker
+        # starts (a `worker` process beside it keeps the server's files).
+        prepare_multiprocess_dir(settings.prometheus_multiproc_dir, reset=args.command == "serve")
+    from impl.observability.logs import configure_logging
 
     configure_logging(settings.log_level, settings.log_format)
     if args.command == "migrate":
@@ -130,11 +136,7 @@ def main(argv: list[str] | None = None) -> None:
         import uvicorn
 
         from impl.app import create_app
-        from impl.observability.metrics import reset_multiprocess_dir
 
-        if settings.prometheus_multiproc_dir:
-            # Before any worker starts: files of an earlier run's pids would be added up too.
-            reset_multiprocess_dir(settings.prometheus_multiproc_dir)
         asyncio.run(_migrate(settings))
         asyncio.run(_seed(settings))
         logger.info(

@@ -32,8 +32,8 @@ from impl.inventory.service import InventoryService
 from impl.jobs.runtime import build_runtime
 from impl.kit.db import create_engine, create_sessionmaker
 from impl.kit.heap import frozen_heap
-from impl.observability import Metrics, ObservabilityMiddleware
-from impl.observability.metrics import Exposition, process_exited
+from impl.observability.metrics import Exposition, Metrics, process_exited
+from impl.observability.middleware import ObservabilityMiddleware
 from impl.observability.tracing import Tracing
 from impl.orders.handlers import OrdersHandlers
 from impl.orders.repository import PRODUCTS_IN_TEAM, PRODUCTS_IN_TEAM_POSTGRESQL

@@ -1,9 +1,11 @@
 """One logging pipeline (structlog) for the app, uvicorn, SQLAlchemy, Alembic and the jobs.
 
-Our own structured lines (`structlog.stdlib.get_logger`) and every stdlib logger's records
-go through the same processors and renderer: a `structlog.stdlib.ProcessorFormatter` on the
-root handler, whose `foreign_pre_chain` gives stdlib records what structlog's own chain
-gives its events. Lines go to stdout: JSON, or a console rendering for a terminal.
+Every stdlib logger's records (uvicorn, SQLAlchemy, Alembic, the jobs, Python warnings) and
+our own structured lines (`structlog.get_logger`) go through the same processors and
+renderer: a `structlog.stdlib.ProcessorFormatter` on the root handler, whose
+`foreign_pre_chain` gives stdlib records what structlog's chain gives its own events, which
+it writes to the same stream. Lines go to stdout: JSON, or a console rendering for a
+terminal. Until `configure_logging` runs (tests), structlog's lines are stdlib records.
 
 During a request every line carries its request id and, once known, its operationId, the
 caller's user id, the team and the trace id: the request's `RequestFields`, held in one
@@ -17,7 +19,7 @@ from __future__ import annotations
 import logging
 import sys
 from contextvars import ContextVar
-from typing import IO, Any, Literal
+from typing import Any, Literal, TextIO
 
 import orjson
 import structlog
@@ -110,7 +112,7 @@ def _shared_processors() -> list[Processor]:
     ]
 
 
-def _route_structlog_to_stdlib() -> None:
+def route_structlog_to_stdlib() -> None:
     """structlog's own lines become stdlib records, for whatever handlers the root has:
     `configure_logging`'s, or pytest's before it is called."""
     structlog.configure(
@@ -121,14 +123,22 @@ def _route_structlog_to_stdlib() -> None:
         ],
         logger_factory=structlog.stdlib.LoggerFactory(),
         wrapper_class=structlog.stdlib.BoundLogger,
-        cache_logger_on_first_use=True,
+        cache_logger_on_first_use=False,
     )
 
 
-_route_structlog_to_stdlib()
+route_structlog_to_stdlib()
 
 
-def resolve_format(log_format: LogFormat | None, stream: IO[str]) -> LogFormat:
+class _LineWriter(structlog.WriteLogger):
+    """structlog's writer, named as a stdlib logger is (for `add_logger_name`)."""
+
+    def __init__(self, file: TextIO, name: str) -> None:
+        super().__init__(file)
+        self.name = name
+
+
+def resolve_format(log_format: LogFormat | None, stream: TextIO) -> LogFormat:
     """`LOG_FORMAT`, or by default JSON unless the stream is a terminal."""
     if log_format is not None:
         return log_format
@@ -136,7 +146,7 @@ def resolve_format(log_format: LogFormat | None, stream: IO[str]) -> LogFormat:
 
 
 def configure_logging(
-    level: str, log_format: LogFormat | None = None, *, stream: IO[str] | None = None
+    level: str, log_format: LogFormat | None = None, *, stream: TextIO | None = None
 ) -> None:
     """Route every logger of the process through one structlog pipeline to `stream` (stdout).
 
@@ -168,6 +178,15 @@ def configure_logging(
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    # Our own lines skip the stdlib round trip (two LogRecords and a stack walk each: the
+    # access line cost twice as much through it), through the same processors and renderer.
+    # Not cached: a later call (tests) reconfigures loggers already in use.
+    structlog.configure(
+        processors=[*shared, *exceptions, renderer],
+        wrapper_class=structlog.make_filtering_bound_logger(root.level),
+        logger_factory=lambda *args: _LineWriter(out, str(args[0]) if args else ""),
+        cache_logger_on_first_use=False,
+    )
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         logger = logging.getLogger(name)
         logger.handlers[:] = []

@@ -4,16 +4,15 @@ With several worker processes each keeps its own values, so `/metrics` on one of
 would show a fraction. prometheus-client's multiprocess mode fixes that: when
 `PROMETHEUS_MULTIPROC_DIR` is set (before anything imports the library), every process
 writes its values to files there and `/metrics` adds up all processes' files. The directory
-is emptied at start, before workers fork (`reset_multiprocess_dir`), and a worker's gauge
-files are dropped when it exits (`process_exited`). Gauges say how processes' values
-combine (`multiprocess_mode`).
+is emptied at start, before workers fork (`impl.observability.multiprocess_dir`), and a
+worker's gauge files are dropped when it exits (`process_exited`). Gauges say how
+processes' values combine (`multiprocess_mode`).
 """
 
 from __future__ import annotations
 
 import logging
 import os
-from pathlib import Path
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -113,15 +112,6 @@ def multiprocess_mode() -> bool:
     """Whether prometheus-client writes this process's values to `PROMETHEUS_MULTIPROC_DIR`
     (decided by the library when it was first imported)."""
     return prometheus_values.ValueClass is not prometheus_values.MutexValue
-
-
-def reset_multiprocess_dir(path: str) -> None:
-    """Create `path`, or empty it of an earlier run's files (stale pids would be added up
-    forever). Call it once, before any worker starts."""
-    directory = Path(path)
-    directory.mkdir(parents=True, exist_ok=True)
-    for stale in directory.glob("*.db"):
-        stale.unlink()
 
 
 def process_exited(path: str | None) -> None:

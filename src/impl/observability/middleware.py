@@ -12,7 +12,7 @@ from impl.observability.logs import RequestFields, request_fields
 from impl.observability.metrics import Metrics
 from impl.observability.tracing import Tracing
 
-access_logger = structlog.stdlib.get_logger("storefront.access")
+access_logger = structlog.get_logger("storefront.access")
 
 
 class ObservabilityMiddleware:

@@ -12,8 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
 
 from impl.app import create_app
-from impl.observability import configure_logging
-from impl.observability.logs import LogFormat
+from impl.observability.logs import LogFormat, configure_logging, route_structlog_to_stdlib
 from impl.settings import Settings
 
 Configure = Callable[..., io.StringIO]
@@ -36,6 +35,7 @@ def log_to() -> Iterator[Configure]:
         root.handlers[:], level = saved
         root.setLevel(level)
         logging.captureWarnings(False)
+        route_structlog_to_stdlib()
         for name in logging.root.manager.loggerDict:
             if name.startswith(("sqlalchemy", "aiosqlite", "asyncio", "multipart", "alembic")):
                 logging.getLogger(name).setLevel(logging.NOTSET)

@@ -203,7 +203,7 @@ class TestFormatChoice:
     async def test_default_is_json_lines_on_stdout(
         self, capsys: pytest.CaptureFixture[str], log_to: Configure
     ) -> None:
-        from impl.observability import configure_logging
+        from impl.observability.logs import configure_logging
 
         configure_logging("INFO")  # pytest's captured stdout is no terminal
         logging.getLogger("storefront").info("to stdout")

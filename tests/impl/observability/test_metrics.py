@@ -16,7 +16,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from impl.jobs.core import RetryPolicy
 from impl.jobs.memory import InProcessQueue
 from impl.kit.db import create_engine
-from impl.observability.metrics import Metrics, reset_multiprocess_dir
+from impl.observability.metrics import Metrics
+from impl.observability.multiprocess_dir import prepare_multiprocess_dir
 from impl.settings import Settings
 from tests.conftest import Database
 from tests.polling import until
@@ -171,7 +172,7 @@ class TestMultiprocess:
         self, database: Database, tmp_path: Path
     ) -> None:
         directory = tmp_path / "prometheus"
-        reset_multiprocess_dir(str(directory))
+        prepare_multiprocess_dir(str(directory), reset=True)
         env = {
             **os.environ,
             "DATABASE_URL": database.url,
