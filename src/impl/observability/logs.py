@@ -81,8 +81,10 @@ def bind_request(*, user_id: object = None, team_id: object = None) -> None:
 def add_request_fields(_logger: WrappedLogger, _method: str, event: EventDict) -> EventDict:
     """Processor: the request's id, operationId, principal, team and trace id, where known."""
     fields = request_fields.get()
-    if fields is None:
-        request_id = request_id_var.get()
+    request_id = request_id_var.get()
+    # Fields left set by a request that raised (for the runtime's error line, logged after
+    # our middleware) are stale once the runtime has reset the request id.
+    if fields is None or fields.request_id != request_id:
         if request_id != "-":  # the runtime's own lines, outside our middleware
             event.setdefault("request_id", request_id)
         return event

@@ -44,8 +44,12 @@ class ObservabilityMiddleware:
                 sent += len(message.get("body", b""))
             await send(message)
 
+        failed = False
         try:
             await self.app(scope, receive, record)
+        except BaseException:
+            failed = True
+            raise
         finally:
             operation = scope.get("openapi.operation")
             if not isinstance(operation, Operation):
@@ -66,4 +70,7 @@ class ObservabilityMiddleware:
             if traced is not None:
                 assert self.tracing is not None
                 self.tracing.end_request(traced, operation, status, fields.request_id)
-            request_fields.reset(token)
+            # Left set on an error: the runtime logs it next, and its line should carry the
+            # operation, the caller and the trace id too (see `add_request_fields`).
+            if not failed:
+                request_fields.reset(token)

@@ -136,8 +136,11 @@ class TestRequestLines:
         [error] = [r for r in records if r["level"] == "error"]
         assert error["request_id"] == "r-5"
         assert error["logger"] == "openapi.runtime"
+        assert (error["operation"], error["user_id"]) == ("get_me", tokens["user_id"])
         assert "RuntimeError: boom" in error["exception"]
         assert _access(records, "r-5")["status"] == 500
+        logging.getLogger("storefront.test").info("after the request")
+        assert set(lines(out)[-1]) == {"event", "level", "logger", "timestamp"}
 
 
 class TestOnePipeline:

@@ -11,9 +11,10 @@ import httpx
 import pytest
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from opentelemetry.trace import SpanKind
+from opentelemetry.trace import SpanKind, StatusCode
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from impl.accounts.service import AccountService
 from impl.app import create_app
 from impl.settings import Settings
 from tests.conftest import Database
@@ -133,6 +134,27 @@ class TestRequestSpans:
         assert span.attributes is not None
         assert span.attributes["http.response.status_code"] == 401
 
+    async def test_a_failed_request_is_an_error_span_and_its_error_line_has_the_trace(
+        self,
+        traced: httpx.AsyncClient,
+        exporter: InMemorySpanExporter,
+        log_to: Configure,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        auth, _, _ = await _team_with_product(traced)
+
+        async def explode(*_args: object) -> None:
+            raise RuntimeError("boom")
+
+        monkeypatch.setattr(AccountService, "get_user", explode)
+        exporter.clear()
+        out = log_to("INFO")
+        assert (await traced.get("/v1/me", headers=auth)).status_code == 500
+        span = _request_span(exporter.get_finished_spans(), "get_me")
+        assert span.status.status_code is StatusCode.ERROR
+        [error] = [r for r in lines(out) if r["level"] == "error"]
+        assert error["trace_id"] == format(span.context.trace_id, "032x")
+
     async def test_probes_are_not_traced(
         self, traced: httpx.AsyncClient, exporter: InMemorySpanExporter
     ) -> None:
@@ -150,6 +172,7 @@ TRACING = (
     "opentelemetry.sdk.trace", "opentelemetry.exporter", "opentelemetry.instrumentation",
     "opentelemetry.propagate", "opentelemetry.propagators",
 )
+from impl.accounts.service import AccountService
 from impl.app import create_app
 from impl.settings import Settings
 
