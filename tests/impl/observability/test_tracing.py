@@ -3,12 +3,15 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import AsyncIterator
+import threading
+from collections.abc import AsyncIterator, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 import pytest
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, StatusCode
@@ -215,3 +218,59 @@ def test_on_with_the_endpoint(settings: Settings) -> None:
     resource: Any = on.provider.resource
     assert resource.attributes["service.name"] == "storefront"
     on.shutdown()
+
+
+class _Collector(BaseHTTPRequestHandler):
+    """An OTLP/HTTP collector's traces endpoint: keeps what it is sent."""
+
+    received: ClassVar[list[tuple[str, str, bytes]]] = []
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        self.received.append((self.path, self.headers["Content-Type"], body))
+        self.send_response(200)
+        self.send_header("Content-Type", "application/x-protobuf")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *_args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def collector() -> Iterator[tuple[str, list[tuple[str, str, bytes]]]]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Collector)
+    _Collector.received = []
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", _Collector.received
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+async def test_spans_reach_an_otlp_collector(
+    settings: Settings,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    collector: tuple[str, list[tuple[str, str, bytes]]],
+) -> None:
+    endpoint, received = collector
+    on = settings.model_copy(
+        update={"otel_exporter_otlp_endpoint": endpoint, "housekeeping_interval_minutes": 0}
+    )
+    async for client in served(create_app(on, validate_responses=True)):
+        assert (await client.get("/v1/me")).status_code == 401
+    # The app's shutdown flushed the batch.
+    assert {(path, kind) for path, kind, _ in received} == {
+        ("/v1/traces", "application/x-protobuf")
+    }
+    names = set()
+    for _, _, body in received:
+        request = ExportTraceServiceRequest()
+        request.ParseFromString(body)
+        for resource in request.resource_spans:
+            service = {a.key: a.value.string_value for a in resource.resource.attributes}
+            assert service["service.name"] == "storefront"
+            names |= {span.name for scope in resource.scope_spans for span in scope.spans}
+    assert "get_me" in names
