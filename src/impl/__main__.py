@@ -11,6 +11,8 @@ import signal
 from impl.settings import Settings
 
 logger = logging.getLogger("storefront")
+# `serve-prod`'s metrics directory when PROMETHEUS_MULTIPROC_DIR is unset.
+DEFAULT_MULTIPROC_DIR = "var/prometheus"
 
 
 async def _migrate(settings: Settings) -> None:
@@ -63,6 +65,7 @@ async def _work(settings: Settings) -> int:
     from impl.audit import recorder
     from impl.jobs.runtime import build_runtime
     from impl.kit.db import create_engine, create_sessionmaker
+    from impl.observability.metrics import process_exited
 
     recorder.install()
     engine = create_engine(settings)
@@ -97,6 +100,7 @@ async def _work(settings: Settings) -> int:
     finally:
         await jobs.stop()
         await engine.dispose()
+        process_exited(settings.prometheus_multiproc_dir)
     logger.info("worker: stopped")
     return status
 
@@ -170,9 +174,23 @@ def main(argv: list[str] | None = None) -> None:
     fake.add_argument("--orders", type=int, default=20, help="orders per team")
     args = parser.parse_args(argv)
     settings = _settings()
-    from impl.observability import configure_logging
+    if args.command == "serve-prod" and not settings.prometheus_multiproc_dir:
+        import os
 
-    configure_logging(settings.log_level)
+        # Several processes: /metrics must add up every worker's counts, not show one's.
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = DEFAULT_MULTIPROC_DIR
+        settings = _settings()
+    if settings.prometheus_multiproc_dir:
+        from impl.observability.multiprocess_dir import prepare_multiprocess_dir
+
+        # Before prometheus-client is imported; emptied by `serve` and `serve-prod` only,
+        # before any worker starts (a `worker` process beside them keeps the server's files).
+        prepare_multiprocess_dir(
+            settings.prometheus_multiproc_dir, reset=args.command in ("serve", "serve-prod")
+        )
+    from impl.observability.logs import configure_logging
+
+    configure_logging(settings.log_level, settings.log_format)
     if args.command == "migrate":
         asyncio.run(_migrate(settings))
     elif args.command == "seed":

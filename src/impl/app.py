@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, nullcontext
+from typing import TYPE_CHECKING
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -33,7 +34,9 @@ from impl.inventory.service import InventoryService
 from impl.jobs.runtime import build_runtime
 from impl.kit.db import create_engine, create_sessionmaker
 from impl.kit.heap import frozen_heap
-from impl.observability import Metrics, ObservabilityMiddleware
+from impl.observability.metrics import Exposition, Metrics, process_exited
+from impl.observability.middleware import ObservabilityMiddleware
+from impl.observability.tracing import Tracing
 from impl.orders.handlers import OrdersHandlers
 from impl.orders.repository import PRODUCTS_IN_TEAM, PRODUCTS_IN_TEAM_POSTGRESQL
 from impl.orders.service import OrderService
@@ -48,6 +51,9 @@ from impl.settings import Settings
 from impl.teams.handlers import MembersHandlers, TeamsHandlers
 from impl.teams.members import MembershipService
 from impl.teams.service import TeamService
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk.trace.export import SpanExporter
 
 # Reads made in the caller query's round trip (`impl.context.ReadAhead`), by operation.
 READ_AHEAD = {
@@ -76,13 +82,23 @@ def app_from_environment() -> Starlette:
     return create_app(Settings())
 
 
-def create_app(settings: Settings | None = None, *, validate_responses: bool = False) -> Starlette:
-    """Build the Storefront ASGI app. The database must already be migrated."""
+def create_app(
+    settings: Settings | None = None,
+    *,
+    validate_responses: bool = False,
+    span_exporter: SpanExporter | None = None,
+) -> Starlette:
+    """Build the Storefront ASGI app. The database must already be migrated.
+
+    Tracing is on when `OTEL_EXPORTER_OTLP_ENDPOINT` is set, or `span_exporter` given.
+    """
     settings = settings or Settings()
     recorder.install()
     engine = create_engine(settings)
     sessionmaker = create_sessionmaker(engine)
     metrics = Metrics()
+    metrics.watch_pool(engine)
+    tracing = Tracing.from_settings(settings, span_exporter)
     limiter, throttle = None, None
     if settings.rate_limits_enabled:
         storage = create_storage(settings.redis_url)
@@ -101,7 +117,9 @@ def create_app(settings: Settings | None = None, *, validate_responses: bool = F
             limiter=limiter,
         ),
         authenticator=BearerAuthenticator(TokenService(settings)),
-        health=HealthHandlers(engine, settings.redis_url, metrics),
+        health=HealthHandlers(
+            engine, settings.redis_url, Exposition(metrics, settings.prometheus_multiproc_dir)
+        ),
         users=UsersHandlers(accounts),
         auth=AuthHandlers(accounts),
         admin=AdminHandlers(AdminService(settings)),
@@ -118,6 +136,8 @@ def create_app(settings: Settings | None = None, *, validate_responses: bool = F
         # Without Redis this process runs the jobs too; with it, it only schedules them.
         jobs = build_runtime(settings, sessionmaker, role="app")
         app.state.jobs = jobs
+        if tracing is not None:
+            tracing.instrument(engine)
         await jobs.start()
         try:
             with frozen_heap() if settings.freeze_heap else nullcontext():
@@ -125,12 +145,15 @@ def create_app(settings: Settings | None = None, *, validate_responses: bool = F
         finally:
             await jobs.stop()
             await engine.dispose()
+            if tracing is not None:
+                tracing.shutdown()
+            process_exited(settings.prometheus_multiproc_dir)
 
     app = build_app(
         implementation,
         validate_responses=validate_responses,
         middleware=[
-            Middleware(ObservabilityMiddleware, metrics=metrics),
+            Middleware(ObservabilityMiddleware, metrics=metrics, tracing=tracing),
             Middleware(RateLimitHeaders),
         ],
         lifespan=lifespan,

@@ -34,6 +34,7 @@ from impl.kit.db import Unit, Units, is_database_unavailable
 from impl.kit.errors import Forbidden, ServiceUnavailable, Unauthorized
 from impl.kit.pagination import CursorScope, cursors_of
 from impl.kit.query import Query
+from impl.observability.logs import bind_request
 from impl.ratelimits import SCOPE_KEY as RATE_LIMIT_SCOPE_KEY
 from impl.ratelimits import RateLimiter
 from impl.teams.access import TeamAccess
@@ -141,6 +142,7 @@ class ContextFactory:
                     principal, team, ahead = None, None, None
                     if info.principal is not None:
                         team_id = _team_id(info, rule)
+                        bind_request(user_id=info.principal.user_id, team_id=team_id)
                         principal, role, ahead = await self._load_caller(
                             unit, info, info.principal, team_id
                         )

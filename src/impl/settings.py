@@ -46,6 +46,11 @@ class Settings(BaseSettings):
     # built at start-up. Tests that build an app per test turn it off (a collection each).
     freeze_heap: bool = True
     log_level: Literal["CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG"] = "INFO"
+    # Telemetry (impl.observability). LOG_FORMAT unset: json unless stdout is a terminal.
+    log_format: Literal["json", "console"] | None = None
+    prometheus_multiproc_dir: str | None = None  # prometheus-client's own variable
+    otel_exporter_otlp_endpoint: str | None = None  # unset: no tracing, nothing imported
+    otel_service_name: str = "storefront"
     environment: Literal["development", "production"] = "development"
     # Background jobs (impl.jobs) and the housekeeping they run.
     idempotency_key_retention_hours: int = Field(default=24, ge=1)
@@ -86,6 +91,13 @@ class Settings(BaseSettings):
     @classmethod
     def _upper_log_level(cls, value: object) -> object:
         return value.upper() if isinstance(value, str) else value
+
+    @field_validator(
+        "log_format", "prometheus_multiproc_dir", "otel_exporter_otlp_endpoint", mode="before"
+    )
+    @classmethod
+    def _telemetry_unset_when_empty(cls, value: object) -> object:
+        return None if value == "" else value
 
     @field_validator("redis_url", mode="before")
     @classmethod

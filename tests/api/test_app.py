@@ -149,23 +149,6 @@ class TestRequestId:
         assert len(second.headers["x-request-id"]) == 32
         assert first.headers["x-request-id"] != second.headers["x-request-id"]
 
-    async def test_in_log_lines(
-        self, client: httpx.AsyncClient, capfd: pytest.CaptureFixture[str]
-    ) -> None:
-        from impl.observability import configure_logging
-
-        configure_logging("INFO")
-        try:
-            await client.get("/v1/nowhere", headers={"X-Request-ID": "trace-me"})
-            logging.getLogger("storefront.test").info("outside any request")
-        finally:
-            logging.getLogger().handlers.clear()
-        lines = capfd.readouterr().err.splitlines()
-        access = [line for line in lines if "GET /v1/nowhere 404" in line]
-        assert len(access) == 1
-        assert "[trace-me]" in access[0]
-        assert any("[-] outside any request" in line for line in lines)
-
 
 class TestProbes:
     async def test_health(self, client: httpx.AsyncClient) -> None:

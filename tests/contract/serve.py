@@ -7,7 +7,7 @@ import sys
 import uvicorn
 
 from impl.app import create_app
-from impl.observability import configure_logging
+from impl.observability.logs import configure_logging
 from impl.settings import Settings
 
 

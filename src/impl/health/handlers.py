@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import asyncio
 
-from prometheus_client import generate_latest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -10,13 +9,13 @@ from generated import models
 from generated.responses import health as r
 from impl.context import RequestContext
 from impl.kit.errors import ServiceUnavailable
-from impl.observability import Metrics
+from impl.observability.metrics import Exposition
 
 CHECK_TIMEOUT_SECONDS = 2.0
 
 
 class HealthHandlers:
-    def __init__(self, engine: AsyncEngine, redis_url: str | None, metrics: Metrics) -> None:
+    def __init__(self, engine: AsyncEngine, redis_url: str | None, metrics: Exposition) -> None:
         self._engine = engine
         self._redis_url = redis_url
         self._metrics = metrics
@@ -39,7 +38,7 @@ class HealthHandlers:
         return r.GetReadiness200(body=models.Readiness(status=models.Status1.OK, checks=checks))
 
     async def get_metrics(self, ctx: RequestContext) -> r.GetMetrics200:
-        return r.GetMetrics200(body=generate_latest(self._metrics.registry).decode())
+        return r.GetMetrics200(body=self._metrics.render())
 
     async def _check_database(self) -> models.CheckStatus:
         try:

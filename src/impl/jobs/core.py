@@ -12,6 +12,10 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Protocol, TypeVar
 from uuid import uuid4
 
+import structlog
+
+from impl.observability.metrics import JOBS_FINISHED, JOBS_RUNNING
+
 logger = logging.getLogger("storefront.jobs")
 
 T = TypeVar("T")
@@ -97,6 +101,20 @@ Outcome = Done | Retry | Dead
 
 
 async def execute(job: Job, handlers: JobHandlers, policy: RetryPolicy) -> Outcome:
+    """Run one delivery of `job` (see `_execute`), its log lines tagged with the job, and
+    counted in the jobs' metrics."""
+    JOBS_RUNNING.inc()
+    try:
+        with structlog.contextvars.bound_contextvars(job=job.name, job_id=job.id):
+            outcome = await _execute(job, handlers, policy)
+    finally:
+        JOBS_RUNNING.dec()
+    kind = {Done: "done", Retry: "retry", Dead: "dead"}[type(outcome)]
+    JOBS_FINISHED.labels(job.name, kind).inc()
+    return outcome
+
+
+async def _execute(job: Job, handlers: JobHandlers, policy: RetryPolicy) -> Outcome:
     """Run one delivery of `job`; say whether it is done, to retry later, or dead.
 
     A handler's exception never escapes: it is logged and becomes a retry, or after the

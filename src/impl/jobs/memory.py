@@ -23,6 +23,7 @@ from impl.jobs.core import (
     new_job,
     unless_stopped,
 )
+from impl.observability.metrics import JOBS_QUEUED
 
 DEAD_LETTERS_KEPT = 1000
 
@@ -46,6 +47,7 @@ class InProcessQueue:
     async def enqueue(self, name: str, payload: Mapping[str, Any] | None = None) -> str:
         job = new_job(name, payload)
         self._ready.put_nowait(job)
+        JOBS_QUEUED.inc()
         return job.id
 
     async def enqueue_once(
@@ -68,6 +70,7 @@ class InProcessQueue:
             job = await unless_stopped(self._ready.get(), stop)
             if job is None:
                 return
+            JOBS_QUEUED.dec()
             outcome = await execute(job, handlers, self.policy)
             if isinstance(outcome, Retry):
                 self._retry_later(outcome)
@@ -81,8 +84,13 @@ class InProcessQueue:
 
         handle = asyncio.get_running_loop().call_later(retry.delay, due)
         self._retries.add(handle)
+        JOBS_QUEUED.inc()
 
     async def close(self) -> None:
+        # What is dropped is no longer queued.
+        JOBS_QUEUED.dec(self.pending())
         for handle in self._retries:
             handle.cancel()
         self._retries.clear()
+        while not self._ready.empty():
+            self._ready.get_nowait()

@@ -12,7 +12,7 @@ Other dialects (SQLite) run the same statement through SQLAlchemy.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractContextManager, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, TypeAlias
 
@@ -27,6 +27,17 @@ from impl.kit.db import Unit
 
 Row: TypeAlias = Sequence[Any]
 Processor: TypeAlias = Callable[[Any], Any] | None
+StatementSpan: TypeAlias = Callable[[str], AbstractContextManager[Any]]
+
+# Set while tracing is on (`impl.observability.tracing`): statements sent to the driver are
+# invisible to SQLAlchemy's instrumentation, so they get their spans here.
+_statement_span: StatementSpan | None = None
+
+
+def trace_statements(span: StatementSpan | None) -> None:
+    """Wrap every statement sent straight to the driver in `span(sql)`; None stops it."""
+    global _statement_span  # one process-wide hook, off by default
+    _statement_span = span
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +95,12 @@ class Query:
         async with _invalidating(unit):
             native = self._native or await self._compile(unit)
             driver, alone = await self._driver(unit)
-            records = await driver.fetch(native.sql, *_arguments(native, params))
+            arguments = _arguments(native, params)
+            if _statement_span is None:
+                records = await driver.fetch(native.sql, *arguments)
+            else:
+                with _statement_span(native.sql):
+                    records = await driver.fetch(native.sql, *arguments)
         if alone:
             unit.seal()
         if native.results is None:
@@ -114,7 +130,12 @@ class Query:
         async with _invalidating(unit):
             native = self._native or await self._compile(unit)
             driver, alone = await self._driver(unit)
-            await driver.executemany(native.sql, [_arguments(native, p) for p in params])
+            arguments_list = [_arguments(native, p) for p in params]
+            if _statement_span is None:
+                await driver.executemany(native.sql, arguments_list)
+            else:
+                with _statement_span(native.sql):
+                    await driver.executemany(native.sql, arguments_list)
         if alone:
             unit.seal()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import subprocess
@@ -62,14 +63,18 @@ class WorkerProcess:
         )
 
     async def stop(self) -> str:
-        """SIGTERM, as a process manager stops it; the exit status must be 0. Returns the log."""
+        """SIGTERM, as a process manager stops it; the exit status must be 0. Returns the log:
+        JSON lines on stdout (it is no terminal), the job's lines tagged with the job."""
         self.process.send_signal(signal.SIGTERM)
         out, err = await asyncio.to_thread(self.process.communicate, timeout=30)
         assert self.process.returncode == 0, err
-        assert out == ""
-        assert "Traceback" not in err
-        assert "worker: stopped" in err
-        return err
+        assert err == ""
+        records = [json.loads(line) for line in out.splitlines()]
+        assert "Traceback" not in out
+        assert records[-1]["event"] == "worker: stopped"
+        done = [r for r in records if str(r["event"]).startswith("job ")]
+        assert all(r["job_id"] in r["event"] for r in done)
+        return out
 
 
 async def test_with_redis_runs_a_job_enqueued_by_another_process(
