@@ -178,7 +178,12 @@ class TestEqualsAny:
                 select(*ahead.statement.selected_columns).where(_products.c.id == any_(ids))
             ),
         }
-        params = {"user_id": uuid.uuid4(), "team_id": team.id, "ids": [product.id]}
+        params = {
+            "user_id": uuid.uuid4(),
+            "sign_in_id": uuid.uuid4(),
+            "team_id": team.id,
+            "ids": [product.id],
+        }
         plans = {}
         async with Units(sessionmaker).open(read_only=True) as unit:
             for name, query in variants.items():
