@@ -53,7 +53,7 @@ check-gen:
 mock spec=spec:
     uv run python -m codegen mock --spec {{spec}} --host {{env_var_or_default("HOST", "127.0.0.1")}} --port {{env_var_or_default("PORT", "8000")}}
 
-# Bundle, validate and lint the spec against api-guidelines.md (writes build/openapi.json); findings name file:line, rule and fix.
+# Bundle, validate and lint the spec against the API guidelines (README: `just lint-spec`); writes build/openapi.json; findings name file:line, rule and fix.
 lint-spec:
     uv run python -m spectools.lint --spec {{spec}} --out build/openapi.json
     @echo "spec OK: bundled to build/openapi.json"

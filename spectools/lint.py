@@ -11,7 +11,7 @@ A rule is waived for an operation, a path item or a component by listing it in t
 
     x-lint-ignore:
       - rule: path-version
-        reason: Liveness probe; design.md fixes the URL outside /v1.
+        reason: Liveness probe, at the conventional URL outside /v1.
 
 A waiver covers findings inside the node it sits on (and, for findings reported on a shared
 schema on an operation's behalf, the operation). A waiver without a reason is an error.

@@ -105,7 +105,7 @@ def running_server(env: dict[str, str], log: Path) -> Iterator[str]:
 
 
 def sign_up(base_url: str, email: str, password: str) -> tuple[str, str]:
-    """A new account (through the public bootstrap of design.md): its id and an access token."""
+    """A new account (through the public sign-up and password grant): its id and an access token."""
     with httpx.Client(base_url=base_url) as client:
         user = client.post(
             "/v1/users",
