@@ -52,18 +52,26 @@ class SecurityHeaders:
             await self.app(scope, receive, send)
             return
         path: str = scope["path"]
-        docs = path == DOCS_PATH or path.startswith(DOCS_PATH + "/")
-        extra = self.docs if docs else self.always
-        no_store = path.startswith(TOKEN_PATHS) or any(
-            name == b"authorization" for name, _ in scope["headers"]
-        )
+        extra = self.always
+        if path.startswith(DOCS_PATH) and (len(path) == 5 or path[5] == "/"):
+            extra = self.docs
+        no_store = path.startswith(TOKEN_PATHS)
+        if not no_store:
+            for name, _ in scope["headers"]:
+                if name == b"authorization":
+                    no_store = True
+                    break
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", ()))
-                if no_store and not any(name.lower() == b"cache-control" for name, _ in headers):
-                    headers.append(_NO_STORE)
-                headers.extend(extra)
+                if no_store:
+                    for name, _ in headers:
+                        if name.lower() == b"cache-control":
+                            break
+                    else:
+                        headers.append(_NO_STORE)
+                headers += extra
                 message["headers"] = headers
             await send(message)
 
@@ -75,9 +83,20 @@ class Cors(CORSMiddleware):
     error of this API) instead of plain text."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] == "OPTIONS":
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        # Most requests (servers, mobile apps, curl) send no Origin: nothing to do for them,
+        # without the per-request wrapping Starlette's middleware does.
+        for name, _ in scope["headers"]:
+            if name == b"origin":
+                break
+        else:
+            await self.app(scope, receive, send)
+            return
+        if scope["method"] == "OPTIONS":
             headers = Headers(scope=scope)
-            if "origin" in headers and "access-control-request-method" in headers:
+            if "access-control-request-method" in headers:
                 response = self.preflight_response(request_headers=headers)
                 if response.status_code == 400:
                     response = _refused(response, scope["path"])

@@ -792,6 +792,7 @@ async def _read_payload(request: Request, limit: int) -> bytes:
 _JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
 _BRACKETS_ONLY = bytes(c for c in range(256) if c not in b"[]{}")
 _NUMBER_MARKS = b"+-.eE"
+_NOT_NUMBER = bytes(c for c in range(256) if c not in b"+-.eE0123456789")
 # +1 for an opening bracket, -1 for a closing one: their running sum is the depth.
 _DEPTH_STEP = [1 if c in b"[{" else -1 if c in b"]}" else 0 for c in range(256)]
 
@@ -800,9 +801,10 @@ _DEPTH_STEP = [1 if c in b"[{" else -1 if c in b"]}" else 0 for c in range(256)]
 class _JsonShape:
     """The nesting and number limits of JSON bodies, checked before parsing.
 
-    A small body cannot break them, and most large ones are cleared by two C-speed scans
-    (the count of opening brackets, a run of number characters); only a body that fails
-    those is scanned exactly, with its strings blanked out so their text does not count.
+    A small body cannot break them, and most larger ones are cleared by C-speed scans (the
+    count of opening brackets; the count of number characters, then a run of them); only a
+    body that fails those is scanned exactly, its strings blanked out so their text does not
+    count.
     """
 
     depth: int
@@ -818,7 +820,11 @@ class _JsonShape:
         deep = len(payload) > self.depth and (
             payload.count(b"[") + payload.count(b"{") > self.depth
         )
-        long = len(payload) > self.digits and self.number_run.search(payload) is not None
+        long = (
+            len(payload) > self.digits
+            and len(payload.translate(None, _NOT_NUMBER)) > self.digits
+            and self.number_run.search(payload) is not None
+        )
         if not (deep or long):
             return
         bare = _JSON_STRING.sub(b'""', payload)
