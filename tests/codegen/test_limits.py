@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from types import ModuleType
@@ -375,3 +375,27 @@ def test_x_max_body_bytes_must_be_a_positive_integer(tmp_path: Path) -> None:
     document["paths"]["/small"]["post"]["x-max-body-bytes"] = "64k"
     with pytest.raises(SpecError, match="x-max-body-bytes must be a positive integer"):
         generated_package(document, tmp_path, "limits_bad")
+
+
+def test_over_real_http_an_oversized_upload_is_answered_and_the_connection_kept(
+    pkg: ModuleType, handlers: Handlers
+) -> None:
+    from tests.codegen.test_webhooks import _serve
+
+    app = pkg.build_app(pkg.Implementation(context=_context, limits=handlers))
+
+    def chunked() -> Iterator[bytes]:
+        for _ in range(20):
+            yield b" " * (1 << 20)
+
+    with _serve(app) as base_url, httpx.Client(base_url=base_url, timeout=30) as client:
+        declared = client.post(
+            "/echo", content=b" " * (20 << 20), headers={"content-type": "application/json"}
+        )
+        assert declared.status_code == 413
+        assert declared.json()["title"] == "Content Too Large"
+        streamed = client.post(
+            "/echo", content=chunked(), headers={"content-type": "application/json"}
+        )
+        assert streamed.status_code == 413
+        assert client.post("/echo", json={"a": 1}).status_code == 200
