@@ -325,6 +325,18 @@ async def test_the_deadline_cancels_the_handler_and_answers_503(
         assert (await client.get("/ping")).status_code == 200
 
 
+async def test_concurrent_requests_each_get_their_own_deadline(
+    pkg: ModuleType, handlers: Handlers
+) -> None:
+    async with _client(pkg, handlers, request_timeout=0.2) as client:
+        first = asyncio.ensure_future(client.get("/slow"))
+        pings = [await client.get("/ping") for _ in range(5)]  # quick ones are not cut
+        second = asyncio.ensure_future(client.get("/slow"))
+        answers = await asyncio.gather(first, second)
+    assert [p.status_code for p in pings] == [200] * 5
+    assert [a.status_code for a in answers] == [503, 503]
+
+
 async def test_without_a_deadline_handlers_are_not_cut(pkg: ModuleType, handlers: Handlers) -> None:
     async with _client(pkg, handlers, request_timeout=None) as client:
         slow = asyncio.ensure_future(client.get("/slow"))
