@@ -771,7 +771,7 @@ def _check_declared_length(request: Request, limit: int) -> None:
     """413 on a ``Content-Length`` above ``limit``, before a byte of the body is read."""
     declared = request.headers.get("content-length")
     # The server has already refused a Content-Length that is not a number.
-    if declared is not None and declared.isdigit() and int(declared) > limit:
+    if declared is not None and declared.isascii() and declared.isdigit() and int(declared) > limit:
         raise _too_large(limit)
 
 

@@ -34,6 +34,7 @@ _FRAMING = (
     (b"content-security-policy", b"frame-ancestors 'none'"),
 )
 _NO_STORE = (b"cache-control", b"no-store")
+_METHODS = frozenset({"get", "put", "post", "delete", "options", "head", "patch", "trace"})
 
 
 class SecurityHeaders:
@@ -125,26 +126,35 @@ def cors_surface(spec_json: str) -> tuple[list[str], list[str], list[str]]:
     """The methods, request headers and response headers the contract uses, which a browser
     on an allowed origin may send and read."""
     document: dict[str, Any] = json.loads(spec_json)
-    shared = (document.get("components") or {}).get("parameters") or {}
+    components = document.get("components") or {}
+    shared = components.get("parameters") or {}
+    responses = components.get("responses") or {}
     methods: set[str] = set()
     request_headers = {"Authorization", "Content-Type", "X-Request-ID"}
     response_headers = {"X-Request-ID"}
     for path_item in (document.get("paths") or {}).values():
         for method, operation in path_item.items():
-            if method == "parameters" or not isinstance(operation, dict):
+            if method not in _METHODS:
                 continue
             methods.add(method.upper())
             parameters = [*path_item.get("parameters", ()), *operation.get("parameters", ())]
             request_headers.update(_header_names(parameters, shared))
             for response in (operation.get("responses") or {}).values():
-                response_headers.update((response.get("headers") or {}).keys())
+                resolved = _resolved(response, responses)
+                response_headers.update((resolved.get("headers") or {}).keys())
     return sorted(methods), sorted(request_headers), sorted(response_headers)
+
+
+def _resolved(item: dict[str, Any], shared: dict[str, Any]) -> dict[str, Any]:
+    # The served document is bundled: a `$ref` names a component of its own kind.
+    ref = item.get("$ref")
+    found: dict[str, Any] = shared.get(ref.rsplit("/", 1)[-1], {}) if ref else item
+    return found
 
 
 def _header_names(parameters: Iterable[Any], shared: dict[str, Any]) -> Iterable[str]:
     for parameter in parameters:
-        ref = parameter.get("$ref", "")
-        resolved = shared.get(ref.rsplit("/", 1)[-1], {}) if ref else parameter
+        resolved = _resolved(parameter, shared)
         if resolved.get("in") == "header":
             yield str(resolved["name"])
 
