@@ -34,6 +34,7 @@ _FRAMING = (
     (b"content-security-policy", b"frame-ancestors 'none'"),
 )
 _NO_STORE = (b"cache-control", b"no-store")
+_METHODS = frozenset({"get", "put", "post", "delete", "options", "head", "patch", "trace"})
 
 
 class SecurityHeaders:
@@ -52,18 +53,26 @@ class SecurityHeaders:
             await self.app(scope, receive, send)
             return
         path: str = scope["path"]
-        docs = path == DOCS_PATH or path.startswith(DOCS_PATH + "/")
-        extra = self.docs if docs else self.always
-        no_store = path.startswith(TOKEN_PATHS) or any(
-            name == b"authorization" for name, _ in scope["headers"]
-        )
+        extra = self.always
+        if path.startswith(DOCS_PATH) and (len(path) == 5 or path[5] == "/"):
+            extra = self.docs
+        no_store = path.startswith(TOKEN_PATHS)
+        if not no_store:
+            for name, _ in scope["headers"]:
+                if name == b"authorization":
+                    no_store = True
+                    break
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", ()))
-                if no_store and not any(name.lower() == b"cache-control" for name, _ in headers):
-                    headers.append(_NO_STORE)
-                headers.extend(extra)
+                if no_store:
+                    for name, _ in headers:
+                        if name.lower() == b"cache-control":
+                            break
+                    else:
+                        headers.append(_NO_STORE)
+                headers += extra
                 message["headers"] = headers
             await send(message)
 
@@ -75,9 +84,20 @@ class Cors(CORSMiddleware):
     error of this API) instead of plain text."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] == "OPTIONS":
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        # Most requests (servers, mobile apps, curl) send no Origin: nothing to do for them,
+        # without the per-request wrapping Starlette's middleware does.
+        for name, _ in scope["headers"]:
+            if name == b"origin":
+                break
+        else:
+            await self.app(scope, receive, send)
+            return
+        if scope["method"] == "OPTIONS":
             headers = Headers(scope=scope)
-            if "origin" in headers and "access-control-request-method" in headers:
+            if "access-control-request-method" in headers:
                 response = self.preflight_response(request_headers=headers)
                 if response.status_code == 400:
                     response = _refused(response, scope["path"])
@@ -106,26 +126,35 @@ def cors_surface(spec_json: str) -> tuple[list[str], list[str], list[str]]:
     """The methods, request headers and response headers the contract uses, which a browser
     on an allowed origin may send and read."""
     document: dict[str, Any] = json.loads(spec_json)
-    shared = (document.get("components") or {}).get("parameters") or {}
+    components = document.get("components") or {}
+    shared = components.get("parameters") or {}
+    responses = components.get("responses") or {}
     methods: set[str] = set()
     request_headers = {"Authorization", "Content-Type", "X-Request-ID"}
     response_headers = {"X-Request-ID"}
     for path_item in (document.get("paths") or {}).values():
         for method, operation in path_item.items():
-            if method == "parameters" or not isinstance(operation, dict):
+            if method not in _METHODS:
                 continue
             methods.add(method.upper())
             parameters = [*path_item.get("parameters", ()), *operation.get("parameters", ())]
             request_headers.update(_header_names(parameters, shared))
             for response in (operation.get("responses") or {}).values():
-                response_headers.update((response.get("headers") or {}).keys())
+                resolved = _resolved(response, responses)
+                response_headers.update((resolved.get("headers") or {}).keys())
     return sorted(methods), sorted(request_headers), sorted(response_headers)
+
+
+def _resolved(item: dict[str, Any], shared: dict[str, Any]) -> dict[str, Any]:
+    # The served document is bundled: a `$ref` names a component of its own kind.
+    ref = item.get("$ref")
+    found: dict[str, Any] = shared.get(ref.rsplit("/", 1)[-1], {}) if ref else item
+    return found
 
 
 def _header_names(parameters: Iterable[Any], shared: dict[str, Any]) -> Iterable[str]:
     for parameter in parameters:
-        ref = parameter.get("$ref", "")
-        resolved = shared.get(ref.rsplit("/", 1)[-1], {}) if ref else parameter
+        resolved = _resolved(parameter, shared)
         if resolved.get("in") == "header":
             yield str(resolved["name"])
 

@@ -188,3 +188,21 @@ async def test_a_preflight_from_another_origin_is_refused(client: httpx.AsyncCli
     assert problem["detail"] == "The CORS preflight is refused: disallowed CORS origin."
     assert "access-control-allow-origin" not in response.headers
     assert response.headers["x-content-type-options"] == "nosniff"
+
+
+async def test_a_handler_past_its_deadline_answers_503_and_changes_nothing(
+    settings: Settings, client: httpx.AsyncClient, auth: dict[str, str]
+) -> None:
+    # A deadline no database round trip can meet: the handler is cancelled at its first one.
+    hurried = create_app(settings.model_copy(update={"request_timeout_seconds": 1e-6}))
+    async with hurried.router.lifespan_context(hurried):
+        transport = httpx.ASGITransport(app=hurried)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as late:
+            for _ in range(3):  # and again: the cancelled connections went back to the pool
+                response = await late.post("/v1/teams", json={"name": "Late"}, headers=auth)
+                problem = _problem(response, 503)
+                assert response.headers["retry-after"] == "5"
+                assert problem["detail"].startswith("The request was not handled within")
+    teams = await client.get("/v1/teams", headers=auth)
+    assert teams.status_code == 200
+    assert [team["name"] for team in teams.json()["items"]] == []

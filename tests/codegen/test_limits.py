@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from types import ModuleType
@@ -325,6 +325,18 @@ async def test_the_deadline_cancels_the_handler_and_answers_503(
         assert (await client.get("/ping")).status_code == 200
 
 
+async def test_concurrent_requests_each_get_their_own_deadline(
+    pkg: ModuleType, handlers: Handlers
+) -> None:
+    async with _client(pkg, handlers, request_timeout=0.2) as client:
+        first = asyncio.ensure_future(client.get("/slow"))
+        pings = [await client.get("/ping") for _ in range(5)]  # quick ones are not cut
+        second = asyncio.ensure_future(client.get("/slow"))
+        answers = await asyncio.gather(first, second)
+    assert [p.status_code for p in pings] == [200] * 5
+    assert [a.status_code for a in answers] == [503, 503]
+
+
 async def test_without_a_deadline_handlers_are_not_cut(pkg: ModuleType, handlers: Handlers) -> None:
     async with _client(pkg, handlers, request_timeout=None) as client:
         slow = asyncio.ensure_future(client.get("/slow"))
@@ -375,3 +387,27 @@ def test_x_max_body_bytes_must_be_a_positive_integer(tmp_path: Path) -> None:
     document["paths"]["/small"]["post"]["x-max-body-bytes"] = "64k"
     with pytest.raises(SpecError, match="x-max-body-bytes must be a positive integer"):
         generated_package(document, tmp_path, "limits_bad")
+
+
+def test_over_real_http_an_oversized_upload_is_answered_and_the_connection_kept(
+    pkg: ModuleType, handlers: Handlers
+) -> None:
+    from tests.codegen.test_webhooks import _serve
+
+    app = pkg.build_app(pkg.Implementation(context=_context, limits=handlers))
+
+    def chunked() -> Iterator[bytes]:
+        for _ in range(20):
+            yield b" " * (1 << 20)
+
+    with _serve(app) as base_url, httpx.Client(base_url=base_url, timeout=30) as client:
+        declared = client.post(
+            "/echo", content=b" " * (20 << 20), headers={"content-type": "application/json"}
+        )
+        assert declared.status_code == 413
+        assert declared.json()["title"] == "Content Too Large"
+        streamed = client.post(
+            "/echo", content=chunked(), headers={"content-type": "application/json"}
+        )
+        assert streamed.status_code == 413
+        assert client.post("/echo", json={"a": 1}).status_code == 200
