@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, nullcontext
 
+import httpx
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 
@@ -19,6 +21,8 @@ from impl.audit.handlers import AuditHandlers
 from impl.audit.service import AuditService
 from impl.auth.access import AccessPolicy
 from impl.auth.authenticator import BearerAuthenticator
+from impl.auth.external import ExternalTokens
+from impl.auth.jwks import JwksCache
 from impl.auth.principal import TokenSubject
 from impl.auth.tokens import TokenService
 from impl.catalog.handlers import ProductsHandlers
@@ -58,6 +62,27 @@ READ_AHEAD = {
 WITHOUT_DATABASE = frozenset({"get_health", "get_readiness", "get_metrics"})
 
 
+def _identity_provider(
+    settings: Settings, sessionmaker: async_sessionmaker[AsyncSession]
+) -> tuple[ExternalTokens, httpx.AsyncClient] | None:
+    """The external OpenID Connect provider's verifier, and the client its keys are fetched
+    with; None (nothing made, nothing fetched) without OIDC_ISSUER."""
+    if settings.oidc_issuer is None:
+        return None
+    timeout = settings.oidc_fetch_timeout_seconds
+    # Redirects are not followed: the keys come from the URL the operator (or the issuer's
+    # discovery document) names, not from wherever that points.
+    client = httpx.AsyncClient(timeout=httpx.Timeout(timeout), follow_redirects=False)
+    jwks = JwksCache(
+        client,
+        issuer=settings.oidc_issuer,
+        jwks_url=settings.oidc_jwks_url,
+        ttl_seconds=settings.oidc_jwks_ttl_seconds,
+        timeout_seconds=timeout,
+    )
+    return ExternalTokens(settings, jwks, sessionmaker), client
+
+
 def create_app(settings: Settings | None = None, *, validate_responses: bool = False) -> Starlette:
     """Build the Storefront ASGI app. The database must already be migrated."""
     settings = settings or Settings()
@@ -66,6 +91,7 @@ def create_app(settings: Settings | None = None, *, validate_responses: bool = F
     sessionmaker = create_sessionmaker(engine)
     metrics = Metrics()
     accounts = AccountService(settings)
+    provider = _identity_provider(settings, sessionmaker)
     implementation: Implementation[RequestContext, TokenSubject] = Implementation(
         context=ContextFactory(
             sessionmaker,
@@ -73,7 +99,9 @@ def create_app(settings: Settings | None = None, *, validate_responses: bool = F
             read_ahead=READ_AHEAD,
             without_database=WITHOUT_DATABASE,
         ),
-        authenticator=BearerAuthenticator(TokenService(settings)),
+        authenticator=BearerAuthenticator(
+            TokenService(settings), None if provider is None else provider[0]
+        ),
         health=HealthHandlers(engine, settings.redis_url, metrics),
         users=UsersHandlers(accounts),
         auth=AuthHandlers(accounts),
@@ -97,6 +125,8 @@ def create_app(settings: Settings | None = None, *, validate_responses: bool = F
                 yield
         finally:
             await jobs.stop()
+            if provider is not None:
+                await provider[1].aclose()
             await engine.dispose()
 
     return build_app(
