@@ -23,6 +23,7 @@ from typing import Any
 
 import httpx
 import jwt
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 
 logger = logging.getLogger(__name__)
 
@@ -30,6 +31,8 @@ logger = logging.getLogger(__name__)
 # the public key everybody can read.
 ALGORITHMS = ("RS256", "ES256")
 _KEY_TYPES = frozenset({"RSA", "EC"})
+# RFC 7518 §3.3: RS256 keys of at least 2048 bits; a short one is forgeable.
+_MIN_RSA_BITS = 2048
 # A key set is a few kilobytes; more is not a key set.
 _MAX_DOCUMENT_BYTES = 256 * 1024
 
@@ -163,8 +166,12 @@ def _key_set(document: Mapping[str, Any]) -> dict[str | None, jwt.PyJWK]:
         except (jwt.PyJWTError, ValueError, TypeError) as error:
             logger.warning("JWKS key %r skipped: %r", kid, error)
             continue
-        if key.algorithm_name in ALGORITHMS:
-            keys[kid] = key
+        if key.algorithm_name not in ALGORITHMS:
+            continue
+        if isinstance(key.key, RSAPublicKey) and key.key.key_size < _MIN_RSA_BITS:
+            logger.warning("JWKS key %r skipped: %d-bit RSA", kid, key.key.key_size)
+            continue
+        keys[kid] = key
     if not keys:
         raise _BadDocument("no usable RS256 or ES256 signature key")
     return keys
