@@ -173,7 +173,10 @@ class ExternalIdentityRepository:
         identity = ExternalIdentity(id=new_id(), issuer=issuer, subject=subject, user_id=user.id)
         try:
             async with self.session.begin_nested():
-                self.session.add_all([user, identity])
+                # Two flushes: without a relationship the ORM does not order the inserts.
+                self.session.add(user)
+                await self.session.flush()
+                self.session.add(identity)
                 await self.session.flush()
         except IntegrityError as error:
             if is_unique_violation(
