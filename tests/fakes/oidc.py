@@ -148,6 +148,57 @@ def unsigned_token(header: dict[str, Any], claims: dict[str, Any], secret: bytes
     return f"{signing_input}.{part(signature)}"
 
 
+def refused_tokens(provider: FakeProvider) -> dict[str, str]:
+    """Tokens a verifier of `provider` must refuse, by what is wrong with them."""
+    now = int(time.time())
+    rsa = provider.key("RSA")
+    claims = provider.claims()
+    impostor = new_key("RSA", rsa.kid)
+    return {
+        # The provider's public key used as an HMAC secret (algorithm confusion).
+        "hs256-with-public-key": unsigned_token(
+            {"alg": "HS256", "typ": "JWT", "kid": rsa.kid}, claims, rsa.public_pem()
+        ),
+        "alg-none": unsigned_token({"alg": "none", "typ": "JWT", "kid": rsa.kid}, claims, None),
+        "wrong-issuer": provider.token(iss="https://impostor.example"),
+        "wrong-audience": provider.token(aud="another-api"),
+        "no-audience": provider.token(aud=None),
+        "azp-not-allowed": provider.token(azp="https://evil.example"),
+        "no-azp": provider.token(azp=None),
+        "expired": provider.token(exp=now - 31, iat=now - 120, nbf=now - 120),
+        "issued-in-the-future": provider.token(iat=now + 120, nbf=now, exp=now + 180),
+        "not-yet-valid": provider.token(nbf=now + 120, exp=now + 180),
+        "no-expiry": provider.token(exp=None),
+        "no-subject": provider.token(sub=None),
+        "empty-subject": provider.token(""),
+        "signed-by-another-key": provider.token(key=impostor),
+        "ec-key-named-as-rsa": provider.token(kind="EC", kid=rsa.kid),
+        "unknown-kid": provider.token(kid="forged"),
+        "garbage": "not.a.token",
+    }
+
+
+REFUSALS = [
+    "hs256-with-public-key",
+    "alg-none",
+    "wrong-issuer",
+    "wrong-audience",
+    "no-audience",
+    "azp-not-allowed",
+    "no-azp",
+    "expired",
+    "issued-in-the-future",
+    "not-yet-valid",
+    "no-expiry",
+    "no-subject",
+    "empty-subject",
+    "signed-by-another-key",
+    "ec-key-named-as-rsa",
+    "unknown-kid",
+    "garbage",
+]
+
+
 def _app(provider: FakeProvider) -> Starlette:
     async def fault(request: Request) -> Response | None:
         provider.requests[request.url.path] += 1

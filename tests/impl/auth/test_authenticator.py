@@ -4,6 +4,7 @@ import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
 import httpx
 import jwt
@@ -102,7 +103,8 @@ async def test_no_kind_of_token_is_verified_with_the_other_kinds_key(
 ) -> None:
     authenticator, _ = both
     now = int(time.time())
-    ours = {"aud": settings.jwt_audience, "sid": str(uuid.uuid4()), "jti": "j", "iat": now}
+    ours: dict[str, Any] = {"aud": settings.jwt_audience, "sid": str(uuid.uuid4()), "jti": "j"}
+    ours["iat"] = now
     claims = {**ours, "sub": str(uuid.uuid4()), "exp": now + 60}
     secret = settings.jwt_secret.get_secret_value()
     forged = [

@@ -24,10 +24,10 @@ from impl.settings import Settings
 from tests.fakes.oidc import (
     AUDIENCE,
     AUTHORIZED_PARTY,
+    REFUSALS,
     FakeProvider,
-    new_key,
+    refused_tokens,
     serve_provider,
-    unsigned_token,
 )
 
 
@@ -71,41 +71,13 @@ async def test_expiry_within_the_leeway_is_accepted(
     assert (await external.verify(token)).subject == "user_2abc"
 
 
-def _refusals(provider: FakeProvider) -> dict[str, str]:
-    now = int(time.time())
-    rsa = provider.key("RSA")
-    claims = provider.claims()
-    impostor = new_key("RSA", rsa.kid)
-    return {
-        # The provider's public key used as an HMAC secret (algorithm confusion).
-        "hs256-with-public-key": unsigned_token(
-            {"alg": "HS256", "typ": "JWT", "kid": rsa.kid}, claims, rsa.public_pem()
-        ),
-        "alg-none": unsigned_token({"alg": "none", "typ": "JWT", "kid": rsa.kid}, claims, None),
-        "wrong-issuer": provider.token(iss="https://impostor.example"),
-        "wrong-audience": provider.token(aud="another-api"),
-        "no-audience": provider.token(aud=None),
-        "azp-not-allowed": provider.token(azp="https://evil.example"),
-        "no-azp": provider.token(azp=None),
-        "expired": provider.token(exp=now - 31, iat=now - 120, nbf=now - 120),
-        "issued-in-the-future": provider.token(iat=now + 120, nbf=now, exp=now + 180),
-        "not-yet-valid": provider.token(nbf=now + 120, exp=now + 180),
-        "no-expiry": provider.token(exp=None),
-        "no-subject": provider.token(sub=None),
-        "empty-subject": provider.token(""),
-        "signed-by-another-key": provider.token(key=impostor),
-        "ec-key-named-as-rsa": provider.token(kind="EC", kid=rsa.kid),
-        "unknown-kid": provider.token(kid="forged"),
-        "garbage": "not.a.token",
-    }
-
-
-REFUSALS = list(_refusals(FakeProvider()))
+def test_every_refused_token_is_a_case(provider: FakeProvider) -> None:
+    assert list(refused_tokens(provider)) == REFUSALS
 
 
 @pytest.mark.parametrize("case", REFUSALS)
 async def test_refused(provider: FakeProvider, external: ExternalTokens, case: str) -> None:
-    token = _refusals(provider)[case]
+    token = refused_tokens(provider)[case]
 
     with pytest.raises(Unauthorized) as refused:
         await external.verify(token)
@@ -116,7 +88,7 @@ async def test_refused(provider: FakeProvider, external: ExternalTokens, case: s
 async def test_refused_tokens_fetch_nothing_before_their_algorithm_is_checked(
     provider: FakeProvider, external: ExternalTokens
 ) -> None:
-    cases = _refusals(provider)
+    cases = refused_tokens(provider)
     for case in ("hs256-with-public-key", "alg-none", "garbage"):
         with pytest.raises(Unauthorized):
             await external.verify(cases[case])
