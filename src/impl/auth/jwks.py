@@ -63,6 +63,7 @@ class JwksCache:
         self._issuer = issuer
         # Found from the discovery document on the first fetch when not configured.
         self._jwks_url = jwks_url
+        self._configured_url = jwks_url is not None
         self._ttl = ttl_seconds
         self._min_interval = min_refresh_interval_seconds
         self._timeout = timeout_seconds
@@ -70,7 +71,7 @@ class JwksCache:
         self._keys: Mapping[str | None, jwt.PyJWK] | None = None
         self._fresh_until = float("-inf")
         self._attempted_at: float | None = None
-        self._lock = asyncio.Lock()
+        self._in_flight: asyncio.Task[None] | None = None
 
     async def key(self, kid: str | None) -> jwt.PyJWK:
         """The key for `kid` (None: the token names none, so the set must hold one key).
@@ -84,22 +85,32 @@ class JwksCache:
         return found
 
     async def _refresh(self) -> None:
-        async with self._lock:
+        # No await between the check and the start: concurrent callers see the fetch in
+        # flight and wait for it instead of starting their own.
+        if self._in_flight is None:
             now = self._clock()
-            # Whoever waited for the fetch in flight takes its result rather than fetching
-            # again; and forged `kid`s get no more than one fetch per interval.
+            # Forged `kid`s (or a provider that is down) get one fetch per interval.
             if self._attempted_at is not None and now - self._attempted_at < self._min_interval:
                 return
             self._attempted_at = now
-            try:
-                async with asyncio.timeout(self._timeout):
-                    keys = await self._fetch()
-            except (TimeoutError, httpx.HTTPError, _BadDocument) as error:
-                kept = "none" if self._keys is None else f"{len(self._keys)} kept"
-                logger.warning("JWKS refresh failed (keys: %s): %r", kept, error)
-                return
-            self._keys = keys
-            self._fresh_until = self._clock() + self._ttl
+            self._in_flight = asyncio.get_running_loop().create_task(self._refresh_now())
+        # Shielded: a client that goes away does not cancel the fetch the others wait for.
+        await asyncio.shield(self._in_flight)
+
+    async def _refresh_now(self) -> None:
+        try:
+            async with asyncio.timeout(self._timeout):
+                keys = await self._fetch()
+        except (TimeoutError, httpx.HTTPError, httpx.InvalidURL, _BadDocument) as error:
+            kept = "none" if self._keys is None else f"{len(self._keys)} kept"
+            logger.warning("JWKS refresh failed (keys: %s): %r", kept, error)
+            if not self._configured_url:
+                self._jwks_url = None  # discover again next time: the issuer may have moved it
+            return
+        finally:
+            self._in_flight = None
+        self._keys = keys
+        self._fresh_until = self._clock() + self._ttl
 
     async def _fetch(self) -> dict[str | None, jwt.PyJWK]:
         if self._jwks_url is None:
@@ -129,7 +140,7 @@ class JwksCache:
                     raise _BadDocument(f"GET {url}: larger than {_MAX_DOCUMENT_BYTES} bytes")
         try:
             document = json.loads(bytes(body))
-        except ValueError as error:
+        except (ValueError, RecursionError) as error:
             raise _BadDocument(f"GET {url}: not JSON") from error
         if not isinstance(document, dict):
             raise _BadDocument(f"GET {url}: not a JSON object")

@@ -12,6 +12,7 @@ import pytest
 
 from impl.auth.jwks import JwksCache, KeyNotFound
 from tests.fakes.oidc import FakeProvider, serve_provider
+from tests.polling import until
 
 
 class Clock:
@@ -136,6 +137,23 @@ async def test_concurrent_requests_for_a_new_kid_share_one_fetch(
 
     assert {key.key_id for key in keys} == {fresh.kid}
     assert provider.jwks_fetches == 2
+
+
+async def test_a_client_going_away_does_not_cancel_the_fetch_others_wait_for(
+    provider: FakeProvider, client: httpx.AsyncClient
+) -> None:
+    cache = JwksCache(client, issuer=provider.issuer, timeout_seconds=5)
+    provider.fault = "slow"
+    provider.slow_seconds = 0.2
+    leaving = asyncio.create_task(cache.key("rsa-1"))
+    staying = asyncio.create_task(cache.key("rsa-1"))
+    await until(lambda: provider.requests["/.well-known/openid-configuration"])
+
+    leaving.cancel()
+
+    assert (await staying).key_id == "rsa-1"
+    assert leaving.cancelled()
+    assert provider.jwks_fetches == 1
 
 
 async def test_concurrent_first_requests_share_one_fetch(
