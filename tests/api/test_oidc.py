@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 
 import httpx
@@ -69,6 +70,18 @@ async def test_later_tokens_of_the_subject_are_the_same_account(
 
     assert first.status_code == second.status_code == other.status_code == 200
     assert first.json()["id"] == second.json()["id"] != other.json()["id"]
+
+
+async def test_concurrent_first_requests_make_one_account_with_one_fetch(
+    client: httpx.AsyncClient, provider: FakeProvider
+) -> None:
+    tokens = [provider.token("user_1", jti=str(n)) for n in range(6)]
+
+    responses = await asyncio.gather(*(client.get("/v1/me", headers=_bearer(t)) for t in tokens))
+
+    assert [response.status_code for response in responses] == [200] * 6
+    assert len({response.json()["id"] for response in responses}) == 1
+    assert provider.jwks_fetches == 1
 
 
 async def test_a_provisioned_account_uses_the_api(

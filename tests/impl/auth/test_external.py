@@ -17,8 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from impl.auth.external import PLACEHOLDER_DOMAIN, ExternalClaims, ExternalTokens
 from impl.auth.jwks import JwksCache
 from impl.auth.passwords import verify_password
-from impl.kit.db import unit_of_work
-from impl.kit.errors import Unauthorized
+from impl.kit.db import create_engine, create_sessionmaker, unit_of_work
+from impl.kit.errors import ServiceUnavailable, Unauthorized
 from impl.models import ExternalIdentity, User
 from impl.settings import Settings
 from tests.fakes.oidc import (
@@ -188,3 +188,30 @@ async def test_concurrent_first_tokens_make_one_account(
         identities = await session.scalar(select(func.count()).select_from(ExternalIdentity))
     assert identities == 1
     assert len(await _users(sessionmaker)) == 1
+
+
+async def test_a_database_down_while_provisioning_is_503(
+    provider: FakeProvider, settings: Settings, unreachable: async_sessionmaker[AsyncSession]
+) -> None:
+    configured = settings.model_copy(
+        update={"oidc_issuer": provider.issuer, "oidc_audience": AUDIENCE}
+    )
+    async with httpx.AsyncClient() as client:
+        external = ExternalTokens(
+            configured, JwksCache(client, issuer=provider.issuer), unreachable
+        )
+        with pytest.raises(ServiceUnavailable) as refused:
+            await external.authenticate(provider.token("user_1"))
+
+    assert refused.value.headers == {"Retry-After": "2"}
+
+
+@pytest.fixture
+async def unreachable() -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    # Nothing listens on port 1 of loopback: every connection is refused.
+    url = "postgresql+asyncpg://postgres@127.0.0.1:1/none"
+    engine = create_engine(Settings(database_url=url, db_connect_timeout_seconds=1))
+    try:
+        yield create_sessionmaker(engine)
+    finally:
+        await engine.dispose()
