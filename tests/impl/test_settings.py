@@ -88,3 +88,34 @@ def test_processes_starting_together_agree_on_one_key(tmp_path: Path) -> None:
         keys = set(pool.map(lambda _: local_key(path), range(32)))
     assert keys == {path.read_text().strip()}
     assert sorted(p.name for p in path.parent.iterdir()) == ["jwt_secret"]
+
+
+def test_oidc_is_off_unless_an_issuer_is_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OIDC_ISSUER", "")
+    assert Settings().oidc_issuer is None
+
+
+def test_oidc_settings_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OIDC_ISSUER", "https://clerk.shop.example")
+    monkeypatch.setenv("OIDC_AUTHORIZED_PARTIES", "https://shop.example, https://admin.example,")
+    settings = Settings()
+    assert settings.oidc_authorized_parties == ("https://shop.example", "https://admin.example")
+    assert (settings.oidc_audience, settings.oidc_jwks_url) == (None, None)
+    assert settings.oidc_leeway_seconds == 30
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ({}, "OIDC_ISSUER needs OIDC_AUDIENCE or OIDC_AUTHORIZED_PARTIES"),
+        ({"OIDC_AUDIENCE": "api", "JWT_ISSUER": "https://idp"}, "must differ from JWT_ISSUER"),
+    ],
+)
+def test_oidc_settings_refused(
+    monkeypatch: pytest.MonkeyPatch, extra: dict[str, str], message: str
+) -> None:
+    monkeypatch.setenv("OIDC_ISSUER", "https://idp")
+    for name, value in extra.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(ValidationError, match=message):
+        Settings()
