@@ -6,6 +6,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, nullcontext
 from typing import TYPE_CHECKING
 
+import httpx
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 
@@ -21,6 +23,8 @@ from impl.audit.handlers import AuditHandlers
 from impl.audit.service import AuditService
 from impl.auth.access import AccessPolicy
 from impl.auth.authenticator import BearerAuthenticator
+from impl.auth.external import ExternalTokens
+from impl.auth.jwks import JwksCache
 from impl.auth.principal import TokenSubject
 from impl.auth.tokens import TokenService
 from impl.catalog.handlers import ProductsHandlers
@@ -82,6 +86,27 @@ def app_from_environment() -> Starlette:
     return create_app(Settings())
 
 
+def _identity_provider(
+    settings: Settings, sessionmaker: async_sessionmaker[AsyncSession]
+) -> tuple[ExternalTokens, httpx.AsyncClient] | None:
+    """The external OpenID Connect provider's verifier, and the client its keys are fetched
+    with; None (nothing made, nothing fetched) without OIDC_ISSUER."""
+    if settings.oidc_issuer is None:
+        return None
+    timeout = settings.oidc_fetch_timeout_seconds
+    # Redirects are not followed: the keys come from the URL the operator (or the issuer's
+    # discovery document) names, not from wherever that points.
+    client = httpx.AsyncClient(timeout=httpx.Timeout(timeout), follow_redirects=False)
+    jwks = JwksCache(
+        client,
+        issuer=settings.oidc_issuer,
+        jwks_url=settings.oidc_jwks_url,
+        ttl_seconds=settings.oidc_jwks_ttl_seconds,
+        timeout_seconds=timeout,
+    )
+    return ExternalTokens(settings, jwks, sessionmaker), client
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -108,6 +133,7 @@ def create_app(
             storage, failures=max(1, round(SIGN_IN_FAILURES * settings.rate_limit_scale))
         )
     accounts = AccountService(settings, throttle=throttle)
+    provider = _identity_provider(settings, sessionmaker)
     implementation: Implementation[RequestContext, TokenSubject] = Implementation(
         context=ContextFactory(
             sessionmaker,
@@ -116,7 +142,9 @@ def create_app(
             without_database=WITHOUT_DATABASE,
             limiter=limiter,
         ),
-        authenticator=BearerAuthenticator(TokenService(settings)),
+        authenticator=BearerAuthenticator(
+            TokenService(settings), None if provider is None else provider[0]
+        ),
         health=HealthHandlers(
             engine, settings.redis_url, Exposition(metrics, settings.prometheus_multiproc_dir)
         ),
@@ -144,6 +172,8 @@ def create_app(
                 yield
         finally:
             await jobs.stop()
+            if provider is not None:
+                await provider[1].aclose()
             await engine.dispose()
             if tracing is not None:
                 tracing.shutdown()

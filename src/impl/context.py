@@ -28,12 +28,11 @@ from generated.runtime import ApiError, RequestInfo, request_id_var
 from impl.audit.recorder import Actor, reset_actor, set_actor
 from impl.auth.access import AccessPolicy, Rule
 from impl.auth.principal import Principal, TokenSubject
-from impl.auth.repository import CallerRepository, caller_and
+from impl.auth.repository import CallerQuery, CallerRepository, caller_query_and
 from impl.auth.tokens import invalid_token
 from impl.kit.db import Unit, Units, is_database_unavailable
 from impl.kit.errors import Forbidden, ServiceUnavailable, Unauthorized
 from impl.kit.pagination import CursorScope, cursors_of
-from impl.kit.query import Query
 from impl.observability.logs import bind_request
 from impl.ratelimits import SCOPE_KEY as RATE_LIMIT_SCOPE_KEY
 from impl.ratelimits import RateLimiter
@@ -110,8 +109,13 @@ class ContextFactory:
         self._without_database = frozenset(without_database)
         self._limiter = limiter
         self._policy = policy
-        self._ahead: dict[str, tuple[Query, Callable[[Mapping[str, Any]], Mapping[str, Any]]]] = {
-            operation_id: (caller_and(ahead.statement, postgresql=ahead.postgresql), ahead.params)
+        self._ahead: dict[
+            str, tuple[CallerQuery, Callable[[Mapping[str, Any]], Mapping[str, Any]]]
+        ] = {
+            operation_id: (
+                caller_query_and(ahead.statement, postgresql=ahead.postgresql),
+                ahead.params,
+            )
             for operation_id, ahead in (read_ahead or {}).items()
         }
 
@@ -193,7 +197,9 @@ class ContextFactory:
             found = None if caller is None else (*caller, None)
         else:
             query, params = read_ahead
-            found = await callers.load_with(query, subject, team_id, params(info.arguments))
+            found = await callers.load_with(
+                query.of(subject), subject, team_id, params(info.arguments)
+            )
         if found is None:
             # Deactivated (or deleted) accounts, and signed-out sign-ins, stop at once,
             # whatever their tokens say.

@@ -74,6 +74,15 @@ class Settings(BaseSettings):
             return [origin.strip() for origin in value.split(",") if origin.strip()]
         return value
 
+    # An external OpenID Connect provider (impl.auth.external); unset issuer: off.
+    oidc_issuer: str | None = None
+    oidc_audience: str | None = None
+    oidc_authorized_parties: Annotated[tuple[str, ...], NoDecode] = ()
+    oidc_jwks_url: str | None = None  # default: the discovery document's jwks_uri
+    oidc_leeway_seconds: int = Field(default=30, ge=0, le=300)
+    oidc_jwks_ttl_seconds: float = Field(default=600.0, gt=0)
+    oidc_fetch_timeout_seconds: float = Field(default=3.0, gt=0, le=30)
+
     @field_validator("database_url")
     @classmethod
     def _async_driver(cls, value: str) -> str:
@@ -104,6 +113,30 @@ class Settings(BaseSettings):
     def _empty_redis_is_unset(cls, value: object) -> object:
         # `REDIS_URL=` in a shell or compose file means "no Redis", not an invalid URL.
         return None if value == "" else value
+
+    @field_validator("oidc_issuer", "oidc_audience", "oidc_jwks_url", mode="before")
+    @classmethod
+    def _empty_oidc_is_unset(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @field_validator("oidc_authorized_parties", mode="before")
+    @classmethod
+    def _comma_list(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @model_validator(mode="after")
+    def _oidc_bounded(self) -> Settings:
+        if self.oidc_issuer is None:
+            return self
+        # Without either, any token the provider signs for any of its applications would do.
+        if self.oidc_audience is None and not self.oidc_authorized_parties:
+            raise ValueError("OIDC_ISSUER needs OIDC_AUDIENCE or OIDC_AUTHORIZED_PARTIES")
+        # Tokens are told apart by their issuer (impl.auth.authenticator).
+        if self.oidc_issuer == self.jwt_issuer:
+            raise ValueError("OIDC_ISSUER must differ from JWT_ISSUER")
+        return self
 
     @model_validator(mode="before")
     @classmethod

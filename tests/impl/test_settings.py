@@ -112,3 +112,34 @@ def test_limits_and_headers_are_safe_by_default() -> None:
     assert settings.request_timeout_seconds == 30
     assert settings.cors_allowed_origins == []
     assert settings.tls_terminated is False
+
+
+def test_oidc_is_off_unless_an_issuer_is_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OIDC_ISSUER", "")
+    assert Settings().oidc_issuer is None
+
+
+def test_oidc_settings_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OIDC_ISSUER", "https://clerk.shop.example")
+    monkeypatch.setenv("OIDC_AUTHORIZED_PARTIES", "https://shop.example, https://admin.example,")
+    settings = Settings()
+    assert settings.oidc_authorized_parties == ("https://shop.example", "https://admin.example")
+    assert (settings.oidc_audience, settings.oidc_jwks_url) == (None, None)
+    assert settings.oidc_leeway_seconds == 30
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ({}, "OIDC_ISSUER needs OIDC_AUDIENCE or OIDC_AUTHORIZED_PARTIES"),
+        ({"OIDC_AUDIENCE": "api", "JWT_ISSUER": "https://idp"}, "must differ from JWT_ISSUER"),
+    ],
+)
+def test_oidc_settings_refused(
+    monkeypatch: pytest.MonkeyPatch, extra: dict[str, str], message: str
+) -> None:
+    monkeypatch.setenv("OIDC_ISSUER", "https://idp")
+    for name, value in extra.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(ValidationError, match=message):
+        Settings()

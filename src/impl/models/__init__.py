@@ -6,11 +6,12 @@ from impl.models.inventory import StockLevel, StockMovement, StockReason
 from impl.models.order import IdempotencyKey, Order, OrderLine, OrderStatus
 from impl.models.product import Product, ProductStatus, ProductTag
 from impl.models.team import Membership, Role, Team
-from impl.models.user import RefreshToken, SignIn, Theme, User, UserPreferences
+from impl.models.user import ExternalIdentity, RefreshToken, SignIn, Theme, User, UserPreferences
 
 __all__ = [
     "AuditEvent",
     "Base",
+    "ExternalIdentity",
     "IdempotencyKey",
     "Membership",
     "Order",

@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, false
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from impl.kit.clock import utcnow
@@ -52,6 +52,27 @@ class SignIn(Base):
     # The expiry of its newest refresh token: past it, every token of it has expired too.
     # Indexed for the housekeeping purge.
     expires_at: Mapped[datetime] = mapped_column(index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ExternalIdentity(Base):
+    """An account's link to a subject of an external OpenID Connect provider: made by the
+    subject's first valid token (`impl.auth.external`), which signs it in from then on.
+
+    The caller query of an external token checks its link, as ours check their sign-in:
+    deleting the row stops that subject's tokens at once.
+    """
+
+    __tablename__ = "external_identities"
+    # The unique constraint decides which of two concurrent first tokens makes the account.
+    __table_args__ = (UniqueConstraint("issuer", "subject"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    issuer: Mapped[str] = mapped_column(String(512))
+    subject: Mapped[str] = mapped_column(String(255))
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

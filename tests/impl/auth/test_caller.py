@@ -4,13 +4,13 @@ import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from impl.auth.principal import Principal, TokenSubject
-from impl.auth.repository import CallerRepository, caller_and
+from impl.auth.repository import CallerRepository, caller_and, caller_query_and
 from impl.kit.db import Unit
-from impl.models import Product, Role
+from impl.models import ExternalIdentity, Product, Role, User
 from tests.factories import add_member, create_product, create_sign_in, create_team, create_user
 
 
@@ -55,11 +55,14 @@ class TestLoad:
             assert found[1] is None
 
 
-_PRODUCTS = caller_and(
+_PRODUCTS_STATEMENT = (
     select(Product.__table__.c.sku)
     .where(Product.__table__.c.team_id == bindparam("team_id", type_=Product.team_id.type))
     .where(Product.__table__.c.price >= bindparam("at_least", type_=Product.price.type))
 )
+_PRODUCTS = caller_and(_PRODUCTS_STATEMENT)
+
+_BOTH = caller_query_and(_PRODUCTS_STATEMENT)
 
 
 class TestLoadWith:
@@ -135,3 +138,61 @@ class TestSignIn:
         theirs = await create_sign_in(session, user=other)
         forged = TokenSubject(user_id=user.id, sign_in_id=theirs.sign_in_id)
         assert await CallerRepository(unit).load(forged, None) is None
+
+
+async def _linked(session: AsyncSession, user: User, subject: str = "user_1") -> TokenSubject:
+    """What the external verifier makes of a token of `subject`, linked to `user`."""
+    identity = ExternalIdentity(issuer="https://idp.example", subject=subject, user_id=user.id)
+    session.add(identity)
+    await session.flush()
+    return TokenSubject(user_id=user.id, sign_in_id=None, identity_id=identity.id)
+
+
+class TestExternal:
+    async def test_a_linked_subject_is_the_caller(self, session: AsyncSession, unit: Unit) -> None:
+        user = await create_user(session)
+        team = await create_team(session, owner=user)
+        await create_product(session, team=team, sku="A")
+        subject = await _linked(session, user)
+
+        assert await CallerRepository(unit).load(subject, team.id) == (
+            Principal(user_id=user.id, email=user.email),
+            "owner",
+        )
+        found = await CallerRepository(unit).load_with(
+            _BOTH.of(subject), subject, team.id, {"at_least": Decimal(0)}
+        )
+        assert found is not None
+        assert found[2] == [("A",)]
+
+    async def test_a_link_vouches_for_its_own_account_only(
+        self, session: AsyncSession, unit: Unit
+    ) -> None:
+        user, other = await create_user(session), await create_user(session)
+        theirs = await _linked(session, other)
+        forged = TokenSubject(user_id=user.id, sign_in_id=None, identity_id=theirs.identity_id)
+        assert await CallerRepository(unit).load(forged, None) is None
+
+    async def test_a_removed_link_or_a_deactivated_account_is_no_caller(
+        self, session: AsyncSession, unit: Unit
+    ) -> None:
+        user = await create_user(session)
+        subject = await _linked(session, user)
+        await session.execute(delete(ExternalIdentity))
+        assert await CallerRepository(unit).load(subject, None) is None
+
+        inactive = await _linked(session, await create_user(session, is_active=False), "user_2")
+        assert await CallerRepository(unit).load(inactive, None) is None
+
+    async def test_our_tokens_cannot_skip_their_sign_in(
+        self, session: AsyncSession, unit: Unit
+    ) -> None:
+        # Only the external verifier sets `identity_id`: without it a sign-in is required.
+        user = await create_user(session)
+        await _linked(session, user)
+        subject = TokenSubject(user_id=user.id, sign_in_id=None)
+        assert await CallerRepository(unit).load(subject, None) is None
+        found = await CallerRepository(unit).load_with(
+            _BOTH.of(subject), subject, None, {"at_least": Decimal(0)}
+        )
+        assert found is None

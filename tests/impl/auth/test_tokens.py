@@ -81,7 +81,7 @@ def test_garbage(tokens: TokenService, token: str) -> None:
 
 
 def test_alg_none_is_rejected(tokens: TokenService) -> None:
-    token = jwt.encode(_claims(), None, algorithm="none")
+    token = jwt.encode(_claims(), "", algorithm="none")
     with pytest.raises(Unauthorized):
         tokens.decode_access_token(token)
 
