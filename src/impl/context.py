@@ -9,7 +9,6 @@ handed over only once the access rules have passed.
 
 from __future__ import annotations
 
-import logging
 import uuid
 from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence
 from contextlib import (
@@ -24,25 +23,20 @@ from typing import Any, NoReturn, cast
 from sqlalchemy import Select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from generated.runtime import ApiError, RequestInfo, request_id_var
+from generated.runtime import RequestInfo, request_id_var
 from impl.audit.recorder import Actor, reset_actor, set_actor
 from impl.auth.access import AccessPolicy, Rule
 from impl.auth.principal import Principal, TokenSubject
 from impl.auth.repository import CallerQuery, CallerRepository, caller_query_and
 from impl.auth.tokens import invalid_token
-from impl.kit.db import Unit, Units, is_database_unavailable
-from impl.kit.errors import Forbidden, ServiceUnavailable, Unauthorized
+from impl.kit.db import Unit, Units, unavailable_as_503
+from impl.kit.errors import Forbidden, Unauthorized
 from impl.kit.pagination import CursorScope, cursors_of
 from impl.observability.logs import bind_request
 from impl.ratelimits import SCOPE_KEY as RATE_LIMIT_SCOPE_KEY
 from impl.ratelimits import RateLimiter
 from impl.teams.access import TeamAccess
 from impl.teams.errors import TeamNotFoundError, TeamRoleForbiddenError
-
-logger = logging.getLogger(__name__)
-
-# What a 503 for an unreachable database tells clients to wait before trying again.
-DATABASE_RETRY_AFTER_SECONDS = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,7 +135,7 @@ class ContextFactory:
             if info.operation.operation_id in self._without_database:
                 yield RequestContext(_NO_UNIT, None, request_id)
                 return
-            with _list_cursors(info):
+            with unavailable_as_503(), _list_cursors(info):
                 async with self._units.open(read_only=info.operation.method == "GET") as unit:
                     principal, team, ahead = None, None, None
                     if info.principal is not None:
@@ -152,18 +146,6 @@ class ContextFactory:
                         )
                         team = _authorise(rule, principal, team_id, role)
                     yield RequestContext(unit, principal, request_id, team, ahead)
-        except ApiError:
-            raise
-        except Exception as error:
-            if not is_database_unavailable(error):
-                raise
-            # Down, restarting or saturated: the client may retry (the unit was rolled back,
-            # and writes that must not apply twice are keyed); a bug is still a 500.
-            logger.warning("database unavailable: %r", error)
-            raise ServiceUnavailable(
-                "The database is unavailable; try again shortly.",
-                headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)},
-            ) from error
         finally:
             reset_actor(token)
 

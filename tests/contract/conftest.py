@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -15,6 +14,7 @@ import httpx
 import pytest
 
 from codegen.bundle import dereference
+from tests.throwaway import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -28,14 +28,7 @@ class LiveServer:
     doomed_team_id: str  # the one delete_team may delete, so the others stay for later operations
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _wait_ready(base_url: str, process: subprocess.Popen[bytes], log: Path) -> None:
+def wait_ready(base_url: str, process: subprocess.Popen[bytes], log: Path) -> None:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -86,7 +79,7 @@ def running_server(env: dict[str, str], log: Path) -> Iterator[str]:
 
     Yields its base URL; stops it afterwards. The server's output goes to ``log``.
     """
-    port = _free_port()
+    port = free_port()
     with log.open("wb") as out:
         process = subprocess.Popen(
             [sys.executable, str(ROOT / "tests/contract/serve.py"), str(port)],
@@ -97,7 +90,7 @@ def running_server(env: dict[str, str], log: Path) -> Iterator[str]:
         )
     base_url = f"http://127.0.0.1:{port}"
     try:
-        _wait_ready(base_url, process, log)
+        wait_ready(base_url, process, log)
         yield base_url
     finally:
         process.terminate()

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import os
-import socket
 import sqlite3
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,6 +13,8 @@ import httpx
 import pytest
 
 from impl.seed import DEMO_EMAIL, DEMO_PASSWORD
+from tests.contract.conftest import wait_ready
+from tests.throwaway import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 _PRODUCTION_KEYS = {"JWT_SECRET": "j" * 40, "CURSOR_SECRET": "c" * 40}
@@ -56,16 +56,9 @@ def _users(env: dict[str, str]) -> list[tuple[str, str, int]]:
         return db.execute("SELECT email, username, is_admin FROM users ORDER BY email").fetchall()
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @pytest.fixture
 def production_server(env: dict[str, str], tmp_path: Path) -> Iterator[str]:
-    port = _free_port()
+    port = free_port()
     log = tmp_path / "serve.log"
     server_env = {**env, **_PRODUCTION_KEYS, "ENVIRONMENT": "production", "PORT": str(port)}
     with log.open("w") as out:
@@ -78,15 +71,7 @@ def production_server(env: dict[str, str], tmp_path: Path) -> Iterator[str]:
         )
     base_url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            assert process.poll() is None, log.read_text()
-            try:
-                if httpx.get(f"{base_url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                assert time.monotonic() < deadline, log.read_text()
-                time.sleep(0.1)
+        wait_ready(base_url, process, log)
         yield base_url
     finally:
         process.terminate()

@@ -9,7 +9,6 @@ account (`provision`), linked by `external_identities`; later ones sign it in as
 
 from __future__ import annotations
 
-import logging
 import secrets
 import uuid
 from dataclasses import dataclass
@@ -24,11 +23,8 @@ from impl.auth.jwks import ALGORITHMS, JwksCache, KeyNotFound
 from impl.auth.principal import TokenSubject
 from impl.auth.repository import ExternalIdentityRepository
 from impl.auth.tokens import invalid_token
-from impl.kit.db import is_database_unavailable, unit_of_work
-from impl.kit.errors import ServiceUnavailable
+from impl.kit.db import unavailable_as_503, unit_of_work
 from impl.settings import Settings
-
-logger = logging.getLogger(__name__)
 
 _REQUIRED_CLAIMS = ["iss", "sub", "exp", "iat"]
 _MAX_SUBJECT = 255
@@ -40,7 +36,6 @@ _MAX_EMAIL = 254
 PLACEHOLDER_DOMAIN = "external.storefront.example"
 # Not an argon2 hash: `verify_password` refuses it, so the account has no password sign-in.
 UNUSABLE_PASSWORD = "!external"  # noqa: S105 (a hash no password matches, not a password)
-RETRY_AFTER_SECONDS = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,17 +120,9 @@ class ExternalTokens:
     async def provision(self, claims: ExternalClaims) -> tuple[uuid.UUID, uuid.UUID]:
         """The (identity id, user id) of `claims`' subject, making the account on its first
         token. Two first tokens at once make one account: the unique link decides."""
-        try:
+        with unavailable_as_503():
             async with unit_of_work(self._sessionmaker) as session:
                 return await _link(ExternalIdentityRepository(session), claims)
-        except Exception as error:
-            if not is_database_unavailable(error):
-                raise
-            logger.warning("database unavailable: %r", error)
-            raise ServiceUnavailable(
-                "The database is unavailable; try again shortly.",
-                headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
-            ) from error
 
 
 async def _link(

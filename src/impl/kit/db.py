@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from contextlib import asynccontextmanager
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,8 +26,11 @@ from sqlalchemy.orm import Session
 from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
 from sqlalchemy.util import greenlet_spawn
 
-from impl.kit.errors import AppError
+from generated.runtime import ApiError
+from impl.kit.errors import AppError, ServiceUnavailable
 from impl.settings import Settings
+
+logger = logging.getLogger(__name__)
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 # Execution option and session info key marking a read-only unit of work.
@@ -488,6 +492,30 @@ def is_database_unavailable(error: BaseException) -> bool:
         else:
             current = current.__cause__ or current.__context__
     return False
+
+
+# What a 503 for an unreachable database tells clients to wait before trying again.
+DATABASE_RETRY_AFTER_SECONDS = 2
+
+
+@contextmanager
+def unavailable_as_503() -> Iterator[None]:
+    """Turn an error meaning the database cannot serve now (`is_database_unavailable`) into
+    a 503 `ServiceUnavailable` with `Retry-After`; anything else, a bug included, passes."""
+    try:
+        yield
+    except ApiError:
+        raise
+    except Exception as error:
+        if not is_database_unavailable(error):
+            raise
+        # Down, restarting or saturated: the client may retry (the unit was rolled back,
+        # and writes that must not apply twice are keyed); a bug is still a 500.
+        logger.warning("database unavailable: %r", error)
+        raise ServiceUnavailable(
+            "The database is unavailable; try again shortly.",
+            headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)},
+        ) from error
 
 
 def is_unique_violation(
