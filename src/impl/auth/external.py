@@ -35,7 +35,8 @@ _MAX_EMAIL = 254
 # one: a reserved domain (RFC 2606), never delivered to.
 PLACEHOLDER_DOMAIN = "external.storefront.example"
 # Not an argon2 hash: `verify_password` refuses it, so the account has no password sign-in.
-UNUSABLE_PASSWORD = "!external"  # noqa: S105 (a hash no password matches, not a password)
+# A hash no password matches, not a password.
+UNUSABLE_PASSWORD = "!external"  # noqa: S105 # nosemgrep: hardcoded-secret
 
 
 @dataclass(frozen=True, slots=True)
