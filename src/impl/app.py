@@ -126,7 +126,7 @@ def create_app(
     tracing = Tracing.from_settings(settings, span_exporter)
     limiter, throttle = None, None
     if settings.rate_limits_enabled:
-        storage = create_storage(settings.redis_url)
+        storage = create_storage(settings.redis_url, prefix=settings.rate_limit_redis_prefix)
         policy = RatePolicy.from_json(OPENAPI_JSON, scale=settings.rate_limit_scale)
         limiter = RateLimiter(policy, storage)
         throttle = SignInThrottle(

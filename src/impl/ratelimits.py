@@ -127,14 +127,14 @@ def parse_limits(
     return tuple(limits)
 
 
-def create_storage(redis_url: str | None) -> Storage:
+def create_storage(redis_url: str | None, *, prefix: str = "storefront:ratelimit") -> Storage:
     """Memory (one process) without Redis; Redis, shared by every worker, with it."""
     if not redis_url:
         return MemoryStorage()
     return RedisStorage(
         redis_url if redis_url.startswith("async+") else f"async+{redis_url}",
         implementation="redispy",
-        key_prefix="storefront:ratelimit",
+        key_prefix=prefix,
         socket_timeout=REDIS_TIMEOUT_SECONDS,
         socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
     )

@@ -41,6 +41,7 @@ class Settings(BaseSettings):
     # Rate limits come from the contract (`impl.ratelimits`); the scale multiplies them all.
     rate_limits_enabled: bool = True
     rate_limit_scale: float = Field(default=1.0, gt=0)
+    rate_limit_redis_prefix: str = Field(default="storefront:ratelimit", min_length=1)
     db_connect_timeout_seconds: float = Field(default=5.0, gt=0)
     # gc.freeze() once the app has started (impl.kit.heap): full collections skip the heap
     # built at start-up. Tests that build an app per test turn it off (a collection each).

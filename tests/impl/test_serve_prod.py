@@ -60,7 +60,9 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 
 
 @pytest.fixture
-def server(database_url: str, tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+def server(
+    database_url: str, tmp_path: Path, redis_url: str, redis_prefix: str
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     port = free_port()
     env = {
         **os.environ,
@@ -70,8 +72,11 @@ def server(database_url: str, tmp_path: Path) -> Iterator[tuple[str, subprocess.
         "WORKERS": str(WORKERS),
         "SHUTDOWN_GRACE_SECONDS": "5",
         "PYTHONPATH": f"{ROOT / 'src'}{os.pathsep}{ROOT}",
+        # Rate limits counted in Redis, under keys of this test's own.
+        "REDIS_URL": redis_url,
+        "RATE_LIMIT_REDIS_PREFIX": f"{redis_prefix}:ratelimit",
+        "JOBS_REDIS_PREFIX": f"{redis_prefix}:jobs",
     }
-    env.pop("REDIS_URL", None)
     log = tmp_path / "serve-prod.log"
     with log.open("w") as out:
         process = subprocess.Popen(
@@ -168,6 +173,19 @@ def test_workers_share_sign_outs_and_idempotency_keys(
     assert out.status_code == 204
     for _ in range(FRESH_CONNECTIONS):
         assert _fresh("GET", f"{base_url}/v1/me", headers=auth).status_code == 401
+
+    # Sign-ups from one address: the limit is one count across both workers, not one each.
+    limit = 10
+    statuses = [
+        _fresh(
+            "POST",
+            f"{base_url}/v1/users",
+            json={"email": f"n{n}@example.com", "username": f"new{n}", "password": PASSWORD},
+        ).status_code
+        for n in range(limit + 2)
+    ]
+    # The first sign-up above counted too.
+    assert statuses == [201] * (limit - 1) + [429] * 3
 
     # SIGTERM: the supervisor stops its workers and exits cleanly.
     workers = _children(process.pid)
