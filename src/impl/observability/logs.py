@@ -193,6 +193,8 @@ def configure_logging(
         logger = logging.getLogger(name)
         logger.handlers[:] = []
         logger.propagate = True
+        # A uvicorn configured earlier in the process (`log_level=`) set its own levels.
+        logger.setLevel(logging.NOTSET)
     for name, quiet in _QUIET.items():
         logging.getLogger(name).setLevel(max(quiet, root.level))
     logging.captureWarnings(True)
