@@ -182,10 +182,13 @@ def test_workers_share_sign_outs_and_idempotency_keys(
             f"{base_url}/v1/users",
             json={"email": f"n{n}@example.com", "username": f"new{n}", "password": PASSWORD},
         ).status_code
-        for n in range(limit + 2)
+        for n in range(limit + 4)
     ]
-    # The first sign-up above counted too.
-    assert statuses == [201] * (limit - 1) + [429] * 3
+    # The first sign-up above counted too. Memory counts would allow `limit` per worker;
+    # at a window boundary the sliding window counter may let one or two more through.
+    assert statuses[: limit - 1] == [201] * (limit - 1)
+    assert statuses[-2:] == [429, 429]
+    assert statuses.count(201) <= limit + 1
 
     # SIGTERM: the supervisor stops its workers and exits cleanly.
     workers = _children(process.pid)

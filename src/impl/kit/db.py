@@ -464,6 +464,9 @@ _UNAVAILABLE: tuple[type[BaseException], ...] = (
     asyncpg.exceptions.PostgresConnectionError,  # class 08: connection gone or refused
     asyncpg.exceptions.OperatorInterventionError,  # class 57: shutting down, starting up
     asyncpg.exceptions.InsufficientResourcesError,  # class 53: too many connections, no disk
+    # The driver's protocol state broke with its connection (seen while the server stopped
+    # mid-statement): `impl.kit.query` drops that connection from the pool.
+    asyncpg.exceptions.InternalClientError,
 )
 _UNAVAILABLE_MESSAGES = (
     "connection is closed",  # asyncpg, on a connection the server dropped
