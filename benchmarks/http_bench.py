@@ -13,6 +13,7 @@ import asyncio
 import json
 import os
 import resource
+import secrets
 import shutil
 import socket
 import subprocess
@@ -242,6 +243,10 @@ def main() -> None:
 
     if not (BENCH_DIR / "node_modules" / "autocannon").is_dir():
         subprocess.run(["npm", "ci", "--silent"], check=True, cwd=BENCH_DIR)  # noqa: S607
+    # One pair of keys for the setup's token and every server, of this commit or an older one
+    # (`--before`: older commits had keys of their own in the source).
+    for name in ("JWT_SECRET", "CURSOR_SECRET"):
+        os.environ.setdefault(name, secrets.token_urlsafe(48))
     started = time.monotonic()
     subprocess.run(  # noqa: S603
         [
