@@ -184,10 +184,6 @@ class RateLimiter:
             counted.append(result)
         return counted
 
-    async def reset(self) -> None:
-        """Forget every count (tests)."""
-        await self._storage.reset()
-
 
 def header_fields(counted: Sequence[Counted]) -> dict[str, str]:
     """The IETF RateLimit-Policy and RateLimit fields of `counted`."""
