@@ -12,7 +12,6 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 
 from generated import Implementation, build_app
-from generated.runtime import Limits
 from generated.spec import OPENAPI_JSON
 from impl.accounts.handlers import AuthHandlers, UsersHandlers
 from impl.accounts.service import AccountService
@@ -55,6 +54,7 @@ from impl.settings import Settings
 from impl.teams.handlers import MembersHandlers, TeamsHandlers
 from impl.teams.members import MembershipService
 from impl.teams.service import TeamService
+from specfirst import Limits
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace.export import SpanExporter

@@ -23,7 +23,6 @@ from typing import Any, NoReturn, cast
 from sqlalchemy import Select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from generated.runtime import RequestInfo, request_id_var
 from impl.audit.recorder import Actor, reset_actor, set_actor
 from impl.auth.access import AccessPolicy, Rule
 from impl.auth.principal import Principal, TokenSubject
@@ -37,6 +36,7 @@ from impl.ratelimits import SCOPE_KEY as RATE_LIMIT_SCOPE_KEY
 from impl.ratelimits import RateLimiter
 from impl.teams.access import TeamAccess
 from impl.teams.errors import TeamNotFoundError, TeamRoleForbiddenError
+from specfirst import RequestInfo, request_id_var
 
 
 @dataclass(frozen=True, slots=True)

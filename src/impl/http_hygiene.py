@@ -18,8 +18,8 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from generated.runtime import problem_response
 from impl.settings import Settings
+from specfirst import problem_response
 
 # The token endpoints answer credentials: never kept by a cache, whoever asks.
 TOKEN_PATHS = "/v1/auth/"  # noqa: S105 - a path, not a password

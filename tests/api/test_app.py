@@ -20,13 +20,13 @@ from starlette.routing import BaseRoute, Match, Mount, Route
 
 from codegen.generate import load_bundle
 from codegen.parser import METHODS
-from generated.runtime import OperationRoutes
 from impl.app import create_app
 from impl.catalog.service import ProductService
 from impl.jobs.memory import InProcessQueue
 from impl.jobs.runtime import TASK_PREFIX
 from impl.jobs.streams import RedisStreamQueue
 from impl.settings import Settings
+from specfirst import OperationRoutes
 from tests.polling import until
 
 ROOT = Path(__file__).resolve().parents[2]

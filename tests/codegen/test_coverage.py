@@ -1056,7 +1056,7 @@ async def test_a_renderer_that_raises_falls_back_to_the_problem(
         raise RuntimeError("renderer bug")
 
     app = pkg.build_app(_errors_impl(pkg, problems=broken))
-    with caplog.at_level(logging.ERROR, logger="openapi.runtime"):
+    with caplog.at_level(logging.ERROR, logger="specfirst"):
         response = await _send(app, "POST", "/notes", json={"title": ""})
     assert response.status_code == 422
     assert response.headers["content-type"] == "application/problem+json"
@@ -1075,7 +1075,7 @@ async def test_an_undocumented_class_from_the_renderer_is_a_500(
         return pkg.responses.default.CreateNote201(body=note)  # not get_note's
 
     app = pkg.build_app(_errors_impl(pkg, problems=wrong))
-    with caplog.at_level(logging.ERROR, logger="openapi.runtime"):
+    with caplog.at_level(logging.ERROR, logger="specfirst"):
         response = await _send(app, "GET", "/notes/1")
     assert response.status_code == 500
     assert response.headers["content-type"] == "application/problem+json"
@@ -1092,7 +1092,7 @@ async def test_server_errors_and_missing_operations_in_the_documented_shape(
             raise ZeroDivisionError
 
     app = pkg.build_app(_errors_impl(pkg, default=Buggy(pkg)))
-    with caplog.at_level(logging.ERROR, logger="openapi.runtime"):
+    with caplog.at_level(logging.ERROR, logger="specfirst"):
         crashed = await _send(app, "GET", "/notes/1", headers=GOOD)
     assert crashed.status_code == 500
     assert crashed.headers["content-type"] == "application/json"
@@ -1112,7 +1112,7 @@ def test_without_a_renderer_one_warning_counts_the_operations(
     packages: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     pkg = _package(packages, "errors")
-    with caplog.at_level(logging.WARNING, logger="openapi.runtime"):
+    with caplog.at_level(logging.WARNING, logger="specfirst"):
         pkg.build_app(_errors_impl(pkg, problems=None))
         pkg.build_app(_errors_impl(pkg))
         _package(packages, "security").build_app(None, allow_missing=True)  # problem+json

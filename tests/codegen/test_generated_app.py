@@ -13,6 +13,7 @@ from uuid import UUID, uuid4
 import httpx
 import pytest
 
+import specfirst
 from tests.codegen.test_golden import DATA
 
 
@@ -199,7 +200,7 @@ async def test_request_id_echoed_or_generated(client: httpx.AsyncClient) -> None
 
 def test_missing_operations_fail_start_up(pets: ModuleType) -> None:
     impl = pets.Implementation(context=_context, pets=Store(pets))
-    with pytest.raises(pets.runtime.MissingOperationsError, match="post_login"):
+    with pytest.raises(specfirst.MissingOperationsError, match="post_login"):
         pets.build_app(impl)
 
 
@@ -209,7 +210,7 @@ def test_wrong_signature_fails_start_up(pets: ModuleType) -> None:
             raise NotImplementedError
 
     impl = pets.Implementation(context=_context, pets=Wrong(pets), auth=Auth(pets))
-    with pytest.raises(pets.runtime.MissingOperationsError, match="get_pet: missing pet_id"):
+    with pytest.raises(specfirst.MissingOperationsError, match="get_pet: missing pet_id"):
         pets.build_app(impl)
 
 

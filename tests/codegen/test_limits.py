@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
+import specfirst
 from tests.codegen.conftest import generated_package
 
 _ANY_BODY = {
@@ -162,7 +163,7 @@ def _context(info: Any) -> AbstractAsyncContextManager[Any]:
 def _client(pkg: ModuleType, handlers: Handlers, **limits: Any) -> httpx.AsyncClient:
     app = pkg.build_app(
         pkg.Implementation(context=_context, limits=handlers),
-        limits=pkg.runtime.Limits(**limits),
+        limits=specfirst.Limits(**limits),
     )
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test")
 

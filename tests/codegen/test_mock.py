@@ -27,6 +27,7 @@ import pytest
 import schemathesis
 
 import generated
+import specfirst.mock
 from codegen.generate import generate, load_bundle, write
 from tests.codegen.conftest import COVERAGE, generated_package
 
@@ -103,7 +104,7 @@ for _name in DOCUMENTS:
 
 
 def test_every_operation_has_an_answer(packages: Path, caplog: pytest.LogCaptureFixture) -> None:
-    with caplog.at_level(logging.WARNING, logger="openapi.mock"):
+    with caplog.at_level(logging.WARNING, logger="specfirst.mock"):
         for name in DOCUMENTS:
             _package(name).build_app(None, mock=True)
     assert [r.getMessage() for r in caplog.records] == []
@@ -169,7 +170,7 @@ async def test_requests_are_still_validated(mocks: dict[str, Any]) -> None:
 
 async def test_tuple_answers_match_their_schemas(mocks: dict[str, Any]) -> None:
     document = load_bundle(DOCUMENTS["tuples"]).document
-    sampler = generated.mock.Sampler(document)
+    sampler = specfirst.mock.Sampler(document)
     for path, item in document["paths"].items():
         request = item["post"]["requestBody"]["content"]["application/json"]["schema"]
         answer = item["post"]["responses"]["200"]["content"]["application/json"]["schema"]
@@ -260,7 +261,7 @@ DEFS = {
 
 @pytest.mark.parametrize("schema", SCHEMAS, ids=lambda s: json.dumps(s)[:60])
 def test_generated_values_conform(schema: dict[str, Any]) -> None:
-    sampler = generated.mock.Sampler({"$defs": DEFS}, examples=False)
+    sampler = specfirst.mock.Sampler({"$defs": DEFS}, examples=False)
     value = sampler.value(schema)
     document = {**schema, "$defs": DEFS}
     assert jsonschema_rs.validator_for(document, validate_formats=True).is_valid(value), value
@@ -276,24 +277,24 @@ def test_generated_values_conform(schema: dict[str, Any]) -> None:
     ],
 )
 def test_exclusive_bounds_of_both_versions(schema: dict[str, Any], value: float) -> None:
-    assert generated.mock.Sampler({}).value(schema) == value
+    assert specfirst.mock.Sampler({}).value(schema) == value
 
 
 def test_unique_items_that_cannot_be_distinct_are_refused() -> None:
-    sampler = generated.mock.Sampler({})
-    with pytest.raises(generated.mock.MockError, match="distinct"):
+    sampler = specfirst.mock.Sampler({})
+    with pytest.raises(specfirst.mock.MockError, match="distinct"):
         sampler.value(
             {"type": "array", "items": {"type": "boolean"}, "minItems": 3, "uniqueItems": True}
         )
     # One example repeated would give equal items: each item is built from the schema instead.
     schema = {"type": "array", "items": {"example": "x"}, "minItems": 2, "uniqueItems": True}
-    with pytest.raises(generated.mock.MockError, match="distinct"):
+    with pytest.raises(specfirst.mock.MockError, match="distinct"):
         sampler.value(schema)
-    assert len(set(generated.mock.Sampler({}, examples=False).value(schema))) == 2
+    assert len(set(specfirst.mock.Sampler({}, examples=False).value(schema))) == 2
 
 
 def test_discriminator_names_the_chosen_branch() -> None:
-    sampler = generated.mock.Sampler({"$defs": DEFS})
+    sampler = specfirst.mock.Sampler({"$defs": DEFS})
     assert sampler.value(SCHEMAS[-1]) == {"kind": "cat"}
 
 
@@ -440,7 +441,7 @@ def test_one_of_with_no_exclusive_value_is_named(
     write(generate(spec).files, tmp_path / "ambiguous_pkg")
     sys.path.insert(0, str(tmp_path))
     try:
-        with caplog.at_level(logging.WARNING, logger="openapi.mock"):
+        with caplog.at_level(logging.WARNING, logger="specfirst.mock"):
             importlib.import_module("ambiguous_pkg").build_app(None, mock=True)
     finally:
         sys.path.remove(str(tmp_path))

@@ -191,7 +191,7 @@ from contextlib import asynccontextmanager
 
 from pets_expected import Implementation, Problem, models
 from pets_expected.responses import pets as rp
-from pets_expected.runtime import Operation
+from specfirst import Operation
 
 
 @asynccontextmanager

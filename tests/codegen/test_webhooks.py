@@ -21,6 +21,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+import specfirst
 from tests.codegen.test_golden import DATA
 
 
@@ -76,7 +77,7 @@ def receiver() -> Iterator[tuple[str, list[dict[str, Any]]]]:
 
 class HttpSender:
     def __init__(self, hooks: ModuleType, client: httpx.AsyncClient) -> None:
-        self.rt = hooks.runtime
+        self.rt = specfirst
         self.client = client
 
     async def send(self, request: Any) -> Any:
@@ -238,7 +239,7 @@ async def test_receiver_serves_only_the_mounted_paths(consumer: tuple[str, Consu
 
 def test_receiver_start_up_names_missing_handlers_and_unknown_hooks(hooks: ModuleType) -> None:
     receivers = hooks.receiver.Receivers(context=_no_context)
-    with pytest.raises(hooks.runtime.MissingOperationsError, match="notify_event"):
+    with pytest.raises(specfirst.MissingOperationsError, match="notify_event"):
         hooks.receiver.build_receiver(receivers, {"notify_event": "/events"})
     with pytest.raises(ValueError, match="no webhook or callback named new_pet"):
         hooks.receiver.build_receiver(receivers, {"new_pet": "/pets"})

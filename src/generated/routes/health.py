@@ -8,7 +8,9 @@ from typing_extensions import TypedDict
 
 from pydantic import TypeAdapter
 
-from .. import models, runtime as rt
+import specfirst as rt
+
+from .. import models
 from ..responses import health as r
 
 

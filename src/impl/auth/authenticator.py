@@ -8,10 +8,10 @@ from collections.abc import Sequence
 
 import jwt
 
-from generated.runtime import Credentials
 from impl.auth.external import ExternalTokens
 from impl.auth.principal import TokenSubject
 from impl.auth.tokens import TokenService
+from specfirst import Credentials
 
 # Verified tokens remembered per process; a client sends the same token for many requests.
 VERIFIED_CACHE_SIZE = 4096

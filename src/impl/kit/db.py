@@ -26,9 +26,9 @@ from sqlalchemy.orm import Session
 from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
 from sqlalchemy.util import greenlet_spawn
 
-from generated.runtime import ApiError
 from impl.kit.errors import AppError, ServiceUnavailable
 from impl.settings import Settings
+from specfirst import ApiError
 
 logger = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from generated.runtime import ApiError
+from specfirst import ApiError
 
 PROBLEM_TYPE_BASE = "https://storefront.example/problems/"
 

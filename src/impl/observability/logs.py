@@ -26,7 +26,7 @@ import structlog
 from starlette.types import Scope
 from structlog.typing import EventDict, Processor, WrappedLogger
 
-from generated.runtime import Operation, request_id_var
+from specfirst import Operation, request_id_var
 
 LogFormat = Literal["json", "console"]
 

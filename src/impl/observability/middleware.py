@@ -7,10 +7,10 @@ import time
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from generated.runtime import Operation, request_id_var
 from impl.observability.logs import RequestFields, request_fields
 from impl.observability.metrics import Metrics
 from impl.observability.tracing import Tracing
+from specfirst import Operation, request_id_var
 
 access_logger = structlog.get_logger("storefront.access")
 

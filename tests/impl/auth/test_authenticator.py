@@ -11,7 +11,6 @@ import jwt
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from generated.runtime import Credentials, SecurityScheme
 from impl.auth.authenticator import BearerAuthenticator
 from impl.auth.external import ExternalTokens
 from impl.auth.jwks import JwksCache
@@ -19,6 +18,7 @@ from impl.auth.principal import TokenSubject
 from impl.auth.tokens import TokenService
 from impl.kit.errors import Unauthorized
 from impl.settings import Settings
+from specfirst import Credentials, SecurityScheme
 from tests.fakes.oidc import AUDIENCE, FakeProvider, serve_provider
 
 

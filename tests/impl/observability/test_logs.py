@@ -135,7 +135,7 @@ class TestRequestLines:
         records = lines(out)
         [error] = [r for r in records if r["level"] == "error"]
         assert error["request_id"] == "r-5"
-        assert error["logger"] == "openapi.runtime"
+        assert error["logger"] == "specfirst"
         assert (error["operation"], error["user_id"]) == ("get_me", tokens["user_id"])
         assert "RuntimeError: boom" in error["exception"]
         assert _access(records, "r-5")["status"] == 500

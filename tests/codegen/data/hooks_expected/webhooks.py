@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from pydantic import TypeAdapter
 
-from . import models, runtime as rt
+import specfirst as rt
+
+from . import models
 
 
 _POST_NEW_PET = rt.Outbound(

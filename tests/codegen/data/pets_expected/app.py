@@ -13,7 +13,10 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import BaseRoute
 
-from . import mock as _mock, runtime as rt, spec
+import specfirst as rt
+from specfirst import mock as _mock
+
+from . import spec
 from .interfaces.auth import AuthApi
 from .routes import auth as _auth
 from .interfaces.pets import PetsApi

@@ -5,8 +5,10 @@ Mirrors the package: ``interfaces`` (one Protocol per tag), ``responses`` (one c
 documented status) and ``routes``; :func:`build_receiver` serves them at the paths you choose.
 """
 
-# The receiver's modules import models and runtime from here, as the package's own do.
-from .. import models as models, runtime as runtime
+# The receiver's modules import models from here, as the package's own do.
+import specfirst as runtime
+
+from .. import models as models
 from .app import OPERATIONS, Paths, Receivers, build_receiver
 
 __all__ = ["OPERATIONS", "Paths", "Receivers", "build_receiver", "models", "runtime"]

@@ -12,7 +12,8 @@ from typing_extensions import TypedDict, TypeVar
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 
-from .. import runtime as rt
+import specfirst as rt
+
 from ..app import SECURITY_SCHEMES
 from .interfaces.default import DefaultReceiver
 from .routes import default as _default

@@ -7,12 +7,12 @@ import json
 import re
 import subprocess
 import tempfile
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import jinja2
 
+from codegen import RUNTIME_REQUIREMENT, __version__
 from codegen.ir import Api, Tag
 from codegen.models import rename
 from codegen.parser import POSITIONS_MODULE
@@ -103,14 +103,15 @@ def with_positions(models_source: str, positions: dict[str, str]) -> str:
         for alias in node.names
     }
     wanted = _collect_imports("\n".join(positions.values()), skip=imported)
-    imports = (wanted + "\n" if wanted else "") + "from . import runtime as rt\n"
+    imports = (wanted + "\n" if wanted else "") + "import specfirst as rt\n"
     if future in source:
         return source.replace(future, future + imports, 1)
     return imports + source
 
 
 def with_rfc3339(models_source: str) -> str:
-    """The models with date-time and date fields taking RFC 3339 text only.
+    """The models with date-time and date fields taking RFC 3339 text only, and email fields
+    checked by the runtime's ``Email``.
 
     The model generator writes Pydantic's ``AwareDatetime`` and ``date``, which also accept
     Unix times such as ``"0.5"``; the runtime's annotated versions of the same types refuse
@@ -129,7 +130,7 @@ def with_rfc3339(models_source: str) -> str:
     if not swapped:
         return models_source
     source = "\n".join(lines) + "\n"
-    imports = "".join(f"from .runtime import {r}\n" for r in swapped)
+    imports = "".join(f"from specfirst import {r}\n" for r in swapped)
     future = "from __future__ import annotations\n"
     if future in source:
         return source.replace(future, future + imports, 1)
@@ -139,6 +140,7 @@ def with_rfc3339(models_source: str) -> str:
 _TEMPORAL = (
     ("pydantic", "AwareDatetime", "AwareDatetime"),
     ("datetime", "date", "Date as date"),
+    ("pydantic", "EmailStr", "Email as EmailStr"),
 )
 
 
@@ -154,15 +156,16 @@ def render_package(
     env = _environment()
     header = f"{HEADER_MARK} from {source_name}; change the spec and run the generator instead."
     files: dict[str, str] = {}
-    files["__init__.py"] = _render(env, "init.py.jinja2", header=header, api=api)
+    files["__init__.py"] = _render(
+        env,
+        "init.py.jinja2",
+        header=header,
+        api=api,
+        runtime_requirement=RUNTIME_REQUIREMENT,
+        generator=f"specfirst-codegen {__version__}",
+    )
     models = with_rfc3339(with_positions(models_source, positions or {}))
     files["models.py"] = f"{header}\n{models}"
-    runtime = (
-        resources.files("codegen").joinpath("templates/runtime.py").read_text(encoding="utf-8")
-    )
-    files["runtime.py"] = f"{header}\n{runtime}"
-    mock = resources.files("codegen").joinpath("templates/mock.py").read_text(encoding="utf-8")
-    files["mock.py"] = f"{header}\n{mock}"
     spec_json = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
     # The YAML form is rendered from this at the first request: dumping a large document
     # takes seconds, and most processes never serve it.

@@ -1,0 +1,223 @@
+"""Routes for the operations, found by their literal segments; signatures checked at start-up."""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import replace
+from typing import (
+    Any,
+)
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Match, NoMatchFound, Route
+from starlette.types import Receive, Scope, Send
+
+from .endpoints import Endpoint
+from .errors import PROBLEM_JSON, _Problem
+from .operations import Operation, ResponseSpec
+from .responses import ProblemWriter
+
+logger = logging.getLogger("specfirst")
+
+
+def _http_exception(problems: ProblemWriter) -> Callable[[Request, Exception], Response]:
+    def handler(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        titles = {404: "Not Found", 405: "Method Not Allowed"}
+        details = {
+            404: f"No operation is served at {request.url.path}.",
+            405: f"{request.method} is not allowed on {request.url.path}.",
+        }
+        routed = _Problem(
+            exc.status_code,
+            titles.get(exc.status_code, "Error"),
+            details.get(exc.status_code, str(exc.detail)),
+            headers=_sorted_allow(exc.headers),
+        )
+        return problems.error(routed, None, request.url.path)
+
+    return handler
+
+
+def _sorted_allow(headers: Mapping[str, str] | None) -> dict[str, str] | None:
+    if headers is None or "Allow" not in headers:
+        return dict(headers) if headers else None
+    return {**headers, "Allow": ", ".join(sorted(headers["Allow"].split(", ")))}
+
+
+_MATCHED = "openapi.route"
+
+
+class OperationRoutes(BaseRoute):
+    """The contract's operations as one route of the app's router, found by their paths'
+    segments before any route's regex is tried.
+
+    Starlette's router asks every route in turn, a regex match each: with forty operations
+    that was a tenth of a request's CPU. Here only the routes whose literal segments are the
+    request's, at the same places, are asked (``Route.matches``, in their order), so the
+    answer is the one the router would give, 405s included. ``routes`` lists them.
+    """
+
+    def __init__(self, routes: Sequence[Route]) -> None:
+        self.routes = list(routes)
+        self._by_length: dict[int, list[tuple[tuple[tuple[int, str], ...], Route]]] = {}
+        self._anywhere: list[Route] = []  # a parameter that may span segments
+        for route in self.routes:
+            if ":path}" in route.path:
+                self._anywhere.append(route)
+                continue
+            segments = route.path.split("/")
+            literals = tuple((i, seg) for i, seg in enumerate(segments) if "{" not in seg)
+            self._by_length.setdefault(len(segments), []).append((literals, route))
+
+    def _candidates(self, scope: Scope) -> Iterable[Route]:
+        segments = _route_path(scope).split("/")
+        for literals, route in self._by_length.get(len(segments), ()):
+            if all(segments[i] == literal for i, literal in literals):
+                yield route
+        yield from self._anywhere
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        if scope["type"] != "http":
+            return Match.NONE, {}
+        partial: tuple[Route, Scope] | None = None
+        for route in self._candidates(scope):
+            match, child_scope = route.matches(scope)
+            if match is Match.FULL:
+                return Match.FULL, {**child_scope, _MATCHED: route}
+            if match is Match.PARTIAL and partial is None:
+                partial = (route, child_scope)
+        if partial is None:
+            return Match.NONE, {}
+        return Match.PARTIAL, {**partial[1], _MATCHED: partial[0]}
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await scope[_MATCHED].handle(scope, receive, send)
+
+    def url_path_for(self, name: str, /, **path_params: Any) -> Any:
+        for route in self.routes:
+            try:
+                return route.url_path_for(name, **path_params)
+            except NoMatchFound:
+                continue
+        raise NoMatchFound(name, path_params)
+
+
+def _route_path(scope: Scope) -> str:
+    # The path the routes match: without the app's root path (as Starlette's routes see it).
+    path: str = scope["path"]
+    root: str = scope.get("root_path", "")
+    if root and path.startswith(root) and path[len(root) : len(root) + 1] in ("/", ""):
+        return path[len(root) :]
+    return path
+
+
+def _dispatch(endpoints: Mapping[str, Endpoint]) -> Endpoint:
+    async def endpoint(request: Request) -> Response:
+        return await endpoints[request.method](request)
+
+    return endpoint
+
+
+def _path_regex_safe(path: str, op: Operation) -> str:
+    # Starlette path parameters must be identifiers: use the python names in the route.
+    for param in op.params:
+        if param.location == "path":
+            path = path.replace("{" + param.name + "}", "{" + param.python_name + "}")
+    return path
+
+
+def _sort_key(path: str) -> tuple[tuple[int, str], ...]:
+    # Literal segments before templated ones, so /items/latest wins over /items/{id}.
+    return tuple((1 if "{" in seg else 0, seg) for seg in path.split("/"))
+
+
+def check_signature(
+    method: Callable[..., Any], op: Operation, expected: Sequence[str]
+) -> str | None:
+    """Why ``method`` cannot serve ``op``, or None if its keyword arguments fit."""
+    try:
+        signature = inspect.signature(method)
+    except (TypeError, ValueError):
+        return None
+    params = list(signature.parameters.values())
+    if any(p.kind is p.VAR_KEYWORD for p in params):
+        return None
+    names = {p.name for p in params if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)}
+    missing = [name for name in expected if name not in names]
+    extra = [
+        p.name
+        for p in params[1:]
+        if p.name not in expected and p.default is p.empty and p.kind is not p.VAR_POSITIONAL
+    ]
+    if missing or extra:
+        parts = []
+        if missing:
+            parts.append("missing " + ", ".join(missing))
+        if extra:
+            parts.append("unexpected " + ", ".join(extra))
+        return f"{op.operation_id}: {'; '.join(parts)}"
+    return None
+
+
+def mounted(operations: Sequence[Operation], paths: Mapping[str, str]) -> tuple[Operation, ...]:
+    """The operations named in ``paths`` (by method name), each served at its path there.
+
+    Webhooks and callbacks have no path in the document; their receiver chooses one.
+    """
+    unknown = sorted(set(paths) - {op.method_name for op in operations})
+    if unknown:
+        raise ValueError("no webhook or callback named " + ", ".join(unknown))
+    chosen = [
+        replace(op, path=paths[op.method_name]) for op in operations if op.method_name in paths
+    ]
+    taken = [(op.method, op.path) for op in chosen]
+    clashes = sorted({f"{m} {p}" for m, p in taken if taken.count((m, p)) > 1})
+    if clashes:
+        raise ValueError("two receivers share " + ", ".join(clashes))
+    return tuple(chosen)
+
+
+# What the runtime itself may answer an operation with, besides 404, 405 and 501.
+_FRAMEWORK_STATUSES = (400, 401, 413, 415, 422, 500, 503)
+
+
+def _documents_problem_json(spec: ResponseSpec) -> bool:
+    media = [spec.media_type, *(m.media_type for m in spec.alternatives)]
+    return any(m is not None and m.split(";")[0].strip().lower() == PROBLEM_JSON for m in media)
+
+
+def own_error_shapes(operations: Sequence[Operation]) -> list[str]:
+    """The operations that document a body other than problem+json for a status the runtime
+    itself answers (exactly, by range or by ``default``)."""
+    found: list[str] = []
+    for op in operations:
+        for status in _FRAMEWORK_STATUSES:
+            spec = op.response(status)
+            if spec is not None and spec.kind != "empty" and not _documents_problem_json(spec):
+                found.append(op.operation_id)
+                break
+    return found
+
+
+def _warn_error_shapes(operations: Sequence[Operation]) -> None:
+    found = own_error_shapes(operations)
+    if found:
+        named = ", ".join(found[:3]) + (", …" if len(found) > 3 else "")
+        logger.warning(
+            "%d of %d operations (%s) document error bodies of their own shape, but the "
+            "server's own errors (422, 400, 401, 413, 415, 404, 405, 500, 503) are sent as "
+            "application/problem+json: give the implementation a `problems` renderer "
+            "(runtime.ProblemRenderer) to answer them as documented",
+            len(found),
+            len(operations),
+            named,
+        )
+
+
+class MissingOperationsError(RuntimeError):
+    """Raised at start-up when operations of the contract have no implementation."""
