@@ -63,10 +63,13 @@ lint-spec:
 breaking base="":
     uv run python -m spectools.breaking {{ if base == "" { "" } else { "--base " + quote(base) } }} --spec {{spec}} --markdown-out build/breaking.md
 
-# TypeScript (openapi-typescript + openapi-fetch) and Python (openapi-python-client) clients
-# from the served spec (src/generated/spec.py, once check-gen proves it current) into build/clients/.
+# Clients from the served spec (src/generated/spec.py, once check-gen proves it current) into
+# build/clients/, each tool with its default settings: openapi-typescript (+ openapi-fetch),
+# openapi-python-client, and openapi-generator's typescript-fetch and python (Java 17+); then
+# tests/clients proves that output usable (tsc --strict; the Python ones against a live server).
 clients: check-gen
     uv run python -m spectools.clients --out build/clients
+    STOREFRONT_CLIENTS=build/clients uv run pytest tests/clients -q
 
 # ruff (lint and format check) and mypy --strict over codegen, src and tests; actionlint and
 # zizmor (offline) over .github (the CI workflow and Dependabot's configuration).

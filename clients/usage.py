@@ -25,11 +25,13 @@ from storefront_client.models import (
     Problem,
     Product,
     ProductCreate,
+    ProductStatus,
     ProductUpdate,
     Team,
     TeamCreate,
     Token,
     TokenRequest,
+    TokenRequestGrantType,
     User,
     UserCreate,
 )
@@ -73,7 +75,9 @@ def flow(base_url: str, *, email: str, password: str) -> Flow:
     token = _expect(
         create_token.sync_detailed(
             client=anonymous,
-            body=TokenRequest(grant_type="password", username=email, password=password),
+            body=TokenRequest(
+                grant_type=TokenRequestGrantType.PASSWORD, username=email, password=password
+            ),
         ),
         200,
     )
@@ -97,7 +101,7 @@ def flow(base_url: str, *, email: str, password: str) -> Flow:
             created.id,
             client=client,
             if_match=etag,
-            body=ProductUpdate(price="119.00", status="active"),
+            body=ProductUpdate(price="119.00", status=ProductStatus.ACTIVE),
         ),
         200,
     )
@@ -105,7 +109,9 @@ def flow(base_url: str, *, email: str, password: str) -> Flow:
         team.id, created.id, client=client, if_match=etag, body=ProductUpdate(price="99.00")
     )
     assert isinstance(stale.parsed, Problem), stale.content
-    page = _expect(list_products.sync_detailed(team.id, client=client, status="active"), 200)
+    page = _expect(
+        list_products.sync_detailed(team.id, client=client, status=ProductStatus.ACTIVE), 200
+    )
     return Flow(
         user=user,
         token=token,

@@ -1,17 +1,25 @@
-"""Generate the TypeScript and Python clients from the served OpenAPI document.
+"""Generate clients from the served OpenAPI document with four tools, each with its defaults.
 
-``python -m spectools.clients [--out build/clients]`` (``just clients``)
+``python -m spectools.clients [--out build/clients]`` (``just clients``, which then runs
+``tests/clients`` on the output to prove each client usable)
 
 The document is :data:`generated.spec.OPENAPI_JSON`: the app serves exactly these bytes at
 ``/openapi.json`` (``tests/clients`` checks it against a live server, ``just check-gen`` that
 they match ``openapi/``), so no server has to be started to read it. It is written to
-``OUT/openapi.json``, then:
+``OUT/openapi.json``, then every tool runs on it with its default settings (no config file,
+no option that changes what is generated): a spec that needs one to generate working code is
+a spec to fix, and ``just lint-spec`` has rules for what broke them before
+(``enum-name-collision``, ``link-request-body``).
 
 - ``OUT/typescript/``: ``schema.d.ts`` from openapi-typescript, ``index.ts`` with a typed
   openapi-fetch client factory, and a ``package.json`` pinning openapi-fetch. The Node tools
   come from ``clients/package-lock.json`` (``npm ci``, repeated only when the lock changes).
-- ``OUT/python/``: a ``storefront-client`` project from openapi-python-client (a dev
-  dependency), configured by ``clients/openapi-python-client.yaml``. Any warning fails.
+- ``OUT/typescript-fetch/``: openapi-generator's ``typescript-fetch`` generator.
+- ``OUT/python/``: a ``storefront-client`` project (package ``storefront_client``) from
+  openapi-python-client, a dev dependency; any warning fails.
+- ``OUT/python-generator/``: openapi-generator's ``python`` generator (package
+  ``openapi_client``). openapi-generator is the jar inside the ``openapi-generator-cli`` dev
+  dependency, run with ``java`` (17 or later) from ``PATH``.
 """
 
 from __future__ import annotations
@@ -25,14 +33,15 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from importlib.metadata import version
+from importlib.resources import files
 from pathlib import Path
 
 from generated.spec import OPENAPI_JSON
 
 ROOT = Path(__file__).resolve().parents[1]
 TOOLS = ROOT / "clients"
-PYTHON_CONFIG = TOOLS / "openapi-python-client.yaml"
 PYTHON_PACKAGE = "storefront_client"
+GENERATOR_PACKAGE = "openapi_client"
 _LOCK_STAMP = ".storefront-lock-sha256"
 
 
@@ -50,6 +59,7 @@ class Generated:
     operations: int
     typescript_lines: int
     npm_installed: bool
+    generator_version: str
 
 
 def _run(command: list[str], *, cwd: Path, what: str) -> None:
@@ -122,10 +132,7 @@ def typescript(spec: Path, out: Path) -> int:
     out.mkdir(parents=True)
     schema = out / "schema.d.ts"
     tool = TOOLS / "node_modules" / ".bin" / "openapi-typescript"
-    # A property with a `default` stays optional: by default openapi-typescript makes it
-    # required, in request bodies too (ProductCreate.status), which the contract does not say.
-    command = [str(tool), str(spec), "--output", str(schema), "--default-non-nullable=false"]
-    _run(command, cwd=ROOT, what="openapi-typescript")
+    _run([str(tool), str(spec), "--output", str(schema)], cwd=ROOT, what="openapi-typescript")
     (out / "index.ts").write_text(_INDEX_TS)
     package = {
         "name": "storefront-client",
@@ -153,10 +160,6 @@ def python(spec: Path, out: Path) -> int:
             str(spec),
             "--output-path",
             str(out),
-            "--config",
-            str(PYTHON_CONFIG),
-            "--meta",
-            "uv",
             "--overwrite",
             "--fail-on-warning",
         ],
@@ -166,14 +169,41 @@ def python(spec: Path, out: Path) -> int:
     return sum(1 for m in (out / PYTHON_PACKAGE / "api").rglob("*.py") if m.name != "__init__.py")
 
 
+def _java() -> str:
+    java = shutil.which("java")
+    if java is None:
+        raise ClientsError("java not found: install Java 17 or later to run openapi-generator")
+    return java
+
+
+def openapi_generator(spec: Path, out: Path, generator: str) -> None:
+    """Run openapi-generator's ``generator`` (defaults) on ``spec`` into ``out`` (replaced).
+
+    Its spec validation stays on, as by default: a document it rejects fails here.
+    """
+    jar = files("openapi_generator_cli") / "openapi-generator.jar"
+    shutil.rmtree(out, ignore_errors=True)
+    command = [_java(), "-jar", str(jar), "generate", "-i", str(spec), "-g", generator]
+    _run([*command, "-o", str(out)], cwd=ROOT, what=f"openapi-generator -g {generator}")
+
+
+def generator_version() -> str:
+    """The version of openapi-generator that the locked ``openapi-generator-cli`` bundles."""
+    return version("openapi-generator-cli")
+
+
 def generate(out: Path) -> Generated:
-    """Write the served spec and both clients under ``out``; raise :class:`ClientsError`."""
+    """Write the served spec and the four clients under ``out``; raise :class:`ClientsError`."""
     spec = write_spec(out)
     installed = node_tools()
     lines = typescript(spec, out / "typescript")
+    openapi_generator(spec, out / "typescript-fetch", "typescript-fetch")
     operations = python(spec, out / "python")
+    openapi_generator(spec, out / "python-generator", "python")
     info = json.loads(spec.read_text())["info"]
-    return Generated(out, info["title"], info["version"], operations, lines, installed)
+    return Generated(
+        out, info["title"], info["version"], operations, lines, installed, generator_version()
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -195,11 +225,16 @@ def main(argv: list[str] | None = None) -> int:
         f"(src/generated/spec.py, as served at /openapi.json) -> {out / 'openapi.json'}\n"
         f"tools: {npm}; openapi-typescript {_locked_version('openapi-typescript')}, "
         f"openapi-fetch {_locked_version('openapi-fetch')}, "
-        f"openapi-python-client {version('openapi-python-client')}\n"
-        f"typescript: {out / 'typescript'}/ (schema.d.ts: {result.typescript_lines} lines, "
-        f"index.ts: createStorefrontClient(), package.json)\n"
-        f"python: {out / 'python'}/ ({PYTHON_PACKAGE}: {result.operations} operation "
-        f"modules under api/; install with `pip install {out / 'python'}`)"
+        f"openapi-python-client {version('openapi-python-client')}, "
+        f"openapi-generator {result.generator_version} (java)\n"
+        f"typescript: {out / 'typescript'}/ (openapi-typescript; schema.d.ts: "
+        f"{result.typescript_lines} lines, index.ts: createStorefrontClient(), package.json)\n"
+        f"typescript-fetch: {out / 'typescript-fetch'}/ (openapi-generator -g typescript-fetch)\n"
+        f"python: {out / 'python'}/ (openapi-python-client; {PYTHON_PACKAGE}: "
+        f"{result.operations} operation modules under api/)\n"
+        f"python-generator: {out / 'python-generator'}/ (openapi-generator -g python; "
+        f"{GENERATOR_PACKAGE})\n"
+        f"install a Python one with `pip install {out / 'python'}`"
     )
     return 0
 

@@ -155,6 +155,19 @@ RULES: dict[str, Rule] = {
             ERROR,
             "move the schema to components/schemas and `$ref` it, so clients get a named type.",
         ),
+        Rule(
+            "enum-name-collision",
+            ERROR,
+            "give every value a distinct member name in `x-enum-varnames` (a list parallel "
+            "to `enum`, e.g. `GMT_PLUS_0` for `GMT+0`), or rename the values.",
+        ),
+        Rule(
+            "link-request-body",
+            ERROR,
+            "make the link's `requestBody` a string (a runtime expression such as "
+            "`$response.body#/id`), or move a structured body to `x-request-body` "
+            "(tests hand it to schemathesis) and say it in the link's `description`.",
+        ),
         Rule("unused-component", WARNING, "remove the component, or reference it."),
         Rule("waiver-reason", ERROR, "give the waiver a `reason:` saying why the rule is wrong."),
         Rule("waiver-rule", ERROR, "waive a rule by its code: `- {rule: <code>, reason: ...}`."),
@@ -979,6 +992,78 @@ def _check_unused_components(lint: _Linter) -> None:
             lint.report("unused-component", pointer, f"component {name} is not referenced.")
 
 
+def _identifier(name: str) -> str:
+    """What survives every client generator's identifier normalisation: letters and digits,
+    case-folded (openapi-python-client drops `+` and upper-cases, typescript-fetch camel-cases
+    and drops `+` and `-`)."""
+    return "".join(c for c in name.casefold() if c.isalnum())
+
+
+def _named_after_spelling(value: str, *, varname: bool) -> str | None:
+    """The identifier a generator derives from an enum value's spelling, or None when it names
+    the value otherwise (openapi-python-client calls a value that does not start with a letter
+    `VALUE_<i>`, typescript-fetch numbers a repeat: `-price` next to `price` is fine)."""
+    return _identifier(value) if varname or value[:1].isalpha() else None
+
+
+def _check_enum_names(lint: _Linter) -> None:
+    for pointer, schema in lint.schemas():
+        values = schema.get("enum")
+        if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+            continue
+        names: list[str] = values
+        varnames = schema.get("x-enum-varnames")
+        if varnames is not None:
+            here = join_pointer(pointer, "x-enum-varnames")
+            if not (
+                isinstance(varnames, list)
+                and len(varnames) == len(values)
+                and all(isinstance(v, str) and v for v in varnames)
+            ):
+                lint.report(
+                    "enum-name-collision",
+                    here,
+                    f"x-enum-varnames must list one name per `enum` value ({len(values)}); "
+                    "generators ignore it otherwise.",
+                )
+                continue
+            names = varnames
+        explicit = names is varnames
+        seen: dict[str, int] = {}
+        for i, name in enumerate(names):
+            key = _named_after_spelling(name, varname=explicit)
+            first = seen.setdefault(key, i) if key else i
+            if first == i:
+                continue
+            lint.report(
+                "enum-name-collision",
+                join_pointer(pointer, "x-enum-varnames" if explicit else "enum", i),
+                f"{'member names' if explicit else 'enum values'} {names[first]!r} and "
+                f"{name!r} become the same identifier ({key!r}) in generated clients: "
+                "openapi-python-client stops (or silently drops one), typescript-fetch can "
+                "emit one member twice.",
+            )
+
+
+def _check_link_bodies(lint: _Linter) -> None:
+    for op in lint.operations:
+        for status, raw in lint.responses(op).items():
+            response, where = lint.resolve(raw, join_pointer(op.pointer, "responses", status))
+            links = response.get("links") if isinstance(response, dict) else None
+            for name, raw_link in (links if isinstance(links, dict) else {}).items():
+                link, here = lint.resolve(raw_link, join_pointer(where, "links", name))
+                body = link.get("requestBody", "") if isinstance(link, dict) else ""
+                if not isinstance(body, str):
+                    lint.report(
+                        "link-request-body",
+                        join_pointer(here, "requestBody"),
+                        f"link {name} of {op.name}'s {status} response has a "
+                        f"{type(body).__name__} `requestBody`: openapi-generator rejects the "
+                        "document (its parser takes only a string there).",
+                        owner=op.pointer,
+                    )
+
+
 _CHECKS = (
     _check_operations,
     _check_error_responses,
@@ -989,6 +1074,8 @@ _CHECKS = (
     _check_inline_schemas,
     _check_examples,
     _check_missing_examples,
+    _check_enum_names,
+    _check_link_bodies,
     _check_unused_components,
 )
 

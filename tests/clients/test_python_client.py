@@ -1,7 +1,9 @@
-"""The Python client from openapi-python-client: complete, typed, and working end to end."""
+"""The Python clients: openapi-python-client's complete, typed and working end to end;
+openapi-generator's importable and working against the live server."""
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import json
 import os
@@ -9,12 +11,13 @@ import subprocess
 import sys
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import httpx
 import pytest
 
 from generated.spec import OPENAPI_JSON
-from spectools.clients import PYTHON_PACKAGE, TOOLS
+from spectools.clients import GENERATOR_PACKAGE, PYTHON_PACKAGE, TOOLS
 from tests.contract.conftest import ROOT
 
 USAGE = TOOLS / "usage.py"
@@ -86,3 +89,34 @@ def test_flow_against_the_live_server(
     assert flow.stale_update.status == 412
     assert [product.id for product in flow.listed] == [flow.created.id]
     assert flow.listed[0].version == flow.updated.version
+
+
+def test_openapi_generator_client_signs_up_and_saves_a_time_zone(
+    generator_python_client: Path, live_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # openapi-generator's `python` client, as generated (package `openapi_client`): sign up,
+    # sign in, and save preferences whose time zone is one of the values that collided as
+    # identifiers (`Etc/GMT-1` and `Etc/GMT+1`) until TimeZone got `x-enum-varnames`.
+    monkeypatch.syspath_prepend(str(generator_python_client))
+    client: Any = importlib.import_module(GENERATOR_PACKAGE)
+    email, password = "generator@example.com", "a-long-password"
+    with client.ApiClient(client.Configuration(host=live_url)) as anonymous:
+        user = client.UsersApi(anonymous).create_user(
+            client.UserCreate(email=email, username="generator", password=password)
+        )
+        token = client.AuthApi(anonymous).create_token("password", email, password)
+    assert (user.email, token.token_type) == (email, "bearer")
+
+    configuration = client.Configuration(host=live_url, access_token=token.access_token)
+    with client.ApiClient(configuration) as signed_in:
+        users = client.UsersApi(signed_in)
+        defaults = users.get_preferences()
+        saved = users.put_preferences(
+            defaults.model_copy(update={"timezone": client.TimeZone.ETC_GMT_MINUS_1})
+        )
+        read = users.get_preferences()
+
+    assert defaults.timezone == client.TimeZone.UTC
+    assert saved.timezone == read.timezone == client.TimeZone.ETC_GMT_MINUS_1
+    assert read.timezone.value == "Etc/GMT-1"
+    assert client.TimeZone.ETC_GMT_PLUS_1.value == "Etc/GMT+1"

@@ -1,5 +1,6 @@
-"""The TypeScript client (openapi-typescript + openapi-fetch) type-checks the usage file, and
-rejects each deliberate mistake in the other one: the types bite."""
+"""The TypeScript clients type-check under `tsc --strict`: openapi-typescript's (with
+openapi-fetch) accepts the usage file and rejects each deliberate mistake in the other one (the
+types bite); openapi-generator's typescript-fetch output compiles as generated."""
 
 from __future__ import annotations
 
@@ -31,6 +32,7 @@ def _tsc(typescript_client: Path, tmp_path: Path, *files: Path) -> subprocess.Co
             str(config),
             "--pretty",
             "false",
+            "--listFiles",
         ],
         cwd=TOOLS,
         capture_output=True,
@@ -39,10 +41,13 @@ def _tsc(typescript_client: Path, tmp_path: Path, *files: Path) -> subprocess.Co
     )
 
 
-def test_usage_passes_and_each_mistake_fails(typescript_client: Path, tmp_path: Path) -> None:
-    # One tsc run over both files: usage.ts must be clean, usage-wrong.ts must fail on
-    # exactly the lines marked `wrong:`.
-    result = _tsc(typescript_client, tmp_path, USAGE, WRONG)
+def test_usage_passes_each_mistake_fails_and_typescript_fetch_compiles(
+    typescript_client: Path, typescript_fetch_client: Path, tmp_path: Path
+) -> None:
+    # One tsc run (the slow part) over all: usage.ts and the whole typescript-fetch client must
+    # be clean, usage-wrong.ts must fail on exactly the lines marked `wrong:`.
+    fetch_index = typescript_fetch_client / "index.ts"
+    result = _tsc(typescript_client, tmp_path, USAGE, WRONG, fetch_index)
 
     assert result.returncode == 2, result.stdout + result.stderr
     errors = [(Path(m["file"]).name, int(m["line"])) for m in DIAGNOSTIC.finditer(result.stdout)]
@@ -53,3 +58,12 @@ def test_usage_passes_and_each_mistake_fails(typescript_client: Path, tmp_path: 
     ]
     assert len(marked) == 4
     assert sorted(errors) == marked, result.stdout
+    assert result.stdout.count("error TS") == len(errors), result.stdout
+    # The generated files were in the program, not skipped: --listFiles names what it compiled.
+    compiled = {Path(line).resolve() for line in result.stdout.splitlines() if line.startswith("/")}
+    for generated in (
+        typescript_client / "schema.d.ts",
+        typescript_fetch_client / "apis" / "ProductsApi.ts",
+        typescript_fetch_client / "models" / "TimeZone.ts",
+    ):
+        assert generated.resolve() in compiled, result.stdout

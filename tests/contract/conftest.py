@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import copy
 import os
 import subprocess
 import sys
@@ -150,3 +151,25 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
             headers=auth,
         ).json()
         yield LiveServer(base_url, token, team["id"], product["id"], doomed["id"])
+
+
+LINK_BODY = "x-request-body"
+
+
+def for_schemathesis(document: dict[str, Any]) -> dict[str, Any]:
+    """A copy of the bundled ``document`` in which each link's ``x-request-body`` is its
+    ``requestBody``, for schemathesis' stateful phase.
+
+    The spec keeps a structured link body (runtime expressions at its leaves, which
+    schemathesis evaluates) under ``x-request-body``, because openapi-generator's parser
+    rejects any ``requestBody`` of a link that is not a string (lint rule link-request-body).
+    """
+    copied = copy.deepcopy(document)
+    for item in copied.get("paths", {}).values():
+        for operation in item.values():
+            responses = operation.get("responses", {}) if isinstance(operation, dict) else {}
+            for response in responses.values():
+                for link in response.get("links", {}).values():
+                    if LINK_BODY in link:
+                        link["requestBody"] = link.pop(LINK_BODY)
+    return copied

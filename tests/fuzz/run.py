@@ -34,7 +34,15 @@ from codegen.generate import load_bundle
 from impl.kit.migrate import server_admin
 from impl.seed import DEMO_EMAIL, DEMO_PASSWORD
 from impl.settings import normalise_database_url
-from tests.contract.conftest import ROOT, log_in, migrate, running_server, server_env, sign_up
+from tests.contract.conftest import (
+    ROOT,
+    for_schemathesis,
+    log_in,
+    migrate,
+    running_server,
+    server_env,
+    sign_up,
+)
 
 DEFAULT_DATABASE_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 
@@ -316,7 +324,9 @@ def main(argv: list[str] | None = None) -> int:
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
     spec = out / "openapi.json"
-    spec.write_text(json.dumps(load_bundle(ROOT / "openapi/openapi.yaml").document))
+    spec.write_text(
+        json.dumps(for_schemathesis(load_bundle(ROOT / "openapi/openapi.yaml").document))
+    )
     server_url = normalise_database_url(os.environ.get("TEST_DATABASE_URL") or DEFAULT_DATABASE_URL)
     with scratch_database(server_url) as database_url:
         env = server_env(database_url)

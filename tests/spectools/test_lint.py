@@ -377,6 +377,28 @@ class Case:
     whole: bool = False
 
 
+_ZONE = """\
+    properties:
+      zone:
+        type: string
+        enum:
+          - UTC
+          - price
+          - -price
+          - GMT+0
+          - GMT0
+      name:
+"""
+_LINK = """\
+description: The widget was created.
+        links:
+          GetWidget:
+            operationId: get_widget
+            parameters:
+              path.widget_id: $response.body#/id
+            requestBody: {body}
+"""
+
 CASES = [
     Case(
         "operation-id-missing",
@@ -742,6 +764,48 @@ CASES = [
         occurrence=4,
         severity=WARNING,
     ),
+    # `-price` next to `price` is fine (generators name it positionally or number it).
+    Case(
+        "enum-name-collision",
+        (Edit(COMPONENTS, "    properties:\n      name:\n", _ZONE),),
+        COMPONENTS,
+        "          - GMT0",
+        "enum values 'GMT+0' and 'GMT0' become the same identifier ('gmt0')",
+    ),
+    Case(
+        "enum-name-collision",
+        (
+            Edit(COMPONENTS, "    properties:\n      name:\n", _ZONE),
+            Edit(
+                COMPONENTS, "          - GMT0\n", "          - GMT0\n        x-enum-varnames: [A]\n"
+            ),
+        ),
+        COMPONENTS,
+        "x-enum-varnames",
+        "x-enum-varnames must list one name per `enum` value (5)",
+    ),
+    Case(
+        "enum-name-collision",
+        (
+            Edit(COMPONENTS, "    properties:\n      name:\n", _ZONE),
+            Edit(
+                COMPONENTS,
+                "          - GMT0\n",
+                "          - GMT0\n"
+                "        x-enum-varnames: [UTC, PRICE, MINUS_PRICE, GMT_0, GMT0]\n",
+            ),
+        ),
+        COMPONENTS,
+        "x-enum-varnames",
+        "member names 'GMT_0' and 'GMT0' become the same identifier",
+    ),
+    Case(
+        "link-request-body",
+        (Edit(PATHS, "description: The widget was created.\n", _LINK.format(body="{name: Gear}")),),
+        PATHS,
+        "requestBody: {name: Gear}",
+        "link GetWidget of create_widget's 201 response has a dict `requestBody`",
+    ),
 ]
 
 
@@ -910,3 +974,14 @@ def test_cli_invalid_document_exits_1(spec: Spec) -> None:
 def test_the_project_spec_has_no_errors() -> None:
     findings = lint(ROOT / "openapi" / "openapi.yaml")
     assert [str(f) for f in findings if f.severity == ERROR] == []
+
+
+def test_distinct_member_names_and_a_string_link_body_pass(spec: Spec) -> None:
+    spec.edit(COMPONENTS, "    properties:\n      name:\n", _ZONE)
+    spec.edit(
+        COMPONENTS,
+        "          - GMT0\n",
+        "          - GMT0\n        x-enum-varnames: [UTC, PRICE, MINUS_PRICE, GMT_PLUS_0, GMT0]\n",
+    )
+    spec.edit(PATHS, "description: The widget was created.\n", _LINK.format(body="$request.body"))
+    assert spec.findings() == []

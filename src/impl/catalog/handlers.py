@@ -83,7 +83,7 @@ class ProductsHandlers:
             description=or_none(body.description),
             price=Decimal(body.price),
             currency=body.currency,
-            status=body.status.value,
+            status=(or_none(body.status) or models.ProductStatus.DRAFT).value,
             tags=list(or_none(body.tags) or []),
         )
         return r.CreateProduct201(
