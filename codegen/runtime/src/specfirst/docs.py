@@ -11,22 +11,35 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from .errors import _Problem, error_response
+
 logger = logging.getLogger("specfirst")
 
+# Every URL is relative to the page (served at `<mount>/docs`), so the docs work wherever the
+# app is mounted or its router included: `docs/assets/...` and `openapi.json` resolve beside it.
 _DOCS_PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{title}</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<link rel="stylesheet" href="/docs/assets/swagger-ui.css"></head>
+<link rel="stylesheet" href="docs/assets/swagger-ui.css"></head>
 <body><div id="swagger-ui"></div>
-<script src="/docs/assets/swagger-ui-bundle.js"></script>
-<script src="/docs/init.js"></script>
+<script src="docs/assets/swagger-ui-bundle.js"></script>
+<script src="docs/init.js"></script>
 </body></html>
 """
 
+# The document's own (relative) server URL resolves against the document's URL, so "Try it
+# out" calls the server that serves these docs, on whatever host, port and prefix.
 _DOCS_INIT = (
-    "window.ui = SwaggerUIBundle("
-    '{url: "/openapi.json", dom_id: "#swagger-ui", deepLinking: true});\n'
+    "window.ui = SwaggerUIBundle({"
+    'url: new URL("openapi.json", document.baseURI).href, '
+    'dom_id: "#swagger-ui", deepLinking: true});\n'
 )
+
+# What the page loads; nothing else of the package's static folder is served.
+_ASSETS = {
+    "swagger-ui.css": "text/css",
+    "swagger-ui-bundle.js": "text/javascript",
+}
 
 
 def _to_yaml(spec_json: str) -> bytes:
@@ -69,14 +82,14 @@ def _docs_routes(title: str) -> list[BaseRoute]:
     if found is None or not found.submodule_search_locations:
         return []
     static = Path(next(iter(found.submodule_search_locations))) / "static"
-    if not (static / "swagger-ui-bundle.js").is_file():
+    if not all((static / name).is_file() for name in _ASSETS):
         return []
     from html import escape
 
-    from starlette.routing import Mount
-    from starlette.staticfiles import StaticFiles
-
     page = _DOCS_PAGE.format(title=escape(title)).encode()
+    # Read once, at the first request for each: plain routes (not a static-files mount), so
+    # FastAPI's include_router, which copies only routes, keeps them under its prefix.
+    assets: dict[str, bytes] = {}
 
     async def docs_page(request: Request) -> Response:
         return Response(page, media_type="text/html")
@@ -84,8 +97,19 @@ def _docs_routes(title: str) -> list[BaseRoute]:
     async def docs_init(request: Request) -> Response:
         return Response(_DOCS_INIT.encode(), media_type="text/javascript")
 
+    async def docs_asset(request: Request) -> Response:
+        name = request.path_params["name"]
+        media_type = _ASSETS.get(name)
+        if media_type is None:
+            missing = _Problem(404, "Not Found", f"No asset is served at {request.url.path}.")
+            return error_response(missing, request.url.path)
+        if name not in assets:
+            assets[name] = (static / name).read_bytes()
+        headers = {"Cache-Control": "public, max-age=86400"}
+        return Response(assets[name], media_type=media_type, headers=headers)
+
     return [
         Route("/docs", docs_page, methods=["GET"]),
         Route("/docs/init.js", docs_init, methods=["GET"]),
-        Mount("/docs/assets", app=StaticFiles(directory=str(static)), name="docs-assets"),
+        Route("/docs/assets/{name}", docs_asset, methods=["GET"]),
     ]

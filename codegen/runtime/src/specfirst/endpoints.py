@@ -6,7 +6,9 @@ import asyncio
 import collections
 import logging
 from collections.abc import Awaitable, Callable, Mapping
+from contextlib import AbstractAsyncContextManager, AsyncExitStack
 from dataclasses import dataclass, field
+from http import HTTPStatus
 from typing import (
     Any,
     Generic,
@@ -17,10 +19,12 @@ import anyio.to_thread
 from pydantic import (
     ValidationError,
 )
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
 from .bodies import _check_declared_length, _JsonShape, _located, _read_body
+from .dependencies import ContextDependencies
 from .errors import ApiError, _Problem
 from .operations import (
     Authenticator,
@@ -46,6 +50,8 @@ class Options(Generic[Ctx]):
     validate_responses: bool
     problems: ProblemWriter | None = None
     limits: Limits = field(default_factory=Limits)
+    # The FastAPI dependencies the context factory declares (None: it declares none).
+    dependencies: ContextDependencies | None = None
 
 
 # ---------------------------------------------------------------------------- endpoints
@@ -153,6 +159,13 @@ def _not_implemented(op: Operation, problems: ProblemWriter) -> Endpoint:
     return endpoint
 
 
+def _from_http_exception(exc: HTTPException) -> ApiError:
+    code = exc.status_code
+    title = HTTPStatus(code).phrase if code in HTTPStatus._value2member_map_ else "Error"
+    detail = exc.detail if isinstance(exc.detail, str) else title
+    return _Problem(code, title, detail, headers=exc.headers)
+
+
 def make_endpoint(
     op: Operation, handler: Callable[..., Awaitable[Any]], options: Options[Any]
 ) -> Endpoint:
@@ -161,6 +174,7 @@ def make_endpoint(
     param_pointer = _param_pointer(op)
     adapter = op.params_adapter
     context = options.context
+    dependencies = options.dependencies
     needs_auth = op.security != ((),) and any(op.security)
     problems = options.problems or ProblemWriter(None, ())
     limits = options.limits
@@ -191,8 +205,15 @@ def make_endpoint(
         async def run() -> Any:
             if context is None:
                 return await handler(None, **kwargs)
-            async with context(RequestInfo(request, op, principal, kwargs)) as ctx:
-                return await handler(ctx, **kwargs)
+            info = RequestInfo(request, op, principal, kwargs)
+            if dependencies is None:
+                async with context(info) as ctx:
+                    return await handler(ctx, **kwargs)
+            async with AsyncExitStack() as stack:
+                values = await dependencies.solve(request, stack)
+                factory: Callable[..., AbstractAsyncContextManager[Any]] = context
+                async with factory(info, **values) as ctx:
+                    return await handler(ctx, **kwargs)
 
         try:
             result = await run() if deadlines is None else await deadlines.run(run)
@@ -204,16 +225,18 @@ def make_endpoint(
                 headers={"Retry-After": str(limits.retry_after)},
             )
             return problems.error(late, op, request.url.path)
-        except ApiError as exc:
-            if not op.documents(exc.status):
+        except (ApiError, HTTPException) as caught:
+            # An HTTPException is what FastAPI dependencies raise: answered like an ApiError.
+            error = caught if isinstance(caught, ApiError) else _from_http_exception(caught)
+            if not op.documents(error.status):
                 message = (
-                    f"{op.operation_id} raised status {exc.status}, "
+                    f"{op.operation_id} raised status {error.status}, "
                     "which its contract does not document"
                 )
                 if options.validate_responses:
-                    raise TypeError(message) from exc
+                    raise TypeError(message) from caught
                 logger.warning(message)
-            return problems.error(exc, op, request.url.path)
+            return problems.error(error, op, request.url.path)
         return _render(op, specs, result)
 
     return endpoint

@@ -13,18 +13,24 @@ from .responses import ProblemWriter
 
 logger = logging.getLogger("specfirst")
 
-# ---------------------------------------------------------------------------- the app
+# Set in the scope by the outermost instance, so a router's routes that carry their own (for an
+# app that includes them without the middleware) leave the request to the app's.
+_HANDLED = "specfirst.request_id"
 
 
 class RequestContextMiddleware:
-    """Accepts or generates X-Request-ID and echoes it; unhandled errors become 500 problems."""
+    """Accepts or generates X-Request-ID and echoes it; unhandled errors become 500 problems.
+
+    A generated app runs it around everything it serves; a generated ``APIRouter``'s routes each
+    carry one, which steps aside when an outer one already handles the request.
+    """
 
     def __init__(self, app: ASGIApp, problems: ProblemWriter | None = None) -> None:
         self.app = app
         self.problems = problems
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or _HANDLED in scope:
             await self.app(scope, receive, send)
             return
         incoming = ""
@@ -35,6 +41,7 @@ class RequestContextMiddleware:
         # 32 random hex digits, as uuid4().hex but without building a UUID.
         request_id = incoming if _SANE_REQUEST_ID.match(incoming) else os.urandom(16).hex()
         token = request_id_var.set(request_id)
+        scope[_HANDLED] = request_id
         started = False
         raw_id = request_id.encode()
 

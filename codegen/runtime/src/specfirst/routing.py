@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import inspect
 import logging
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
 from dataclasses import replace
 from typing import (
     Any,
 )
 
+from fastapi import params
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Match, NoMatchFound, Route
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .endpoints import Endpoint
 from .errors import PROBLEM_JSON, _Problem
@@ -24,8 +25,10 @@ from .responses import ProblemWriter
 logger = logging.getLogger("specfirst")
 
 
-def _http_exception(problems: ProblemWriter) -> Callable[[Request, Exception], Response]:
-    def handler(request: Request, exc: Exception) -> Response:
+def _http_exception(
+    problems: ProblemWriter,
+) -> Callable[[Request, Exception], Coroutine[Any, Any, Response]]:
+    async def handler(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
         titles = {404: "Not Found", 405: "Method Not Allowed"}
         details = {
@@ -59,7 +62,7 @@ class OperationRoutes(BaseRoute):
     Starlette's router asks every route in turn, a regex match each: with forty operations
     that was a tenth of a request's CPU. Here only the routes whose literal segments are the
     request's, at the same places, are asked (``Route.matches``, in their order), so the
-    answer is the one the router would give, 405s included. ``routes`` lists them.
+    answer is the one the router would give. ``routes`` lists them.
     """
 
     def __init__(self, routes: Sequence[Route]) -> None:
@@ -116,11 +119,50 @@ def _route_path(scope: Scope) -> str:
     return path
 
 
-def _dispatch(endpoints: Mapping[str, Endpoint]) -> Endpoint:
-    async def endpoint(request: Request) -> Response:
-        return await endpoints[request.method](request)
+class PathEndpoint:
+    """The ASGI app of one path of the contract: each documented method's endpoint, and 405
+    with ``Allow`` for any other.
 
-    return endpoint
+    Its route matches the path whatever the method, so a path decides before its method is
+    looked at: as OpenAPI says, a concrete path (``/products/count``) is matched before a
+    templated one (``/products/{id}``) for every method, and ``PATCH /products/count`` with
+    only GET there is 405, not the templated path's PATCH. Being an ASGI app rather than a
+    function, its route keeps that when FastAPI's ``include_router`` copies it.
+    """
+
+    def __init__(self, endpoints: Mapping[str, Endpoint], problems: ProblemWriter) -> None:
+        self.endpoints = dict(endpoints)
+        self.problems = problems
+        self.allow = ", ".join(sorted(endpoints))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request = Request(scope, receive, send)
+        endpoint = self.endpoints.get(request.method)
+        if endpoint is None:
+            refused = _Problem(
+                405,
+                "Method Not Allowed",
+                f"{request.method} is not allowed on {request.url.path}.",
+                headers={"Allow": self.allow},
+            )
+            response = self.problems.error(refused, None, request.url.path)
+        else:
+            response = await endpoint(request)
+        await response(scope, receive, send)
+
+
+def path_routes(
+    by_path: Mapping[str, Mapping[str, Endpoint]],
+    problems: ProblemWriter,
+    wrap: Callable[[ASGIApp], ASGIApp] = lambda app: app,
+) -> list[Route]:
+    """One route per path, concrete paths first (see :class:`PathEndpoint`)."""
+    routes: list[Route] = []
+    for path, endpoints in sorted(by_path.items(), key=lambda item: _sort_key(item[0])):
+        route = Route(path, wrap(PathEndpoint(endpoints, problems)), name=path)
+        route.methods = None  # every method reaches the path's endpoint, which answers 405
+        routes.append(route)
+    return routes
 
 
 def _path_regex_safe(path: str, op: Operation) -> str:
@@ -136,32 +178,48 @@ def _sort_key(path: str) -> tuple[tuple[int, str], ...]:
     return tuple((1 if "{" in seg else 0, seg) for seg in path.split("/"))
 
 
+def _is_dependency(parameter: inspect.Parameter) -> bool:
+    markers = [parameter.default, *getattr(parameter.annotation, "__metadata__", ())]
+    return any(isinstance(marker, params.Depends) for marker in markers)
+
+
 def check_signature(
     method: Callable[..., Any], op: Operation, expected: Sequence[str]
 ) -> str | None:
-    """Why ``method`` cannot serve ``op``, or None if its keyword arguments fit."""
+    """Why ``method`` cannot serve ``op``, or None if its keyword arguments fit.
+
+    Every argument the contract gives it must be a parameter, and every parameter after the
+    context one of them: a parameter the contract does not declare would never be given
+    (a ``Depends`` marker, say, would arrive as itself). FastAPI dependencies belong on the
+    context factory, whose context every handler receives.
+    """
     try:
         signature = inspect.signature(method)
     except (TypeError, ValueError):
         return None
-    params = list(signature.parameters.values())
-    if any(p.kind is p.VAR_KEYWORD for p in params):
+    parameters = list(signature.parameters.values())
+    if any(p.kind is p.VAR_KEYWORD for p in parameters):
         return None
-    names = {p.name for p in params if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)}
+    names = {p.name for p in parameters if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)}
     missing = [name for name in expected if name not in names]
     extra = [
-        p.name
-        for p in params[1:]
-        if p.name not in expected and p.default is p.empty and p.kind is not p.VAR_POSITIONAL
+        p
+        for p in parameters[1:]
+        if p.name not in expected and p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)
     ]
-    if missing or extra:
-        parts = []
-        if missing:
-            parts.append("missing " + ", ".join(missing))
-        if extra:
-            parts.append("unexpected " + ", ".join(extra))
-        return f"{op.operation_id}: {'; '.join(parts)}"
-    return None
+    if not missing and not extra:
+        return None
+    parts = []
+    if missing:
+        parts.append("missing " + ", ".join(missing))
+    if extra:
+        parts.append("unexpected " + ", ".join(p.name for p in extra) + " (not in the contract)")
+    if any(_is_dependency(p) for p in extra):
+        parts.append(
+            "a handler takes only the contract's arguments: declare FastAPI dependencies "
+            "(Depends) on the context factory, and reach them through the context"
+        )
+    return f"{op.operation_id}: {'; '.join(parts)}"
 
 
 def mounted(operations: Sequence[Operation], paths: Mapping[str, str]) -> tuple[Operation, ...]:

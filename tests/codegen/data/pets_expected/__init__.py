@@ -8,7 +8,7 @@ _runtime.require("1.0", generator="specfirst-codegen 1.0.0")
 
 from specfirst import ApiError, Credentials, FieldError, Problem, RequestInfo  # noqa: E402
 
-from .app import OPERATIONS, Implementation, build_app  # noqa: E402
+from .app import OPERATIONS, Implementation, build_app, build_router  # noqa: E402
 
 __all__ = [
     "OPERATIONS",
@@ -19,4 +19,5 @@ __all__ = [
     "Problem",
     "RequestInfo",
     "build_app",
+    "build_router",
 ]

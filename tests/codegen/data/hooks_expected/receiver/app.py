@@ -9,7 +9,7 @@ from typing import Any, Generic
 
 from typing_extensions import TypedDict, TypeVar
 
-from starlette.applications import Starlette
+from fastapi import FastAPI
 from starlette.middleware import Middleware
 
 import specfirst as rt
@@ -58,7 +58,7 @@ def build_receiver(
     middleware: Sequence[Middleware] = (),
     lifespan: Any = None,
     limits: rt.Limits | None = None,
-) -> Starlette:
+) -> FastAPI:
     """The ASGI app receiving the webhooks and callbacks named in ``paths``, each at its path.
 
     Requests are validated as the document says (problem+json errors, as for operations);
