@@ -6,6 +6,7 @@ import importlib.util
 import json
 import logging
 from pathlib import Path
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -43,15 +44,16 @@ _ASSETS = {
 
 
 def _to_yaml(spec_json: str) -> bytes:
-    try:
-        import yaml
+    try:  # the `yaml` extra, imported by name: the runtime type-checks without its stubs
+        yaml: Any = importlib.import_module("yaml")
     except ImportError:  # JSON is YAML too; PyYAML only makes it prettier
         return spec_json.encode()
     dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
     document = json.loads(spec_json)
-    return yaml.dump(
+    text: str = yaml.dump(
         document, Dumper=dumper, sort_keys=False, allow_unicode=True, width=100
-    ).encode()
+    )
+    return text.encode()
 
 
 def _spec_routes(spec_json: str, *, docs: bool, title: str) -> list[BaseRoute]:
