@@ -12,7 +12,7 @@ pytest_parallel := "-n " + env_var_or_default("PYTEST_WORKERS", "auto") + " --di
 default:
     @just --list
 
-# Migrate (and on first start seed) the database, then serve on HOST:PORT (default 127.0.0.1:8000).
+# Migrate (in development: seed on first start, print the demo login), then serve on HOST:PORT (default 127.0.0.1:8000).
 serve:
     uv run python -m impl serve
 
@@ -26,7 +26,7 @@ serve-prod:
 migrate:
     uv run python -m impl migrate
 
-# Fill DATABASE_URL with the demo dataset if it is empty, and print the demo login.
+# Fill DATABASE_URL with the demo dataset (and fake data) if it is empty, and print the demo login.
 seed teams="3" products="25" orders="30":
     uv run python -m impl seed --teams {{teams}} --products {{products}} --orders {{orders}}
 
