@@ -21,7 +21,8 @@ _OUTSIDE = [re.compile(p) for p in (r"\.\./" + "shared", r"\banchors" + r"\.md\b
 _OUTSIDE_NOTES = re.compile(r"(?<![\w/.-])(?:design|style)" + r"\.md\b")
 
 
-def _tracked() -> list[Path]:
+def tracked_files() -> list[Path]:
+    """The files git tracks (that exist in the working tree)."""
     listed = subprocess.run(
         ["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, text=True, check=True
     ).stdout
@@ -35,7 +36,7 @@ def _text(path: Path) -> str | None:
         return None
 
 
-TRACKED = _tracked()
+TRACKED = tracked_files()
 MARKDOWN = [p for p in TRACKED if p.suffix == ".md" and "tests/codegen/data" not in str(p)]
 
 

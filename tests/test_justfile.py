@@ -40,7 +40,8 @@ def doc_comments(text: str) -> dict[str, list[str]]:
     return docs
 
 
-def _just() -> str:
+def just_executable() -> str:
+    """The `just` of this environment (the rust-just package), else the one on PATH."""
     beside = Path(sys.executable).with_name("just")
     found = str(beside) if beside.exists() else shutil.which("just")
     assert found, "just is not installed: `uv sync` installs it (the rust-just package)"
@@ -50,7 +51,7 @@ def _just() -> str:
 def _just_recipes() -> dict[str, str | None]:
     """Each recipe's doc as just itself reads it (`just --dump --dump-format json`)."""
     dump = subprocess.run(
-        [_just(), "--justfile", str(JUSTFILE), "--dump", "--dump-format", "json"],
+        [just_executable(), "--justfile", str(JUSTFILE), "--dump", "--dump-format", "json"],
         capture_output=True,
         text=True,
         check=True,
