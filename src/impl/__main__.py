@@ -7,8 +7,12 @@ import argparse
 import asyncio
 import logging
 import signal
+from typing import TYPE_CHECKING
 
 from impl.settings import Settings
+
+if TYPE_CHECKING:
+    from impl.seed import DemoAccount
 
 logger = logging.getLogger("storefront")
 # `serve-prod`'s metrics directory when PROMETHEUS_MULTIPROC_DIR is unset.
@@ -22,11 +26,17 @@ async def _migrate(settings: Settings) -> None:
     logger.info("database migrated: %s", _safe_url(settings.database_url))
 
 
-async def _seed(settings: Settings, fake: tuple[int, int, int] | None = None) -> None:
-    base_url = f"http://{settings.host}:{settings.port}"
+async def _seed(
+    settings: Settings, fake: tuple[int, int, int] | None = None, *, on_start: bool = False
+) -> None:
+    """Seed the demo (and `fake`) data if the database is empty, then say how to sign in.
+
+    `on_start` (`serve` in development): every start prints the demo login, not only the one
+    that seeded it.
+    """
     from impl.audit import recorder
     from impl.kit.db import create_engine, create_sessionmaker
-    from impl.seed import seed_demo
+    from impl.seed import find_demo_account, seed_demo
 
     recorder.install()
     engine = create_engine(settings)
@@ -45,20 +55,38 @@ async def _seed(settings: Settings, fake: tuple[int, int, int] | None = None) ->
                 f"{made.orders} orders of fake data (every fake user's password: "
                 f"{FAKE_PASSWORD})."
             )
+        demo = await find_demo_account(sessionmaker, settings)
     finally:
         await engine.dispose()
-    if credentials is None:
+    if credentials is None and not on_start:
         print("The database already has users; demo data was not added.")
-        return
-    print(
-        "\nDemo login (seeded on first start; a team owner and platform admin):\n"
-        f"  email:    {credentials.email}\n"
-        f"  password: {credentials.password}\n"
-        f"  team:     {credentials.team_id}\n"
-        f"Get a token: curl -s -X POST {base_url}/v1/auth/token "
-        f"-d grant_type=password -d username={credentials.email} "
-        f"-d password={credentials.password}\n"
-    )
+    print(_demo_login(demo, f"http://{settings.host}:{settings.port}"), flush=True)
+
+
+def _demo_login(demo: DemoAccount | None, base_url: str) -> str:
+    """How to sign in as the demo account (development only), as `serve` and `seed` print it."""
+    if demo is None:
+        return (
+            "\nNo demo account in this database (it had users before its first development "
+            "start): sign up with POST /v1/users, or make a platform admin with "
+            "`just create-admin EMAIL USERNAME`.\n"
+        )
+    roles = [f"owner of team {demo.team_id}"] if demo.team_id else []
+    roles += ["platform admin"] if demo.is_admin else []
+    lines = [
+        "\nDemo login (development only; there is no demo account in production):",
+        f"  email:    {demo.email}",
+        f"  password: {demo.password or '(changed since it was seeded: not the demo password)'}",
+        f"  roles:    {', '.join(roles) or 'none'}",
+    ]
+    if not demo.active:
+        lines.append("The demo account is deactivated: it cannot sign in.")
+    elif demo.password:
+        lines.append(
+            f"Get a token: curl -s -X POST {base_url}/v1/auth/token "
+            f"-d grant_type=password -d username={demo.email} -d password={demo.password}"
+        )
+    return "\n".join(lines) + "\n"
 
 
 async def _work(settings: Settings) -> int:
@@ -212,7 +240,7 @@ def main(argv: list[str] | None = None) -> None:
 
         asyncio.run(_migrate(settings))
         if settings.environment == "development":
-            asyncio.run(_seed(settings))
+            asyncio.run(_seed(settings, on_start=True))
         logger.info(
             "serving on http://%s:%d (API reference at /docs)", settings.host, settings.port
         )

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from impl.accounts.errors import EmailTakenError, UsernameTakenError
 from impl.accounts.repository import UserRepository
 from impl.accounts.service import AccountService, normalise_email
-from impl.auth.passwords import hash_password_async
+from impl.auth.passwords import hash_password_async, verify_password_async
 from impl.catalog.repository import ProductRepository
 from impl.kit.db import unit_of_work
 from impl.models import ProductStatus, Role
@@ -96,6 +96,43 @@ async def seed_demo(
     return DemoCredentials(
         email=DEMO_EMAIL, username=DEMO_USERNAME, password=DEMO_PASSWORD, team_id=team.id
     )
+
+
+@dataclass(frozen=True, slots=True)
+class DemoAccount:
+    """What a development start says about the demo account: whether and how to sign in."""
+
+    email: str
+    # The published password, or None when the account's password is no longer it.
+    password: str | None
+    active: bool
+    is_admin: bool
+    # The demo team, while the demo account is still one of its members.
+    team_id: uuid.UUID | None
+
+
+async def find_demo_account(
+    sessionmaker: async_sessionmaker[AsyncSession], settings: Settings
+) -> DemoAccount | None:
+    """The demo account as it stands (None when this database has none).
+
+    Development only, like the account itself: raises `NotDevelopmentError` otherwise.
+    """
+    require_development(settings)
+    async with unit_of_work(sessionmaker) as session:
+        user = await UserRepository(session).get_by_email(DEMO_EMAIL)
+        if user is None:
+            return None
+        teams = await TeamRepository(session).list_for_member(user.id, limit=100)
+        team_id = next((team.id for team, _ in teams if team.name == DEMO_TEAM_NAME), None)
+        unchanged = await verify_password_async(user.password_hash, DEMO_PASSWORD)
+        return DemoAccount(
+            email=user.email,
+            password=DEMO_PASSWORD if unchanged else None,
+            active=user.is_active,
+            is_admin=user.is_admin,
+            team_id=team_id,
+        )
 
 
 def _demo_status(index: int) -> ProductStatus:

@@ -64,10 +64,10 @@ def server_env(database_url: str) -> dict[str, str]:
     return env
 
 
-def migrate(env: dict[str, str]) -> None:
+def migrate(env: dict[str, str], *, root: Path = ROOT) -> None:
     subprocess.run(
         [sys.executable, "-m", "impl", "migrate"],
-        cwd=ROOT,
+        cwd=root,
         env=env,
         check=True,
         capture_output=True,
@@ -75,16 +75,17 @@ def migrate(env: dict[str, str]) -> None:
 
 
 @contextmanager
-def running_server(env: dict[str, str], log: Path) -> Iterator[str]:
+def running_server(env: dict[str, str], log: Path, *, root: Path = ROOT) -> Iterator[str]:
     """The real app under uvicorn (serve.py: response validation on) on a free loopback port.
 
-    Yields its base URL; stops it afterwards. The server's output goes to ``log``.
+    Yields its base URL; stops it afterwards. The server's output goes to ``log``. ``root``:
+    the checkout to run (``env``'s PYTHONPATH must point at it too).
     """
     port = free_port()
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [sys.executable, str(ROOT / "tests/contract/serve.py"), str(port)],
-            cwd=ROOT,
+            [sys.executable, str(root / "tests/contract/serve.py"), str(port)],
+            cwd=root,
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,

@@ -1,4 +1,4 @@
-"""Layering rules from docs/style: cheap to check, expensive to lose."""
+"""Layering rules of docs/architecture.md, "The implementation": cheap to check, dear to lose."""
 
 from __future__ import annotations
 

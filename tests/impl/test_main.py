@@ -7,6 +7,7 @@ import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -56,16 +57,15 @@ def _users(env: dict[str, str]) -> list[tuple[str, str, int]]:
         return db.execute("SELECT email, username, is_admin FROM users ORDER BY email").fetchall()
 
 
-@pytest.fixture
-def production_server(env: dict[str, str], tmp_path: Path) -> Iterator[str]:
+@contextmanager
+def _serving(env: dict[str, str], log: Path) -> Iterator[str]:
+    """`python -m impl serve` on a free port, as `just serve` runs it; its base URL."""
     port = free_port()
-    log = tmp_path / "serve.log"
-    server_env = {**env, **_PRODUCTION_KEYS, "ENVIRONMENT": "production", "PORT": str(port)}
     with log.open("w") as out:
         process = subprocess.Popen(
             [sys.executable, "-m", "impl", "serve"],
             cwd=ROOT,
-            env=server_env,
+            env={**env, "PORT": str(port)},
             stdout=out,
             stderr=subprocess.STDOUT,
         )
@@ -76,6 +76,13 @@ def production_server(env: dict[str, str], tmp_path: Path) -> Iterator[str]:
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+@pytest.fixture
+def production_server(env: dict[str, str], tmp_path: Path) -> Iterator[str]:
+    server_env = {**env, **_PRODUCTION_KEYS, "ENVIRONMENT": "production"}
+    with _serving(server_env, tmp_path / "serve.log") as base_url:
+        yield base_url
 
 
 class TestCreateAdmin:
@@ -141,6 +148,12 @@ class TestProduction:
         assert answer.json()["error"] == "invalid_grant"
         assert _users(env) == []
 
+    def test_serve_prints_no_demo_login(self, production_server: str, tmp_path: Path) -> None:
+        log = (tmp_path / "serve.log").read_text()
+        assert "serving on" in log
+        assert "Demo login" not in log
+        assert DEMO_PASSWORD not in log
+
 
 def test_development_serve_seeds_the_demo_and_keeps_its_keys(env: dict[str, str]) -> None:
     done = _impl(env, "seed")
@@ -148,3 +161,35 @@ def test_development_serve_seeds_the_demo_and_keeps_its_keys(env: dict[str, str]
     assert _users(env) == [(DEMO_EMAIL, "demo", 1)]
     keys = Path(env["KEYS_DIR"])
     assert sorted(p.name for p in keys.iterdir()) == ["cursor_secret", "jwt_secret"]
+
+
+def _token(base_url: str, email: str, password: str) -> httpx.Response:
+    return httpx.post(
+        f"{base_url}/v1/auth/token",
+        data={"grant_type": "password", "username": email, "password": password},
+    )
+
+
+def test_every_development_start_says_how_to_sign_in(env: dict[str, str], tmp_path: Path) -> None:
+    login = f"  email:    {DEMO_EMAIL}\n  password: {DEMO_PASSWORD}\n"
+    for start in ("first", "second"):
+        log = tmp_path / f"{start}.log"
+        with _serving(env, log) as base_url:
+            printed = log.read_text()
+            assert "Demo login (development only" in printed, start
+            assert login in printed, start
+            assert _token(base_url, DEMO_EMAIL, DEMO_PASSWORD).status_code == 200, start
+    assert _users(env) == [(DEMO_EMAIL, "demo", 1)]
+
+
+def test_the_login_printed_is_one_that_signs_in(env: dict[str, str]) -> None:
+    assert f"password: {DEMO_PASSWORD}" in _impl(env, "seed").stdout
+    path = env["DATABASE_URL"].removeprefix("sqlite:///")
+    with sqlite3.connect(path) as db:
+        # Any other hash: the demo password no longer verifies.
+        db.execute("UPDATE users SET password_hash = ? WHERE email = ?", ("x", DEMO_EMAIL))
+    again = _impl(env, "seed").stdout
+    assert "demo data was not added" in again
+    assert f"email:    {DEMO_EMAIL}" in again
+    assert "password: (changed since it was seeded: not the demo password)" in again
+    assert DEMO_PASSWORD not in again

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -11,7 +12,14 @@ from impl.catalog.service import ProductService
 from impl.fake_data import seed_fake
 from impl.kit.db import Unit, unit_of_work
 from impl.models import Order, StockLevel, StockMovement
-from impl.seed import DEMO_PASSWORD, DEMO_PRODUCT_COUNT, seed_demo
+from impl.seed import (
+    DEMO_EMAIL,
+    DEMO_PASSWORD,
+    DEMO_PRODUCT_COUNT,
+    NotDevelopmentError,
+    find_demo_account,
+    seed_demo,
+)
 from impl.settings import Settings
 from impl.teams.access import TeamAccess
 from impl.teams.service import TeamService
@@ -49,6 +57,27 @@ async def test_seeds_once(
         assert {product.status for product in products.items} == {"draft", "active", "archived"}
 
     assert await seed_demo(sessionmaker, settings) is None
+
+
+async def test_the_demo_account_as_a_start_finds_it(
+    sessionmaker: async_sessionmaker[AsyncSession], settings: Settings
+) -> None:
+    assert await find_demo_account(sessionmaker, settings) is None
+    credentials = await seed_demo(sessionmaker, settings)
+    assert credentials is not None
+
+    found = await find_demo_account(sessionmaker, settings)
+
+    assert found is not None
+    assert (found.email, found.password, found.team_id) == (
+        DEMO_EMAIL,
+        DEMO_PASSWORD,
+        credentials.team_id,
+    )
+    assert (found.active, found.is_admin) == (True, True)
+    production = settings.model_copy(update={"environment": "production"})
+    with pytest.raises(NotDevelopmentError):
+        await find_demo_account(sessionmaker, production)
 
 
 async def test_fake_data_keeps_every_invariant(

@@ -102,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     mock.add_argument("--spec", required=True, help="root OpenAPI file (YAML or JSON)")
     mock.add_argument("--host", default="127.0.0.1")
-    mock.add_argument("--port", type=int, default=8000)
+    mock.add_argument("--port", type=int, default=4010, help="default 4010 (Prism's)")
     mock.add_argument("--log-level", default="info", help="uvicorn's (default info)")
     mock.set_defaults(run=_mock)
     args = parser.parse_args(argv)
