@@ -244,8 +244,14 @@ def main(argv: list[str] | None = None) -> None:
         logger.info(
             "serving on http://%s:%d (API reference at /docs)", settings.host, settings.port
         )
+        from specfirst import MissingOperationsError
+
+        try:
+            app = create_app(settings)
+        except MissingOperationsError as error:  # the contract has an operation not implemented
+            raise SystemExit(f"Refusing to start: {error}") from None
         uvicorn.run(
-            create_app(settings),
+            app,
             host=settings.host,
             port=settings.port,
             log_config=None,
