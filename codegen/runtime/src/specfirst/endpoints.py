@@ -34,6 +34,7 @@ from .operations import (
 from .params import _pointer_token, _read_params, _validation_problem
 from .responses import ProblemWriter, _render
 from .security import _authenticate
+from .streams import call_in_context, render, streams
 
 logger = logging.getLogger("specfirst")
 
@@ -168,6 +169,7 @@ def make_endpoint(
     shape = _JsonShape.of(limits)
     timeout = limits.request_timeout
     deadlines = _Deadlines(timeout) if timeout is not None else None
+    streaming = streams(op)  # a stream keeps the context open until it ends
 
     async def endpoint(request: Request) -> Response:
         request.scope["openapi.operation"] = op
@@ -191,6 +193,9 @@ def make_endpoint(
         async def run() -> Any:
             if context is None:
                 return await handler(None, **kwargs)
+            if streaming:
+                info = RequestInfo(request, op, principal, kwargs)
+                return await call_in_context(context(info), handler, kwargs)
             async with context(RequestInfo(request, op, principal, kwargs)) as ctx:
                 return await handler(ctx, **kwargs)
 
@@ -214,6 +219,8 @@ def make_endpoint(
                     raise TypeError(message) from exc
                 logger.warning(message)
             return problems.error(exc, op, request.url.path)
+        if streaming:
+            return await render(result, lambda value: _render(op, specs, value))
         return _render(op, specs, result)
 
     return endpoint
