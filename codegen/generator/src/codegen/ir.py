@@ -21,14 +21,15 @@ class Parameter:
     explode: bool
     content_json: bool
     description: str
+    array_fields: tuple[str, ...] = ()  # of a form-encoded `in: querystring` object
 
 
 @dataclass(frozen=True, slots=True)
 class MediaContent:
     media_type: str
-    kind: str  # json | form | text | binary | multipart | empty
-    annotation: str
-    validator: str
+    kind: str  # json | form | text | binary | multipart | empty; streamed: jsonl | json-seq | sse
+    annotation: str  # streamed: AsyncIterator[item]
+    validator: str  # streamed: the item's
     array_fields: tuple[str, ...] = ()
 
 

@@ -30,8 +30,22 @@ POSITIONS_MODULE = "codegen_positions"
 _PLACEHOLDER_KEEPS = ("description", "title", "default", "examples", "readOnly", "writeOnly")
 _NOT_SCHEMAS = frozenset({"default", "example", "examples", "enum", "const"})
 
-METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
-_PARAM_LOCATIONS = ("path", "query", "header", "cookie")
+METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace", "query")
+_PARAM_LOCATIONS = ("path", "query", "querystring", "header", "cookie")
+# Sequential media types (OpenAPI 3.2): with an item schema, a response streams its items.
+_SEQUENTIAL = {
+    "application/jsonl": "jsonl",
+    "application/x-ndjson": "jsonl",
+    "application/json-seq": "json-seq",
+    "text/event-stream": "sse",
+}
+# The item schema: 3.2's keyword, and the extension that says the same in 3.0 and 3.1.
+ITEM_SCHEMA_KEYS = ("itemSchema", "x-item-schema")
+
+
+def stream_kind(media_type: str) -> str | None:
+    """How a response of this sequential media type is streamed, or None if it is not one."""
+    return _SEQUENTIAL.get(media_type.lower().split(";", 1)[0].strip())
 
 
 def media_kind(media_type: str) -> str:
@@ -173,8 +187,9 @@ class _Parser:
         self.warnings = kept
         tuples = self.placeholders(hoisting)
         all_schemas = {**self.schemas, **self.hoisted}
-        model_document = {
-            "openapi": self.document.get("openapi", "3.1.0"),
+        model_document: dict[str, Any] = {
+            # The model generator reads 3.1; 3.2's Schema Objects are the same dialect.
+            "openapi": _model_version(str(self.document.get("openapi", "3.1.0"))),
             "info": {"title": "models", "version": "0"},
             "paths": {},
             "components": {"schemas": _with_placeholders(all_schemas, tuples)},
@@ -285,11 +300,31 @@ class _Parser:
         item, _ = self.deref(item, pointer)
         if not isinstance(item, dict):
             return []
-        return [
-            (method, item[method], item.get("parameters") or [], join_pointer(pointer, method))
+        shared = item.get("parameters") or []
+        found = [
+            (method, item[method], shared, join_pointer(pointer, method))
             for method in METHODS
             if isinstance(item.get(method), dict)
         ]
+        extra = item.get("additionalOperations") or {}
+        for method, operation in extra.items() if isinstance(extra, dict) else ():
+            # The pointer's parent is the path item's, as for the fixed methods (parameters).
+            op_pointer = join_pointer(pointer, "additionalOperations", method)
+            if method != method.upper():
+                # HTTP methods are case-sensitive, but the router matches them upper-cased.
+                raise SpecError(
+                    [
+                        self.bundle.diagnostic(
+                            f"additionalOperations method {method!r} is not upper-case: the "
+                            "runtime's router (Starlette) matches methods upper-cased, so it "
+                            "cannot be served",
+                            op_pointer,
+                        )
+                    ]
+                )
+            if isinstance(operation, dict):
+                found.append((method, operation, shared, op_pointer))
+        return found
 
     def api(self, operations: list[ir.Operation]) -> ir.Api:
         info = self.document.get("info") or {}
@@ -445,11 +480,12 @@ class _Parser:
         self, mapper: TypeMapper, base: str, shared: list[Any], own: list[Any], pointer: str
     ) -> tuple[ir.Parameter, ...]:
         merged: dict[tuple[str, str], tuple[dict[str, Any], str]] = {}
+        item_pointer = pointer.rsplit("/", 1)[0]
+        if item_pointer.endswith("/additionalOperations"):
+            item_pointer = item_pointer.rsplit("/", 1)[0]
         for source, items in (("parameters", shared), ("parameters", own)):
             for index, raw in enumerate(items):
-                p_pointer = join_pointer(
-                    pointer if items is own else pointer.rsplit("/", 1)[0], source, index
-                )
+                p_pointer = join_pointer(pointer if items is own else item_pointer, source, index)
                 param, p_pointer = self.deref(raw, p_pointer)
                 if not isinstance(param, dict) or param.get("in") not in _PARAM_LOCATIONS:
                     raise SpecError([self.bundle.diagnostic("invalid parameter", p_pointer)])
@@ -463,14 +499,16 @@ class _Parser:
                     continue  # OpenAPI says these header parameters are ignored
                 key = (name.lower() if location == "header" else name, location)
                 merged[key] = (param, p_pointer)
+        self.check_querystring(merged, pointer)
         names = NameTable({"self", "ctx", "body"})
         result = []
-        for (_, location), (param, _pointer) in merged.items():
+        for (_, location), (param, p_pointer) in merged.items():
             name = str(param["name"])
             schema: Any = param.get("schema")
             content_json = False
             if schema is None and isinstance(param.get("content"), dict) and param["content"]:
                 media, media_obj = next(iter(param["content"].items()))
+                self.refuse_item_schema(media_obj, join_pointer(p_pointer, "content", media))
                 schema = (media_obj or {}).get("schema", {})
                 content_json = media_kind(media) == "json"
             hint = f"{base}{pascal(name)}Param"
@@ -478,7 +516,12 @@ class _Parser:
             python_name = names.claim(
                 safe_identifier(name.lower() if location == "header" else name)
             )
-            required = bool(param.get("required", False)) or location == "path"
+            # A form-encoded query string is always there: an empty one is an empty object.
+            required = (
+                bool(param.get("required", False))
+                or location == "path"
+                or (location == "querystring" and not content_json)
+            )
             resolved = mapper.with_siblings(schema or {})
             has_default = isinstance(resolved, dict) and "default" in resolved
             default = resolved.get("default") if has_default else None
@@ -492,6 +535,13 @@ class _Parser:
                 shape = "array"
             elif mapper.object_properties(schema) or shape == "object":
                 shape = "object"
+            array_fields: tuple[str, ...] = ()
+            if location == "querystring" and not content_json:
+                array_fields = tuple(
+                    prop
+                    for prop, prop_schema in mapper.object_properties(schema).items()
+                    if mapper.is_array(prop_schema)
+                )
             result.append(
                 ir.Parameter(
                     name=name,
@@ -507,11 +557,150 @@ class _Parser:
                     explode=explode,
                     content_json=content_json,
                     description=str(param.get("description", "")),
+                    array_fields=array_fields,
                 )
             )
         order = {loc: i for i, loc in enumerate(_PARAM_LOCATIONS)}
         result.sort(key=lambda p: (order[p.location], not p.required))
         return tuple(result)
+
+    def check_querystring(
+        self, merged: dict[tuple[str, str], tuple[dict[str, Any], str]], pointer: str
+    ) -> None:
+        """An ``in: querystring`` parameter is the whole query string: alone, and read as a
+        form or as JSON; anything else is refused by name and pointer."""
+        found = [
+            (param, where) for (_, loc), (param, where) in merged.items() if loc == "querystring"
+        ]
+        problems: list[Diagnostic] = []
+        if len(found) > 1:
+            problems.append(
+                self.bundle.diagnostic(
+                    "an operation has at most one `in: querystring` parameter "
+                    f"({', '.join(repr(str(p.get('name'))) for p, _ in found)})",
+                    found[1][1],
+                )
+            )
+        if found and any(loc == "query" for _, loc in merged):
+            problems.append(
+                self.bundle.diagnostic(
+                    "`in: querystring` cannot be combined with `in: query` parameters "
+                    "(it is the whole query string)",
+                    found[0][1],
+                )
+            )
+        if found and (pointer.startswith("/webhooks") or "/callbacks/" in pointer):
+            problems.append(
+                self.bundle.diagnostic(
+                    "`in: querystring` is not supported in webhooks and callbacks",
+                    found[0][1],
+                )
+            )
+        for param, where in found:
+            media = next(iter(param.get("content") or {"": None}))
+            if media_kind(media) not in ("form", "json"):
+                problems.append(
+                    self.bundle.diagnostic(
+                        f"`in: querystring` content {media!r} is not supported: the query "
+                        "string is read as application/x-www-form-urlencoded or as JSON",
+                        join_pointer(where, "content", media),
+                    )
+                )
+        if problems:
+            raise SpecError(problems)
+
+    def refuse_item_schema(self, media: Any, pointer: str, why: str = "") -> None:
+        """An item schema where nothing streams (requests, parameters, non-sequential media
+        types, outbound operations) is refused by name and pointer."""
+        if not isinstance(media, dict):
+            return
+        for key in ITEM_SCHEMA_KEYS:
+            if key in media:
+                reason = why or "only responses of sequential media types stream their items"
+                raise SpecError(
+                    [
+                        self.bundle.diagnostic(
+                            f"{key} is not supported here: {reason}", join_pointer(pointer, key)
+                        )
+                    ]
+                )
+
+    def item_schema(self, media: Any, pointer: str) -> Any:
+        """The media type's item schema (``itemSchema`` or ``x-item-schema``), or None."""
+        if not isinstance(media, dict):
+            return None
+        present = [key for key in ITEM_SCHEMA_KEYS if key in media]
+        if len(present) > 1:
+            raise SpecError(
+                [
+                    self.bundle.diagnostic(
+                        "itemSchema and x-item-schema say the same: give one",
+                        join_pointer(pointer, "x-item-schema"),
+                    )
+                ]
+            )
+        if not present:
+            return None
+        schema = media[present[0]]
+        if not isinstance(schema, dict | bool):
+            raise SpecError(
+                [
+                    self.bundle.diagnostic(
+                        f"{present[0]} must be a Schema Object",
+                        join_pointer(pointer, present[0]),
+                    )
+                ]
+            )
+        return schema if isinstance(schema, dict) else {}
+
+    def response_body(
+        self, mapper: TypeMapper, media_type: str, media: Any, hint: str, pointer: str
+    ) -> ir.MediaContent:
+        """One media type of a response (``pointer``): streamed, or read whole."""
+        where = join_pointer(pointer, "content", media_type)
+        streamed = self.stream_content(mapper, media_type, media, hint, where)
+        return streamed or self.content(mapper, media_type, media, hint)
+
+    def stream_content(
+        self, mapper: TypeMapper, media_type: str, media: Any, hint: str, pointer: str
+    ) -> ir.MediaContent | None:
+        """A streamed response body: an async iterator of the item schema's type."""
+        schema = self.item_schema(media, pointer)
+        if schema is None:
+            return None
+        kind = stream_kind(media_type)
+        if kind is None:
+            self.refuse_item_schema(
+                media,
+                pointer,
+                f"{media_type} is not a sequential media type (application/jsonl, "
+                "application/x-ndjson, application/json-seq, text/event-stream)",
+            )
+        if pointer.startswith("/webhooks") or "/callbacks/" in pointer:
+            self.refuse_item_schema(media, pointer, "webhooks and callbacks do not stream")
+        if kind == "sse":
+            schema = self.sse_event(mapper, schema)
+        mapped = mapper.map(schema, f"{hint}Item")
+        return ir.MediaContent(
+            media_type, str(kind), f"AsyncIterator[{mapped.plain}]", mapped.validator
+        )
+
+    def sse_event(self, mapper: TypeMapper, schema: dict[str, Any]) -> dict[str, Any]:
+        """An event's item schema with a ``data`` that is JSON text (``contentMediaType`` a
+        JSON type, with ``contentSchema``) typed as that schema: the handler yields the value,
+        the runtime writes it as JSON."""
+        resolved = mapper.resolve(schema)
+        if not isinstance(resolved, dict):
+            return schema
+        data = mapper.resolve((resolved.get("properties") or {}).get("data"))
+        if not (
+            isinstance(data, dict)
+            and isinstance(data.get("contentSchema"), dict)
+            and media_kind(str(data.get("contentMediaType", ""))) == "json"
+        ):
+            return schema
+        properties = {**resolved["properties"], "data": data["contentSchema"]}
+        return {**resolved, "properties": properties}
 
     def content(
         self, mapper: TypeMapper, media_type: str, media: Any, hint: str
@@ -543,6 +732,12 @@ class _Parser:
         content = body.get("content") or {}
         if not content:
             return None
+        for media_type, media in content.items():
+            self.refuse_item_schema(
+                media,
+                join_pointer(pointer, "content", media_type),
+                "request bodies are read whole, not streamed",
+            )
         contents = tuple(
             self.content(mapper, media_type, media, f"{base}Request")
             for media_type, media in content.items()
@@ -578,9 +773,12 @@ class _Parser:
                     if shared
                     else f"{base}{suffix}Response"
                 )
-                content = self.content(mapper, chosen, content_map[chosen], hint)
+
+                content = self.response_body(mapper, chosen, content_map[chosen], hint, r_pointer)
                 alternatives = tuple(
-                    self.content(mapper, media, content_map[media], f"{hint}{pascal(media)}")
+                    self.response_body(
+                        mapper, media, content_map[media], f"{hint}{pascal(media)}", r_pointer
+                    )
                     for media in content_map
                     if media != chosen
                 )
@@ -646,6 +844,10 @@ def _with_placeholders(node: Any, tuples: dict[int, tuple[str, Any]]) -> Any:
     if isinstance(node, dict):
         return {key: _with_placeholders(value, tuples) for key, value in node.items()}
     return node
+
+
+def _model_version(version: str) -> str:
+    return "3.1.0" if version.startswith("3.2.") else version
 
 
 def parse(bundle: Bundle, emit_models: ModelEmitter) -> Parsed:

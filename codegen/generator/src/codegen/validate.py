@@ -1,9 +1,9 @@
-"""Validate a bundled document: the OpenAPI 3.0 / 3.1 JSON Schemas, then what they cannot say.
+"""Validate a bundled document: the OpenAPI 3.0 / 3.1 / 3.2 JSON Schemas, then what they cannot say.
 
 The structural check runs the official schemas (shipped with openapi-spec-validator) on
 jsonschema-rs, once over the whole document, so every error has an absolute pointer and a
-10 MB document validates in well under a second. For 3.1 the Schema Objects are checked
-against the OAS 3.1 dialect too (the published document schema leaves them open).
+10 MB document validates in well under a second. For 3.1 and 3.2 the Schema Objects are
+checked against the version's OAS dialect too (the published document schemas leave them open).
 """
 
 from __future__ import annotations
@@ -22,7 +22,10 @@ from codegen.errors import Diagnostic, SpecError, join_pointer
 
 MAX_REPORTED = 20
 _DIALECT_31 = "https://spec.openapis.org/oas/3.1/dialect/base"
-_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+# openapi-schema-validator ships the 3.2 dialect and its vocabulary's meta-schema.
+_DIALECT_32 = "oas3.2/dialect/2025-09-17.json"
+_META_32 = "oas3.2/meta/2025-09-17.json"
+_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace", "query")
 
 
 def _load(package: str, path: str) -> Any:
@@ -44,24 +47,31 @@ def _validator(minor: str) -> Any:
             _load("openapi_spec_validator", "resources/schemas/v3.0/schema.json"),
             validate_formats=False,
         )
-    document_schema = _load("openapi_spec_validator", "resources/schemas/v3.1/schema.json")
+    document_schema = _load("openapi_spec_validator", f"resources/schemas/v{minor}/schema.json")
+    if minor == "3.1":
+        dialect = _load("openapi_schema_validator", "schemas/oas3.1/metaschema.json")
+        vocabulary = _load("codegen", "schemas/oas-3.1-meta-base.json")
+        dialect_id = _DIALECT_31
+    else:
+        dialect = _load("openapi_schema_validator", f"schemas/{_DIALECT_32}")
+        vocabulary = _load("openapi_schema_validator", f"schemas/{_META_32}")
+        dialect_id = dialect["$id"]
     # Validate Schema Objects against the dialect instead of accepting any object.
-    document_schema["$defs"]["schema"] = {"$dynamicAnchor": "meta", "$ref": _DIALECT_31}
-    dialect = _load("openapi_schema_validator", "schemas/oas3.1/metaschema.json")
-    vocabulary = _load("codegen", "schemas/oas-3.1-meta-base.json")
-    registry = jsonschema_rs.Registry([(_DIALECT_31, dialect), (vocabulary["$id"], vocabulary)])
+    document_schema["$defs"]["schema"] = {"$dynamicAnchor": "meta", "$ref": dialect_id}
+    registry = jsonschema_rs.Registry([(dialect_id, dialect), (vocabulary["$id"], vocabulary)])
     return jsonschema_rs.Draft202012Validator(document_schema, registry=registry)
 
 
 def _minor(bundle: Bundle) -> str:
     version = str(bundle.document.get("openapi", ""))
-    for minor in ("3.0", "3.1"):
+    for minor in ("3.0", "3.1", "3.2"):
         if version.startswith(minor + "."):
             return minor
     raise SpecError(
         [
             bundle.diagnostic(
-                f"unsupported OpenAPI version {version!r}: expected 3.0.x or 3.1.x", "/openapi"
+                f"unsupported OpenAPI version {version!r}: expected 3.0.x, 3.1.x or 3.2.x",
+                "/openapi",
             )
         ]
     )
@@ -105,8 +115,12 @@ def _semantic_errors(bundle: Bundle) -> list[Diagnostic]:
             continue
         templated = set(re.findall(r"{([^}]+)}", path))
         shared = _path_params(document, item.get("parameters") or [])
-        for method in _METHODS:
-            operation = item.get(method)
+        extra = item.get("additionalOperations")
+        operations = [(join_pointer("/paths", path, m), item.get(m)) for m in _METHODS] + [
+            (join_pointer("/paths", path, "additionalOperations", m), op)
+            for m, op in (extra.items() if isinstance(extra, dict) else ())
+        ]
+        for pointer, operation in operations:
             if not isinstance(operation, dict):
                 continue
             declared = shared | _path_params(document, operation.get("parameters") or [])
@@ -114,7 +128,7 @@ def _semantic_errors(bundle: Bundle) -> list[Diagnostic]:
                 errors.append(
                     bundle.diagnostic(
                         f"path parameter {{{name}}} is not declared (in: path, name: {name})",
-                        join_pointer("/paths", path, method),
+                        pointer,
                     )
                 )
     return errors

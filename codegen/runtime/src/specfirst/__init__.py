@@ -8,9 +8,10 @@ FastAPI app (:func:`build_app`), or an ``APIRouter`` to include in one (:func:`b
 
 The modules, by concern: :mod:`~specfirst.errors`, :mod:`~specfirst.operations`,
 :mod:`~specfirst.validators`, :mod:`~specfirst.params`, :mod:`~specfirst.bodies`,
-:mod:`~specfirst.security`, :mod:`~specfirst.responses`, :mod:`~specfirst.endpoints`,
-:mod:`~specfirst.routing`, :mod:`~specfirst.middleware`, :mod:`~specfirst.docs`,
-:mod:`~specfirst.app`, :mod:`~specfirst.outbound` and :mod:`~specfirst.mock`. Importing it
+:mod:`~specfirst.security`, :mod:`~specfirst.responses`, :mod:`~specfirst.streams`,
+:mod:`~specfirst.endpoints`, :mod:`~specfirst.routing`, :mod:`~specfirst.middleware`,
+:mod:`~specfirst.docs`, :mod:`~specfirst.app`, :mod:`~specfirst.outbound` and
+:mod:`~specfirst.mock`. Importing it
 changes nothing outside it.
 """
 

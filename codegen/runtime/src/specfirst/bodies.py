@@ -24,7 +24,7 @@ from starlette.types import Message
 
 from .errors import _Problem
 from .operations import Body, Content, Limits
-from .params import _pointer_token, _validation_problem
+from .params import _pointer_token, _validation_problem, form_fields
 
 logger = logging.getLogger("specfirst")
 
@@ -197,13 +197,7 @@ def _parse(content: Content, payload: bytes, limits: Limits, shape: _JsonShape) 
                 "Bad Request",
                 f"The form body has more than {limits.max_form_fields} fields.",
             ) from None
-        data: dict[str, Any] = {}
-        for key, value in pairs:
-            if key in content.array_fields:
-                data.setdefault(key, []).append(value)
-            else:
-                data[key] = value
-        return content.adapter.validate_python(data)
+        return content.adapter.validate_python(form_fields(pairs, content.array_fields))
     if content.kind == "text":
         try:
             return content.adapter.validate_python(payload.decode("utf-8"))

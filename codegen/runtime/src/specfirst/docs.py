@@ -50,9 +50,7 @@ def _to_yaml(spec_json: str) -> bytes:
         return spec_json.encode()
     dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
     document = json.loads(spec_json)
-    text: str = yaml.dump(
-        document, Dumper=dumper, sort_keys=False, allow_unicode=True, width=100
-    )
+    text: str = yaml.dump(document, Dumper=dumper, sort_keys=False, allow_unicode=True, width=100)
     return text.encode()
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
-from collections.abc import Awaitable, Callable, Mapping
-from contextlib import AbstractAsyncContextManager, AsyncExitStack
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import (
@@ -38,6 +38,7 @@ from .operations import (
 from .params import _pointer_token, _read_params, _validation_problem
 from .responses import ProblemWriter, _render
 from .security import _authenticate
+from .streams import call_in_context, render, streams
 
 logger = logging.getLogger("specfirst")
 
@@ -166,6 +167,19 @@ def _from_http_exception(exc: HTTPException) -> ApiError:
     return _Problem(code, title, detail, headers=exc.headers)
 
 
+@asynccontextmanager
+async def _opened_with(
+    dependencies: ContextDependencies,
+    context: Callable[..., AbstractAsyncContextManager[Any]],
+    info: RequestInfo[Any],
+) -> AsyncIterator[Any]:
+    """The context, given its FastAPI dependencies; theirs close after it, as in FastAPI."""
+    async with AsyncExitStack() as stack:
+        values = await dependencies.solve(info.request, stack)
+        async with context(info, **values) as ctx:
+            yield ctx
+
+
 def make_endpoint(
     op: Operation, handler: Callable[..., Awaitable[Any]], options: Options[Any]
 ) -> Endpoint:
@@ -182,6 +196,7 @@ def make_endpoint(
     shape = _JsonShape.of(limits)
     timeout = limits.request_timeout
     deadlines = _Deadlines(timeout) if timeout is not None else None
+    streaming = streams(op)  # a stream keeps the context open until it ends
 
     async def endpoint(request: Request) -> Response:
         request.scope["openapi.operation"] = op
@@ -206,14 +221,13 @@ def make_endpoint(
             if context is None:
                 return await handler(None, **kwargs)
             info = RequestInfo(request, op, principal, kwargs)
-            if dependencies is None:
-                async with context(info) as ctx:
-                    return await handler(ctx, **kwargs)
-            async with AsyncExitStack() as stack:
-                values = await dependencies.solve(request, stack)
-                factory: Callable[..., AbstractAsyncContextManager[Any]] = context
-                async with factory(info, **values) as ctx:
-                    return await handler(ctx, **kwargs)
+            opened = (
+                context(info) if dependencies is None else _opened_with(dependencies, context, info)
+            )
+            if streaming:
+                return await call_in_context(opened, handler, kwargs)
+            async with opened as ctx:
+                return await handler(ctx, **kwargs)
 
         try:
             result = await run() if deadlines is None else await deadlines.run(run)
@@ -237,6 +251,8 @@ def make_endpoint(
                     raise TypeError(message) from caught
                 logger.warning(message)
             return problems.error(error, op, request.url.path)
+        if streaming:
+            return await render(result, lambda value: _render(op, specs, value))
         return _render(op, specs, result)
 
     return endpoint

@@ -24,7 +24,7 @@ from urllib.parse import unquote
 
 from pydantic import ValidationError
 
-from . import errors, operations, routing, validators
+from . import errors, operations, routing, streams, validators
 
 logger = logging.getLogger("specfirst.mock")
 try:  # checks that a oneOf value is valid against one branch only; without it, not checked
@@ -596,14 +596,27 @@ def _fields(
 ) -> dict[str, Any]:
     """The body and required headers of one documented response (no variable status)."""
     item = sampler.resolve(sampler.pointer(_pointer("paths", op.path)))
-    operation = sampler.resolve(item.get(op.method.lower())) or {}
+    extra = sampler.resolve(item.get("additionalOperations")) or {}
+    operation = sampler.resolve(item.get(op.method.lower()) or extra.get(op.method)) or {}
     raw = sampler.resolve((operation.get("responses") or {}).get(spec.status)) or {}
     fields: dict[str, Any] = {}
     if spec.adapter is not None:
         media = sampler.resolve((raw.get("content") or {}).get(spec.media_type)) or {}
-        fields["body"] = _first_valid(
-            op, spec, sampler, media, lambda value: _body(spec, value), "body"
-        )
+        if spec.kind in streams.STREAM_KINDS:
+            # A stream of one item, generated from the item schema: a list, sent anew each time.
+            adapter = spec.adapter
+            fields["body"] = _first_valid(
+                op,
+                spec,
+                sampler,
+                {"schema": _item_schema(sampler, media)},
+                lambda value: [adapter.validate_json(json.dumps(value))],
+                "stream item",
+            )
+        else:
+            fields["body"] = _first_valid(
+                op, spec, sampler, media, lambda value: _body(spec, value), "body"
+            )
     headers = {name.lower(): header for name, header in (raw.get("headers") or {}).items()}
     for header in spec.headers:
         if header.required:
@@ -729,6 +742,18 @@ def _first_valid(
         f"{op.operation_id} {spec.status} {what}: no example or generated value fits "
         f"the response types ({'; '.join(reasons)})"
     )
+
+
+def _item_schema(sampler: Sampler, media: Mapping[str, Any]) -> Any:
+    """A stream's item schema, with an event's JSON ``data`` as its ``contentSchema`` (as the
+    generator types it)."""
+    schema = sampler.resolve(media.get("itemSchema", media.get("x-item-schema")))
+    if not isinstance(schema, dict) or not isinstance(schema.get("properties"), dict):
+        return schema
+    data = sampler.resolve(schema["properties"].get("data"))
+    if isinstance(data, dict) and isinstance(data.get("contentSchema"), dict):
+        return {**schema, "properties": {**schema["properties"], "data": data["contentSchema"]}}
+    return schema
 
 
 def _body(spec: operations.ResponseSpec, value: Any) -> Any:

@@ -35,7 +35,7 @@ class Param:
     """One parameter: where it is, its wire name, and how it is serialised."""
 
     name: str
-    location: str  # path | query | header | cookie
+    location: str  # path | query | querystring | header | cookie
     python_name: str
     required: bool = False
     default: Any = None
@@ -44,6 +44,8 @@ class Param:
     style: str = "form"
     explode: bool = True
     content_json: bool = False  # a `content: application/json` parameter
+    # A form-encoded `in: querystring` parameter: the object's properties that are arrays.
+    array_fields: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)

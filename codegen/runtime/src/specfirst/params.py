@@ -1,14 +1,16 @@
-"""Reading a request's path, query, header and cookie parameters by their styles."""
+"""Reading a request's path, query, header and cookie parameters by their styles, and the
+query string as one parameter (OpenAPI 3.2's ``in: querystring``)."""
 
 from __future__ import annotations
 
 import contextlib
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import (
     Any,
 )
+from urllib.parse import parse_qsl, unquote
 
 from pydantic import (
     ValidationError,
@@ -69,6 +71,34 @@ def _object_from_pairs(items: list[str]) -> dict[str, str]:
     return dict(zip(items[::2], items[1::2], strict=False))
 
 
+def form_fields(pairs: Iterable[tuple[str, str]], array_fields: frozenset[str]) -> dict[str, Any]:
+    """Form fields as an object: a field of ``array_fields`` a list of every value, any other
+    its last value."""
+    data: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in array_fields:
+            data.setdefault(key, []).append(value)
+        else:
+            data[key] = value
+    return data
+
+
+def _querystring(param: Param, request: Request) -> tuple[bool, Any]:
+    """(present, value) of an ``in: querystring`` parameter: the whole query string, read as
+    a form (an object, present even when empty) or as percent-encoded JSON."""
+    raw = request.scope.get("query_string", b"").decode("latin-1")
+    if not param.content_json:
+        pairs = parse_qsl(raw, keep_blank_values=True)
+        return True, form_fields(pairs, param.array_fields)
+    if not raw:
+        return False, None
+    text = unquote(raw, errors="replace")
+    try:
+        return True, json.loads(text)
+    except ValueError:
+        return True, text  # validation reports it
+
+
 def _read_params(op: Operation, request: Request) -> dict[str, Any]:
     raw: dict[str, Any] = {}
     query = request.query_params
@@ -107,6 +137,8 @@ def _read_params(op: Operation, request: Request) -> dict[str, Any]:
                     value = _object_from_pairs(_split(query[param.name], param.style, False))
                 else:
                     value = query[param.name]
+        elif param.location == "querystring":
+            present, value = _querystring(param, request)
         elif param.location == "header":
             if param.name in request.headers:
                 present = True
@@ -125,7 +157,12 @@ def _read_params(op: Operation, request: Request) -> dict[str, Any]:
             value = request.cookies[param.name]
             if param.shape == "array":
                 value = value.split(",") if value else []
-        if present and param.content_json and isinstance(value, str):
+        if (
+            present
+            and param.content_json
+            and isinstance(value, str)
+            and param.location != "querystring"
+        ):
             with contextlib.suppress(ValueError):  # left as a string; validation reports it
                 value = json.loads(value)
         if not present:

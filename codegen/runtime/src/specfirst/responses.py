@@ -12,6 +12,7 @@ from starlette.responses import Response
 
 from .errors import ApiError, Problem, _problem_json, error_response, problem_of
 from .operations import Operation, ProblemRenderer, ResponseSpec
+from .streams import STREAM_KINDS, stream_response
 
 logger = logging.getLogger("specfirst")
 
@@ -55,6 +56,10 @@ def _render(op: Operation, specs: Mapping[type[Any], ResponseSpec], result: Any)
         if chosen is None:
             raise TypeError(f"{op.operation_id}: {media_type} is not documented for this response")
         kind, adapter = chosen.kind, chosen.adapter
+    if kind in STREAM_KINDS:
+        return stream_response(
+            op, kind, adapter, body, status=status, media_type=str(media_type), headers=headers
+        )
     if kind == "json":
         content = adapter.dump_json(body, by_alias=True, exclude_unset=True)
     elif kind == "text":
