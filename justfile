@@ -84,9 +84,10 @@ clients: check-gen
 
 # ruff (lint, format check) and mypy --strict over the Python; actionlint and zizmor (offline) over .github.
 lint:
-    uv run ruff check codegen spectools src tests migrations benchmarks clients
-    uv run ruff format --check codegen spectools src tests migrations benchmarks clients
+    uv run ruff check codegen spectools src tests migrations benchmarks clients examples
+    uv run ruff format --check codegen spectools src tests migrations benchmarks clients examples
     uv run mypy codegen spectools src tests migrations benchmarks
+    uv run mypy examples/fastapi_app
     uv run actionlint
     uv run zizmor --offline --quiet .github
 

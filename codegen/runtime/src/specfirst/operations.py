@@ -158,9 +158,16 @@ class RequestInfo(Generic[P_co]):
 
 
 class ContextFactory(Protocol[Ctx_co, P_contra]):
-    """Opens the per-request context handed to every handler (a transaction, say)."""
+    """Opens the per-request context handed to every handler (a transaction, say).
 
-    def __call__(self, info: RequestInfo[P_contra], /) -> AbstractAsyncContextManager[Ctx_co]: ...
+    It takes the :class:`RequestInfo`; any further parameter is a FastAPI dependency
+    (``store: Annotated[Store, Depends(get_store)]``), solved for each request (see
+    :mod:`specfirst.dependencies`).
+    """
+
+    def __call__(
+        self, info: RequestInfo[P_contra], /, *dependencies: Any, **solved: Any
+    ) -> AbstractAsyncContextManager[Ctx_co]: ...
 
 
 class Authenticator(Protocol[P_co]):
