@@ -10,6 +10,7 @@ from codegen.errors import Diagnostic
 from codegen.models import generate_models
 from codegen.parser import parse
 from codegen.render import HEADER_MARK, render_package
+from codegen.repair import repair
 from codegen.validate import validate_bundle
 
 
@@ -26,16 +27,20 @@ def _source_name(spec: Path) -> str:
         return spec.name
 
 
-def load_bundle(spec: Path) -> Bundle:
-    """Bundle and validate ``spec``; raises :class:`codegen.errors.SpecError`."""
-    result = bundle(spec)
+def load_bundle(spec: Path, repairs: list[Diagnostic] | None = None) -> Bundle:
+    """Bundle, repair (:mod:`codegen.repair`, each repair a warning added to ``repairs``) and
+    validate ``spec``; raises :class:`codegen.errors.SpecError`."""
+    result, warnings = repair(bundle(spec))
+    if repairs is not None:
+        repairs.extend(warnings)
     validate_bundle(result)
     return result
 
 
 def generate(spec: Path) -> Result:
     """Every file of the generated package for ``spec``."""
-    loaded = load_bundle(spec)
+    repairs: list[Diagnostic] = []
+    loaded = load_bundle(spec, repairs)
     models: dict[str, str] = {}
 
     def emit(document: dict[str, object]) -> tuple[set[str], dict[str, str]]:
@@ -47,7 +52,7 @@ def generate(spec: Path) -> Result:
     files = render_package(
         parsed.api, models["source"], loaded.document, _source_name(spec), parsed.positions
     )
-    return Result(files, parsed.warnings)
+    return Result(files, repairs + parsed.warnings)
 
 
 def _existing(out: Path) -> dict[str, str]:

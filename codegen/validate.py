@@ -103,7 +103,17 @@ def _semantic_errors(bundle: Bundle) -> list[Diagnostic]:
     for path, item in (document.get("paths") or {}).items():
         if not isinstance(item, dict) or "$ref" in item:
             continue
-        templated = set(re.findall(r"{([^}]+)}", path))
+        names = re.findall(r"{([^}]+)}", path)
+        templated = set(names)
+        for name in sorted({name for name in names if names.count(name) > 1}):
+            # Starlette's router (the runtime's) cannot bind one name at two places.
+            errors.append(
+                bundle.diagnostic(
+                    f"the path template repeats parameter {{{name}}}; "
+                    "each template expression must name a parameter of its own",
+                    join_pointer("/paths", path),
+                )
+            )
         shared = _path_params(document, item.get("parameters") or [])
         for method in _METHODS:
             operation = item.get(method)
