@@ -103,6 +103,15 @@ def _semantic_errors(bundle: Bundle) -> list[Diagnostic]:
     for path, item in (document.get("paths") or {}).items():
         if not isinstance(item, dict) or "$ref" in item:
             continue
+        if "?" in path:
+            errors.append(
+                bundle.diagnostic(
+                    f"the path has a query string ({path[path.index('?') :]!r}); a path "
+                    "template has none: declare its query parameters `in: query`",
+                    join_pointer("/paths", path),
+                )
+            )
+            continue
         names = re.findall(r"{([^}]+)}", path)
         templated = set(names)
         for name in sorted({name for name in names if names.count(name) > 1}):

@@ -160,29 +160,29 @@ async def test_duplicate_parameters_validate_as_first_declared(package: ModuleTy
     assert context.seen == [("limit", 3)]
 
 
-def test_a_repeated_path_parameter_is_refused_with_its_place(tmp_path: Path) -> None:
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "codegen",
-            "generate",
-            "--spec",
-            "tests/codegen/repairs/repeated_path_parameter.yaml",
-            "--out",
-            str(tmp_path / "out"),
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+def _refusal(name: str, out: Path) -> str:
+    """The generator's stderr for a document it must refuse (exit 2, no traceback)."""
+    spec = f"tests/codegen/repairs/{name}.yaml"
+    command = [sys.executable, "-m", "codegen", "generate", "--spec", spec, "--out", str(out)]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False)
     assert done.returncode == 2
     assert "Traceback" not in done.stderr
-    assert done.stderr.strip() == (
+    return done.stderr.strip()
+
+
+def test_a_repeated_path_parameter_is_refused_with_its_place(tmp_path: Path) -> None:
+    assert _refusal("repeated_path_parameter", tmp_path) == (
         "tests/codegen/repairs/repeated_path_parameter.yaml:6: error: the path template repeats "
         "parameter {id}; each template expression must name a parameter of its own "
         "(at /paths/~1anything~1{id}~1{action}~1{id})"
+    )
+
+
+def test_a_query_string_in_a_path_is_refused_as_such(tmp_path: Path) -> None:
+    assert _refusal("query_in_path", tmp_path) == (
+        "tests/codegen/repairs/query_in_path.yaml:6: error: the path has a query string "
+        "('?query={query}'); a path template has none: declare its query parameters "
+        "`in: query` (at /paths/~1search~1articles?query={query})"
     )
 
 
