@@ -215,16 +215,24 @@ def in_scope(version: str) -> bool:
 
 
 def construct(message: str) -> str:
-    """A refusal's kind: its first error without place, pointer and quoted names.
+    """A refusal's kind: its first error without place, quoted names and the instance a schema
+    error quotes, but with the pointer's last token (the keyword or member it is about).
 
-    ``x.json:12: error: unsupported style 'matrix' (at /paths/...)`` -> ``unsupported style '…'``.
+    ``x.json:12: error: unsupported style 'matrix' (at /paths/~1a/get)`` ->
+    ``unsupported style '…' (at …/get)``.
     """
-    errors = [line for line in message.splitlines() if ": error: " in line or "error:" in line]
+    errors = [line for line in message.splitlines() if "error: " in line]
     first = (errors or message.splitlines() or [""])[0]
     first = first.split("error: ", 1)[-1]
-    first = re.sub(r" \(at [^)]*\)$", "", first)
+    at = re.search(r" \(at ([^)]*)\)$", first)
+    first = first[: at.start()] if at else first
+    # jsonschema's messages start with the offending instance: `{"a": 1} is not of type ...`.
+    first = re.sub(r"^[\[{].*?[\]}] (?=(is|has|does|was|should)\b)", "… ", first)
     first = re.sub(r"'[^']*'|\"[^\"]*\"", "'…'", first)
-    return re.sub(r"\d+", "N", first)[:120]
+    first = re.sub(r"\d+", "N", first)[:120]
+    if at:
+        first += f" (at …/{at.group(1).rsplit('/', 1)[-1]})"
+    return first
 
 
 class Deadline:

@@ -92,10 +92,12 @@ def test_refusals_are_counted_by_construct() -> None:
         "a.json:3: error: the path template repeats parameter {id}; each (at /paths/~1a)\n"
         "a.json:9: error: unsupported style 'matrix' for 'x' (at /paths/~1b)\n"
     )
-    assert construct(stderr) == "the path template repeats parameter {id}; each"
-    assert construct("x.json: error: unsupported style 'matrix' 3 (at /p)") == (
-        "unsupported style '…' N"
+    assert construct(stderr) == "the path template repeats parameter {id}; each (at …/~1a)"
+    assert construct("x.json: error: unsupported style 'matrix' 3 (at /p/q)") == (
+        "unsupported style '…' N (at …/q)"
     )
+    quoted = 'x.json: error: {"a":{"b":[1]}} is not of type "array" (at /c/S/examples)'
+    assert construct(quoted) == "… is not of type '…' (at …/examples)"
     results = [
         ("a", "refused", 1.0, "unsupported style '…'"),
         ("b", "refused", 1.0, "unsupported style '…'"),
