@@ -103,15 +103,6 @@ def _semantic_errors(bundle: Bundle) -> list[Diagnostic]:
     for path, item in (document.get("paths") or {}).items():
         if not isinstance(item, dict) or "$ref" in item:
             continue
-        if "?" in path:
-            errors.append(
-                bundle.diagnostic(
-                    f"the path has a query string ({path[path.index('?') :]!r}); a path "
-                    "template has none: declare its query parameters `in: query`",
-                    join_pointer("/paths", path),
-                )
-            )
-            continue
         names = re.findall(r"{([^}]+)}", path)
         templated = set(names)
         for name in sorted({name for name in names if names.count(name) > 1}):
@@ -129,6 +120,17 @@ def _semantic_errors(bundle: Bundle) -> list[Diagnostic]:
             if not isinstance(operation, dict):
                 continue
             declared = shared | _path_params(document, operation.get("parameters") or [])
+            if "?" in path and templated - declared:
+                # `/search?q={q}`, q declared `in: query` or not at all: name the construct.
+                errors.append(
+                    bundle.diagnostic(
+                        f"the path has a query string ({path[path.index('?') :]!r}) naming "
+                        "parameters it does not declare `in: path`; a path template has no "
+                        "query string: declare them `in: query`",
+                        join_pointer("/paths", path, method),
+                    )
+                )
+                continue
             for name in sorted(templated - declared):
                 errors.append(
                     bundle.diagnostic(

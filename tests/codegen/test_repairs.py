@@ -180,9 +180,10 @@ def test_a_repeated_path_parameter_is_refused_with_its_place(tmp_path: Path) -> 
 
 def test_a_query_string_in_a_path_is_refused_as_such(tmp_path: Path) -> None:
     assert _refusal("query_in_path", tmp_path) == (
-        "tests/codegen/repairs/query_in_path.yaml:6: error: the path has a query string "
-        "('?query={query}'); a path template has none: declare its query parameters "
-        "`in: query` (at /paths/~1search~1articles?query={query})"
+        "tests/codegen/repairs/query_in_path.yaml:9: error: the path has a query string "
+        "('?query={query}') naming parameters it does not declare `in: path`; a path template "
+        "has no query string: declare them `in: query` "
+        "(at /paths/~1search~1articles?query={query}/get)"
     )
 
 
