@@ -11,6 +11,10 @@ served contract is valid and says what the server does):
   form, and what a schema declaring ``$schema`` draft-04 means) becomes 2020-12's number:
   ``{minimum: 10, exclusiveMinimum: true}`` is ``{exclusiveMinimum: 10}``; ``false`` is dropped.
 
+After validation, :func:`repair_examples` drops a schema's ``examples`` that is a map of Example
+Objects (a media type's form, as codat.io's schemas write it) rather than a list, when that is
+what validation refused: examples are annotations, nothing is lost for the server.
+
 A security requirement naming an undefined scheme is the parser's concern
 (:mod:`codegen.parser`): it is kept, and can never be satisfied.
 """
@@ -154,3 +158,25 @@ def _at(document: dict[str, Any], pointer: str) -> Any:
         token = raw.replace("~1", "/").replace("~0", "~")
         node = node[int(token)] if isinstance(node, list) else node[token]
     return node
+
+
+_EXAMPLES_NOT_A_LIST = 'is not of type "array"'
+
+
+def repair_examples(
+    bundle: Bundle, errors: list[Diagnostic]
+) -> tuple[Bundle, list[Diagnostic]] | None:
+    """``bundle`` without the schema ``examples`` maps among ``errors``, and a warning each;
+    None when some error is of another kind (the document stays refused)."""
+    found = [e.pointer for e in errors]
+    if not found or not all(
+        e.pointer.endswith("/examples") and e.message.endswith(_EXAMPLES_NOT_A_LIST) for e in errors
+    ):
+        return None
+    repaired = copy.deepcopy(bundle.document)
+    for pointer in found:
+        _at(repaired, pointer).pop("examples", None)
+    message = "a schema's examples is a list, not a map of Example Objects; ignored"
+    return replace(bundle, document=repaired), [
+        bundle.diagnostic(message, pointer, "warning") for pointer in found
+    ]

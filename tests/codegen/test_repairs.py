@@ -216,3 +216,21 @@ async def test_boolean_exclusive_bounds_are_enforced_as_numbers(package: ModuleT
         for value, status in (("10", 422), ("10.5", 204), ("20", 204), ("20.5", 422)):
             answered = await client.get("/numbers", params={"between": value, "below": "3"})
             assert answered.status_code == status, value
+
+
+def test_schema_examples_as_a_map_warn_and_are_ignored() -> None:
+    assert _warnings("schema_examples") == [
+        (
+            "/components/schemas/Status/examples",
+            "a schema's examples is a list, not a map of Example Objects; ignored",
+        )
+    ]
+
+
+@pytest.mark.parametrize("package", ["schema_examples"], indirect=True)
+async def test_schema_examples_as_a_map_leave_the_mock_answering(package: ModuleType) -> None:
+    async with _client(package.build_app(None, mock=True)) as client:
+        answered = await client.get("/status")
+        assert (answered.status_code, answered.json()) == (200, {"ready": True})
+        served = (await client.get("/openapi.json")).json()
+    assert "examples" not in served["components"]["schemas"]["Status"]
