@@ -79,11 +79,9 @@ def test_the_fixed_sample_generates_imports_routes_and_mocks(tmp_path: Path) -> 
 def test_a_document_past_its_time_is_a_timeout(tmp_path: Path) -> None:
     spec = SAMPLE / "apis-guru/zeno.fm.json"
     name, outcome, seconds, message = run(spec, SAMPLE, tmp_path, timeout=0.5)
-    assert (name, outcome, message) == (
-        "apis-guru/zeno.fm",
-        "timeout",
-        "over 0.5 s (in generation)",
-    )
+    assert (name, outcome) == ("apis-guru/zeno.fm", "timeout")
+    # Generation may fit in the time when the model cache knows the document.
+    assert message in ("over 0.5 s (in generation)", "over 0.5 s (in import, routing and mock)")
     assert seconds < 10
 
 
