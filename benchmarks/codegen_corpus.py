@@ -16,6 +16,9 @@ from __future__ import annotations
 import argparse
 import base64
 import json
+import os
+import re
+import signal
 import socket
 import subprocess
 import sys
@@ -26,15 +29,19 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import yaml
+
+from benchmarks.codegen_compare_probe import load, operations
+
 # Not status_code_conformance: many documents list only their success answer, so every
 # refusal of an invalid request is "undocumented" there; that is the document's gap, not the
 # generator's (where 400 is documented and 422 is not, the mock answers 400).
 FUZZ_CHECKS = "not_a_server_error,content_type_conformance,response_schema_conformance"
 
 
-def sample(corpus: Path, size: int, offset: int) -> list[Path]:
+def sample(corpus: Path, size: int, offset: int, pattern: str = "**/*.json") -> list[Path]:
     """Every ``len/size``-th document from ``offset`` in path order (``size`` 0: all of them)."""
-    specs = sorted(corpus.rglob("*.json"))
+    specs = sorted(path for path in corpus.glob(pattern) if path.is_file())
     step = max(1, len(specs) // size) if size else 1
     return specs[offset::step][: size or None]
 
@@ -172,81 +179,206 @@ def fuzz_mock(spec: Path, out: Path, package: str, seconds: int) -> str:
     return "; ".join(problems)
 
 
-def run(spec: Path, corpus: Path, out: Path, fuzz: int = 0) -> tuple[str, str, float, str]:
+OUTCOMES_THAT_FAIL = ("crash", "import-fail", "route-fail", "mock-fail", "fuzz-fail")
+# Run in a child with the generated package's folder (and the probe's, for its judge of
+# routing: Starlette's own matching) first on sys.path.
+CHECK = """
+import json, sys
+from pathlib import Path
+sys.path[:0] = [{out!r}, {probes!r}]
+from codegen_compare_probe import load, operations, routed, server_prefixes
+import {package} as m
+document = load(Path({spec!r}))
+app = m.build_app(None, allow_missing=True)
+print(json.dumps(routed(app.router.routes, operations(document), server_prefixes(document))))
+sys.stdout.flush()
+m.build_app(None, mock=True)
+"""
+PROBE = Path(__file__).with_name("codegen_compare_probe.py")
+
+
+def openapi_version(spec: Path) -> str:
+    """``3.0.3``, ``3.1.0``, ``swagger 2.0`` or ``unknown``: what the document says it is."""
+    try:
+        document = load(spec)
+    except (OSError, ValueError, yaml.YAMLError):  # unreadable: the generator will say why
+        return "unknown"
+    if "swagger" in document:
+        return f"swagger {document['swagger']}"
+    version = document.get("openapi")
+    return version if isinstance(version, str) else "unknown"
+
+
+def in_scope(version: str) -> bool:
+    """OpenAPI 3.0 and 3.1 are, Swagger 2.0 is not; an unknown version goes to the generator."""
+    return version.startswith(("3.0", "3.1")) or version == "unknown"
+
+
+def construct(message: str) -> str:
+    """A refusal's kind: its first error without place, quoted names and the instance a schema
+    error quotes, but with the pointer's last token (the keyword or member it is about).
+
+    ``x.json:12: error: unsupported style 'matrix' (at /paths/~1a/get)`` ->
+    ``unsupported style '…' (at …/get)``.
+    """
+    errors = [line for line in message.splitlines() if "error: " in line]
+    first = (errors or message.splitlines() or [""])[0]
+    first = first.split("error: ", 1)[-1]
+    at = re.search(r" \(at ([^)]*)\)$", first)
+    first = first[: at.start()] if at else first
+    # jsonschema's messages start with the offending instance: `{"a": 1} is not of type ...`.
+    first = re.sub(r"^[\[{].*?[\]}] (?=(is|has|does|was|should)\b)", "… ", first)
+    first = re.sub(r"'[^']*'|\"[^\"]*\"", "'…'", first)
+    first = re.sub(r"\d+", "N", first)[:120]
+    if at:
+        first += f" (at …/{at.group(1).rsplit('/', 1)[-1]})"
+    return first
+
+
+class Deadline:
+    """The time a document has left for its steps (generate, route, mock, fuzz)."""
+
+    def __init__(self, seconds: float) -> None:
+        self.end = time.monotonic() + seconds
+
+    def left(self) -> float:
+        return max(0.1, self.end - time.monotonic())
+
+
+def _run(command: list[str], deadline: Deadline) -> subprocess.CompletedProcess[str]:
+    """``command``'s exit status and output; past the deadline its whole process group is
+    killed (the generator's model workers too) and :class:`subprocess.TimeoutExpired` raised."""
+    with subprocess.Popen(  # noqa: S603 - our own command lines
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    ) as child:
+        try:
+            stdout, stderr = child.communicate(timeout=deadline.left())
+        except subprocess.TimeoutExpired:
+            os.killpg(child.pid, signal.SIGKILL)
+            child.communicate()
+            raise
+    return subprocess.CompletedProcess(command, child.returncode, stdout, stderr)
+
+
+def _last_line(text: str) -> str:
+    return (text.strip().splitlines() or [""])[-1][:200]
+
+
+def run(
+    spec: Path, corpus: Path, out: Path, fuzz: int = 0, timeout: float = 120
+) -> tuple[str, str, float, str]:
+    """One document's outcome, seconds and message; a step past ``timeout`` is "timeout"."""
     name = document_name(spec, corpus)
-    package = package_name(name)
-    target = out / package
+    version = openapi_version(spec)
+    if not in_scope(version):
+        return name, "skipped-version", 0.0, version
     started = time.perf_counter()
-    generated = subprocess.run(  # noqa: S603 - our own command line
+    deadline = Deadline(timeout)
+    try:
+        outcome, message = _steps(spec, out, package_name(name), fuzz, deadline)
+    except subprocess.TimeoutExpired as exc:
+        step = "generation" if exc.cmd[1] == "-m" else "import, routing and mock"
+        outcome, message = "timeout", f"over {timeout:g} s (in {step})"
+    return name, outcome, time.perf_counter() - started, message
+
+
+def _steps(spec: Path, out: Path, package: str, fuzz: int, deadline: Deadline) -> tuple[str, str]:
+    target = out / package
+    generated = _run(
         [sys.executable, "-m", "codegen", "generate", "--spec", str(spec), "--out", str(target)],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
+        deadline,
     )
-    elapsed = time.perf_counter() - started
     if generated.returncode != 0:
-        last = (generated.stderr.strip().splitlines() or [""])[-1][:200]
-        return name, refused_or_crashed(generated.returncode, generated.stderr), elapsed, last
-    check = (
-        f"import sys; sys.path.insert(0, {str(out)!r}); import {package} as m;"
-        "m.build_app(None, allow_missing=True)"
-    )
-    imported = subprocess.run(  # noqa: S603 - our own command line
-        [sys.executable, "-c", check], capture_output=True, text=True, timeout=600, check=False
-    )
-    if imported.returncode != 0:
-        last = (imported.stderr.strip().splitlines() or [""])[-1][:200]
-        return name, "import-fail", elapsed, last
-    # The mock builds every operation's answer at start-up; it must never crash, and an
-    # operation it cannot answer is a warning naming it.
-    mocked = subprocess.run(  # noqa: S603 - our own command line
-        [sys.executable, "-c", check.replace("allow_missing=True", "mock=True")],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    if mocked.returncode != 0:
-        last = (mocked.stderr.strip().splitlines() or [""])[-1][:200]
-        return name, "mock-fail", elapsed, last
+        outcome = refused_or_crashed(generated.returncode, generated.stderr)
+        return outcome, construct(generated.stderr) if outcome == "refused" else _last_line(
+            generated.stderr
+        )
+    # One process: imported, built (routes only) and asked which of the document's operations
+    # it serves (one JSON line), then built as the mock, which builds every operation's answer
+    # at start-up: it must never crash, and an operation it cannot answer is a warning.
+    program = CHECK.format(out=str(out), probes=str(PROBE.parent), package=package, spec=str(spec))
+    checked = _run([sys.executable, "-c", program], deadline)
+    printed = checked.stdout.strip().splitlines()
+    if not printed:
+        return "import-fail", _last_line(checked.stderr)
+    wanted = operations(load(spec))
+    routed = {tuple(pair) for pair in json.loads(printed[-1])}
+    dropped = [f"{method} {path}" for method, path in wanted if (method, path) not in routed]
+    if dropped:
+        return "route-fail", f"{len(dropped)} of {len(wanted)} not routed: {', '.join(dropped[:3])}"
+    if checked.returncode != 0:
+        return "mock-fail", _last_line(checked.stderr)
+    mocked = checked
     unanswered = [line for line in mocked.stderr.splitlines() if line.startswith("mock: ")]
     if fuzz:
         failed = fuzz_mock(spec, out, package, fuzz)
         if failed:
-            return name, "fuzz-fail", elapsed, failed
+            return "fuzz-fail", failed
     if unanswered:
-        return name, "ok", elapsed, f"mock: {len(unanswered)} unanswered; {unanswered[0][:160]}"
-    return name, "ok", elapsed, ""
+        return "ok", f"mock: {len(unanswered)} unanswered; {unanswered[0][:160]}"
+    return "ok", ""
+
+
+def summary_lines(results: list[tuple[str, str, float, str]]) -> list[str]:
+    """The counts by outcome, then refusals by construct and failures by message, most first."""
+    outcomes = Counter(outcome for _, outcome, _, _ in results)
+    lines = [
+        f"{len(results)} documents: "
+        + ", ".join(f"{count} {outcome}" for outcome, count in outcomes.most_common())
+    ]
+    for kind in ("refused", "skipped-version", *OUTCOMES_THAT_FAIL, "timeout"):
+        reasons = Counter(message for _, outcome, _, message in results if outcome == kind)
+        if kind in ("crash", "import-fail", "mock-fail", "route-fail", "fuzz-fail"):
+            reasons = Counter(re.sub(r"\d+", "N", message)[:120] for message in reasons.elements())
+        for reason, count in reasons.most_common():
+            lines.append(f"  {kind:15} {count:4}  {reason}")
+    return lines
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("corpus", type=Path, help="folder of OpenAPI documents (*.json)")
+    parser.add_argument("corpus", type=Path, help="folder of OpenAPI documents")
+    parser.add_argument(
+        "--glob", default="**/*.json", help="which files under CORPUS (default **/*.json)"
+    )
     parser.add_argument("--sample", type=int, default=40, help="how many documents (0: all)")
     parser.add_argument("--offset", type=int, default=0)
     parser.add_argument("--out", type=Path, default=Path("build/corpus"))
     parser.add_argument(
+        "--timeout", type=float, default=120, help="seconds per document, all steps (default 120)"
+    )
+    parser.add_argument("--jobs", type=int, default=2, help="documents at once (default 2)")
+    parser.add_argument(
+        "--results", type=Path, help="also write one JSON line per document to this file"
+    )
+    parser.add_argument(
         "--fuzz", type=int, default=0, metavar="SECONDS", help="fuzz each mock that long (0: no)"
     )
     args = parser.parse_args()
-    documents = sample(args.corpus, args.sample, args.offset)
+    documents = sample(args.corpus, args.sample, args.offset, args.glob)
     args.out.mkdir(parents=True, exist_ok=True)
-    outcomes: Counter[str] = Counter()
-    with ThreadPoolExecutor(2) as pool:
-        for name, outcome, elapsed, message in pool.map(
-            lambda spec: run(spec, args.corpus, args.out.resolve(), args.fuzz), documents
+    results = []
+    sink = args.results.open("w", encoding="utf-8") if args.results else None
+    with ThreadPoolExecutor(args.jobs) as pool:
+        for result in pool.map(
+            lambda spec: run(spec, args.corpus, args.out.resolve(), args.fuzz, args.timeout),
+            documents,
         ):
-            outcomes[outcome] += 1
-            print(f"{outcome:12} {elapsed:6.1f}s  {name}  {message}", flush=True)
-    summary = ", ".join(f"{count} {outcome}" for outcome, count in sorted(outcomes.items()))
-    print(f"\n{len(documents)} documents: {summary}")
-    if (
-        outcomes["crash"]
-        or outcomes["import-fail"]
-        or outcomes["mock-fail"]
-        or outcomes["fuzz-fail"]
-    ):
+            name, outcome, elapsed, message = result
+            results.append(result)
+            print(f"{outcome:15} {elapsed:6.1f}s  {name}  {message}", flush=True)
+            if sink:
+                record = {"name": name, "outcome": outcome, "seconds": round(elapsed, 1)}
+                sink.write(json.dumps({**record, "message": message}) + "\n")
+                sink.flush()
+    if sink:
+        sink.close()
+    print("\n" + "\n".join(summary_lines(results)))
+    if any(outcome in OUTCOMES_THAT_FAIL for _, outcome, _, _ in results):
         sys.exit(1)
 
 

@@ -11,6 +11,7 @@ import pytest
 
 from codegen import models
 from codegen.naming import pascal
+from tests.codegen.conftest import generated_package
 
 
 def _document(count: int) -> dict[str, Any]:
@@ -232,3 +233,17 @@ def test_a_schema_named_like_another_ones_response_variant_keeps_its_own_class(
     assert "body: models.NotesResponseResponse\n" in list_notes
     interfaces = "".join(text for name, text in files.items() if name.startswith("interfaces/"))
     assert "body: models.NoteRequest" in interfaces
+
+
+def test_a_ulid_is_a_string_not_a_dependency(tmp_path: Path) -> None:
+    # frankiefinancial.io: `format: ulid` became python-ulid's ULID, which nothing installs,
+    # so the generated package did not import.
+    document = _document(0)
+    document["components"]["schemas"]["Check"] = {
+        "type": "object",
+        "properties": {"id": {"type": "string", "format": "ulid"}},
+    }
+    generated_package(document, tmp_path, "formats_api")
+    assert "import ULID" not in (tmp_path / "formats_api/models.py").read_text()
+    ulid = "01ARZ3NDEKTSV4RRFFQ69G5FAV"
+    assert importlib.import_module("formats_api.models").Check(id=ulid).id == ulid

@@ -11,7 +11,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from codegen.errors import SpecError
+from codegen.errors import Diagnostic, SpecError
 from codegen.generate import generate, load_bundle, stale_files, write
 
 
@@ -42,7 +42,10 @@ def _generate(args: argparse.Namespace) -> int:
 
 
 def _bundle(args: argparse.Namespace) -> int:
-    document = load_bundle(Path(args.spec)).document
+    repairs: list[Diagnostic] = []
+    document = load_bundle(Path(args.spec), repairs).document
+    for warning in repairs:
+        print(warning, file=sys.stderr)
     text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)

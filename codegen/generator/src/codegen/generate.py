@@ -6,11 +6,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from codegen.bundle import Bundle, bundle
-from codegen.errors import Diagnostic
+from codegen.errors import Diagnostic, SpecError
 from codegen.models import generate_models
 from codegen.parser import parse
 from codegen.render import HEADER_MARK, render_package
+from codegen.repair import repair, repair_examples
 from codegen.validate import validate_bundle
+
+MAX_EXAMPLE_ROUNDS = 10
 
 
 @dataclass
@@ -26,16 +29,31 @@ def _source_name(spec: Path) -> str:
         return spec.name
 
 
-def load_bundle(spec: Path) -> Bundle:
-    """Bundle and validate ``spec``; raises :class:`codegen.errors.SpecError`."""
-    result = bundle(spec)
-    validate_bundle(result)
+def load_bundle(spec: Path, repairs: list[Diagnostic] | None = None) -> Bundle:
+    """Bundle, repair (:mod:`codegen.repair`, each repair a warning added to ``repairs``) and
+    validate ``spec``; raises :class:`codegen.errors.SpecError`."""
+    result, warnings = repair(bundle(spec))
+    for _ in range(MAX_EXAMPLE_ROUNDS):  # validation reports at most MAX_REPORTED errors
+        try:
+            validate_bundle(result)
+            break
+        except SpecError as exc:
+            repaired = repair_examples(result, exc.diagnostics)
+            if repaired is None:
+                raise
+            result, more = repaired
+            warnings += more
+    else:
+        validate_bundle(result)
+    if repairs is not None:
+        repairs.extend(warnings)
     return result
 
 
 def generate(spec: Path) -> Result:
     """Every file of the generated package for ``spec``."""
-    loaded = load_bundle(spec)
+    repairs: list[Diagnostic] = []
+    loaded = load_bundle(spec, repairs)
     models: dict[str, str] = {}
 
     def emit(document: dict[str, object]) -> tuple[set[str], dict[str, str]]:
@@ -47,7 +65,7 @@ def generate(spec: Path) -> Result:
     files = render_package(
         parsed.api, models["source"], loaded.document, _source_name(spec), parsed.positions
     )
-    return Result(files, parsed.warnings)
+    return Result(files, repairs + parsed.warnings)
 
 
 def _existing(out: Path) -> dict[str, str]:

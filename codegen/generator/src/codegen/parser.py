@@ -110,6 +110,7 @@ class _Parser:
         self.class_table = NameTable({"Any", "BaseModel", "Field", "RootModel"})
         self.class_names = {name: self.class_table.claim(pascal(name)) for name in self.schemas}
         self.hoisted: dict[str, Any] = {}
+        self.undefined_schemes: set[str] = set()  # named by security requirements
         self.hoisted_by_hint: dict[str, list[str]] = {}
 
     # -- references -------------------------------------------------------------------
@@ -341,6 +342,12 @@ class _Parser:
                     parameter=str(scheme.get("name", "")),
                 )
             )
+        # An undefined scheme says nowhere where its credentials are: an API key read from no
+        # location, which no request presents, so a requirement naming it fails closed (401).
+        schemes.extend(
+            ir.SecurityScheme(name=name, type="apiKey", scheme="", location="", parameter="")
+            for name in sorted(self.undefined_schemes - set(raw_schemes))
+        )
         return ir.Api(
             title=str(info.get("title", "API")),
             version=str(info.get("version", "")),
@@ -433,14 +440,16 @@ class _Parser:
             for alt in security:
                 for name, _ in alt:
                     if name not in known:
-                        raise SpecError(
-                            [
-                                self.bundle.diagnostic(
-                                    f"unknown security scheme {name!r}",
-                                    join_pointer(pointer, "security"),
-                                )
-                            ]
+                        self.undefined_schemes.add(name)
+                        warning = self.bundle.diagnostic(
+                            f"security scheme {name!r} is not defined in "
+                            "components/securitySchemes; a requirement naming it is never "
+                            "satisfied",
+                            join_pointer(pointer, "security") if "security" in op else "/security",
+                            "warning",
                         )
+                        if warning not in self.warnings:  # the document's, once
+                            self.warnings.append(warning)
         return ir.Operation(
             operation_id=operation_id,
             method_name=method_name,

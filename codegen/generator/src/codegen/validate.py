@@ -124,6 +124,17 @@ def _semantic_errors(bundle: Bundle) -> list[Diagnostic]:
             if not isinstance(operation, dict):
                 continue
             declared = shared | _path_params(document, operation.get("parameters") or [])
+            if "?" in path and templated - declared:
+                # `/search?q={q}`, q declared `in: query` or not at all: name the construct.
+                errors.append(
+                    bundle.diagnostic(
+                        f"the path has a query string ({path[path.index('?') :]!r}) naming "
+                        "parameters it does not declare `in: path`; a path template has no "
+                        "query string: declare them `in: query`",
+                        pointer,
+                    )
+                )
+                continue
             for name in sorted(templated - declared):
                 errors.append(
                     bundle.diagnostic(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+import re
 from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
 from dataclasses import replace
 from typing import (
@@ -166,11 +167,20 @@ def path_routes(
 
 
 def _path_regex_safe(path: str, op: Operation) -> str:
-    # Starlette path parameters must be identifiers: use the python names in the route.
-    for param in op.params:
-        if param.location == "path":
-            path = path.replace("{" + param.name + "}", "{" + param.python_name + "}")
-    return path
+    # Starlette path parameters must be identifiers, each named once: use the Python names. A
+    # name the template repeats binds at its first place; later ones get a name nothing reads.
+    names = {p.name: p.python_name for p in op.params if p.location == "path"}
+    seen: dict[str, int] = {}
+
+    def rename(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in names:
+            return match.group(0)
+        seen[name] = seen.get(name, 0) + 1
+        suffix = "" if seen[name] == 1 else f"___{seen[name]}"
+        return "{" + names[name] + suffix + "}"
+
+    return re.sub(r"\{([^}]+)\}", rename, path)
 
 
 def _sort_key(path: str) -> tuple[tuple[int, str], ...]:

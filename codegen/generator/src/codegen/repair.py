@@ -1,0 +1,196 @@
+"""Invalid documents whose intent is clear are generated, each repair a warning with a pointer.
+
+Run before validation, on a copy of the bundled document (which is then served, so the
+served contract is valid and says what the server does):
+
+- an operation with an empty ``responses`` object documents none: it gets a ``default``
+  response without content (any status, no body), as if the author had written one;
+- a parameter declared twice in one ``parameters`` list (the same ``name`` and ``in``;
+  header names compare case-insensitively): the first declaration is kept;
+- in a 3.1 document, a draft-04 boolean ``exclusiveMinimum`` / ``exclusiveMaximum`` (3.0's
+  form, and what a schema declaring ``$schema`` draft-04 means) becomes 2020-12's number:
+  ``{minimum: 10, exclusiveMinimum: true}`` is ``{exclusiveMinimum: 10}``; ``false`` is dropped.
+
+After validation, :func:`repair_examples` drops a schema's ``examples`` that is a map of Example
+Objects (a media type's form, as codat.io's schemas write it) rather than a list, when that is
+what validation refused: examples are annotations, nothing is lost for the server.
+
+A path template naming one parameter at several places (``/anything/{id}/{action}/{id}``)
+is generated with a warning and left as it is: the first place binds the parameter's value, the
+later places match any segment (the runtime's router binds each name once).
+
+A security requirement naming an undefined scheme is the parser's concern
+(:mod:`codegen.parser`): it is kept, and can never be satisfied.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from dataclasses import replace
+from typing import Any
+
+from codegen.bundle import Bundle, dereference
+from codegen.errors import Diagnostic, join_pointer
+
+METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+UNDOCUMENTED = {"description": "Not documented (the operation listed no response)."}
+
+
+def repair(bundle: Bundle) -> tuple[Bundle, list[Diagnostic]]:
+    """``bundle`` with its clear-intent errors repaired (the same bundle when there are none)."""
+    document = bundle.document
+    found: list[tuple[str, str]] = []
+    repaired: dict[str, Any] | None = None
+
+    def writable() -> dict[str, Any]:
+        nonlocal repaired
+        if repaired is None:
+            repaired = copy.deepcopy(document)
+        return repaired
+
+    for path_pointer, item in _path_items(document):
+        template = path_pointer.rsplit("/", 1)[1].replace("~1", "/").replace("~0", "~")
+        names = re.findall(r"{([^}]+)}", template)
+        if any(names.count(name) > 1 for name in names):
+            found.append((path_pointer, "repeated"))
+        for index in _duplicates(document, item.get("parameters")):
+            found.append((join_pointer(path_pointer, "parameters", index), "parameter"))
+        for method in METHODS:
+            operation = item.get(method)
+            if not isinstance(operation, dict):
+                continue
+            op_pointer = join_pointer(path_pointer, method)
+            if operation.get("responses") == {}:
+                found.append((join_pointer(op_pointer, "responses"), "responses"))
+            for index in _duplicates(document, operation.get("parameters")):
+                found.append((join_pointer(op_pointer, "parameters", index), "parameter"))
+    if str(document.get("openapi", "")).startswith("3.1"):
+        found.extend((pointer, "exclusive") for pointer in _boolean_exclusives(document, ""))
+    warnings: list[Diagnostic] = []
+    # Later indexes first, so the earlier ones still point at their parameter.
+    for pointer, kind in sorted(found, key=lambda entry: _index_last(entry[0]), reverse=True):
+        if kind == "exclusive":
+            message = _exclusive_to_number(_at(writable(), pointer), pointer)
+        elif kind == "repeated":
+            message = (
+                "the path template names a parameter at several places; its first place binds "
+                "the value, the later ones match any segment"
+            )
+        elif kind == "responses":
+            _at(writable(), pointer)[pointer.rsplit("/", 1)[1]] = {"default": dict(UNDOCUMENTED)}
+            message = "the operation documents no response; served as a `default` one, no body"
+        else:
+            del _at(writable(), pointer)[int(pointer.rsplit("/", 1)[1])]
+            message = "parameter declared twice in this list (same name and location); ignored"
+        warnings.append(bundle.diagnostic(message, pointer, "warning"))
+    warnings.sort(key=lambda diagnostic: diagnostic.pointer)
+    if repaired is None:
+        return bundle, warnings
+    return replace(bundle, document=repaired), warnings
+
+
+def _path_items(document: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    paths = document.get("paths")
+    if not isinstance(paths, dict):
+        return []
+    return [
+        (join_pointer("/paths", path), item)
+        for path, item in paths.items()
+        if isinstance(item, dict) and "$ref" not in item
+    ]
+
+
+def _duplicates(document: dict[str, Any], parameters: Any) -> list[int]:
+    """Indexes of the parameters that repeat an earlier one's name and location."""
+    if not isinstance(parameters, list):
+        return []
+    seen: set[tuple[str, str]] = set()
+    repeated = []
+    for index, raw in enumerate(parameters):
+        param = raw
+        if isinstance(raw, dict) and isinstance(raw.get("$ref"), str):
+            try:
+                param = dereference(document, raw["$ref"])
+            except KeyError:
+                continue  # validation reports it
+        if not isinstance(param, dict) or not isinstance(param.get("name"), str):
+            continue
+        location = str(param.get("in"))
+        key = (param["name"].lower() if location == "header" else param["name"], location)
+        if key in seen:
+            repeated.append(index)
+        seen.add(key)
+    return repeated
+
+
+# Keywords whose values are data, not schemas: a member named like a keyword is no keyword.
+_DATA = frozenset({"example", "examples", "default", "enum", "const", "properties"})
+
+
+def _boolean_exclusives(node: Any, pointer: str) -> list[str]:
+    """Pointers of every boolean ``exclusiveMinimum`` / ``exclusiveMaximum`` in schemas."""
+    found = []
+    stack = [(pointer, node)]
+    while stack:
+        here, value = stack.pop()
+        if isinstance(value, dict):
+            for key, member in value.items():
+                at = join_pointer(here, key)
+                if key in ("exclusiveMinimum", "exclusiveMaximum") and isinstance(member, bool):
+                    found.append(at)
+                elif key == "properties" and isinstance(member, dict):
+                    stack.extend((join_pointer(at, name), s) for name, s in member.items())
+                elif key not in _DATA:
+                    stack.append((at, member))
+        elif isinstance(value, list):
+            stack.extend((join_pointer(here, i), member) for i, member in enumerate(value))
+    return found
+
+
+def _exclusive_to_number(schema: dict[str, Any], pointer: str) -> str:
+    """Rewrite one boolean exclusive bound in ``schema``; the warning's text."""
+    keyword = pointer.rsplit("/", 1)[1]
+    bound = "minimum" if keyword == "exclusiveMinimum" else "maximum"
+    exclusive = schema.pop(keyword)
+    limit = schema.get(bound)
+    if exclusive and isinstance(limit, int | float) and not isinstance(limit, bool):
+        schema[keyword] = schema.pop(bound)
+        return f"draft-04 boolean {keyword}; read as OpenAPI 3.1's {keyword}: {limit}"
+    return f"draft-04 boolean {keyword} without effect here; ignored"
+
+
+def _index_last(pointer: str) -> tuple[str, int]:
+    parent, _, last = pointer.rpartition("/")
+    return (parent, int(last)) if last.isdigit() else (pointer, -1)
+
+
+def _at(document: dict[str, Any], pointer: str) -> Any:
+    """The container of the node at ``pointer`` (its parent object or list)."""
+    node: Any = document
+    for raw in pointer.split("/")[1:-1]:
+        token = raw.replace("~1", "/").replace("~0", "~")
+        node = node[int(token)] if isinstance(node, list) else node[token]
+    return node
+
+
+_EXAMPLES_NOT_A_LIST = 'is not of type "array"'
+
+
+def repair_examples(
+    bundle: Bundle, errors: list[Diagnostic]
+) -> tuple[Bundle, list[Diagnostic]] | None:
+    """``bundle`` without the schema ``examples`` maps among ``errors``, and a warning each;
+    None when some error is of another kind (the document stays refused)."""
+    found = [e.pointer for e in errors]
+    if not found or not all(
+        e.pointer.endswith("/examples") and e.message.endswith(_EXAMPLES_NOT_A_LIST) for e in errors
+    ):
+        return None
+    repaired = copy.deepcopy(bundle.document)
+    for pointer in found:
+        _at(repaired, pointer).pop("examples", None)
+    message = "a schema's examples is a list, not a map of Example Objects; ignored"
+    return replace(bundle, document=repaired), [
+        bundle.diagnostic(message, pointer, "warning") for pointer in found
+    ]
