@@ -32,10 +32,14 @@ def test_the_generated_package_is_current(monkeypatch: pytest.MonkeyPatch) -> No
 
 def test_the_examples_own_tests_pass() -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("COV_")}
-    done = subprocess.run(  # noqa: S603
+    done = subprocess.run(
         [sys.executable, "-m", "pytest", "-q"],
-        cwd=EXAMPLE, env=env, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+        cwd=EXAMPLE,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "4 passed" in done.stdout
 
@@ -43,10 +47,10 @@ def test_the_examples_own_tests_pass() -> None:
 @pytest.fixture(scope="module")
 def served() -> Iterator[str]:
     port = free_port()
-    process = subprocess.Popen(  # noqa: S603
+    process = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "app:app", "--port", str(port), "--log-level", "warning"],
         cwd=EXAMPLE,
-    )  # fmt: skip
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30

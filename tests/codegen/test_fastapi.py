@@ -100,9 +100,7 @@ DOCUMENT: dict[str, Any] = {
             "Problem": {
                 "description": "A problem",
                 "content": {
-                    "application/problem+json": {
-                        "schema": {"$ref": "#/components/schemas/Problem"}
-                    }
+                    "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
                 },
             }
         },
@@ -266,8 +264,12 @@ async def test_a_context_without_dependencies_solves_nothing(things: ModuleType)
 
 def test_a_handler_parameter_the_contract_does_not_declare_is_refused(things: ModuleType) -> None:
     class WithDb(Things):
-        async def get_thing(  # type: ignore[override]
-            self, ctx: Context, *, thing_id: int, db: Any = Depends(get_store)
+        async def get_thing(
+            self,
+            ctx: Context,
+            *,
+            thing_id: int,
+            db: Any = Depends(get_store),  # noqa: B008
         ) -> Any:
             raise AssertionError("never called")
 
@@ -342,4 +344,5 @@ async def test_docs_work_mounted_under_a_prefix(things: ModuleType) -> None:
 
 def test_the_served_document_is_the_reviewed_one(things: ModuleType) -> None:
     assert json.loads(things.spec.OPENAPI_JSON) == DOCUMENT
-    assert Path(things.__file__).parent.joinpath("runtime.py").exists() is False
+    assert things.__file__ is not None
+    assert not Path(things.__file__).parent.joinpath("runtime.py").exists()

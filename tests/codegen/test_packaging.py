@@ -8,7 +8,6 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -25,8 +24,9 @@ def _uv(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
     uv = shutil.which("uv")
     assert uv is not None, "uv runs this suite"
     # Not the project's environment: each install below is a fresh one of its own.
-    env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "UV_PROJECT_ENVIRONMENT")}
-    return subprocess.run(  # noqa: S603
+    unset = ("VIRTUAL_ENV", "UV_PROJECT_ENVIRONMENT")
+    env = {k: v for k, v in os.environ.items() if k not in unset}
+    return subprocess.run(
         [uv, *args], cwd=cwd, env=env, check=True, capture_output=True, text=True, timeout=300
     )
 
@@ -42,17 +42,33 @@ def wheels(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def _venv(folder: Path, wheels: Path, *requirements: str) -> Path:
     _uv("venv", "--quiet", "--python", sys.executable, str(folder))
     python = folder / "bin" / "python"
-    _uv("pip", "install", "--quiet", "--python", str(python), "--find-links", str(wheels),
-        *requirements)  # fmt: skip
+    _uv(
+        "pip",
+        "install",
+        "--quiet",
+        "--python",
+        str(python),
+        "--find-links",
+        str(wheels),
+        *requirements,
+    )
     return python
 
 
 @pytest.fixture(scope="module")
-def installed(wheels: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+def installed(wheels: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A FastAPI team's environment: the generator (which brings the runtime) and nothing else."""
     folder = tmp_path_factory.mktemp("team")
-    python = _venv(folder / "venv", wheels, "specfirst-codegen[mock]")
-    yield python
+    return _venv(folder / "venv", wheels, "specfirst-codegen[mock]")
+
+
+def _generate(installed: Path, out: Path) -> subprocess.CompletedProcess[str]:
+    """The installed generator's command line, as a team runs it, on the pets document."""
+    command = installed.parent / "specfirst-codegen"
+    arguments = ["generate", "--spec", str(PETS), "--out", str(out), "--package", "pets"]
+    return subprocess.run(
+        [str(command), *arguments], check=True, capture_output=True, text=True, cwd=out
+    )
 
 
 def test_the_wheels_are_versioned_and_hold_their_own_package(wheels: Path) -> None:
@@ -66,11 +82,7 @@ def test_the_wheels_are_versioned_and_hold_their_own_package(wheels: Path) -> No
 def test_a_team_generates_imports_and_serves_with_the_installed_wheels(
     installed: Path, tmp_path: Path
 ) -> None:
-    generate = installed.parent / "specfirst-codegen"
-    done = subprocess.run(  # noqa: S603
-        [str(generate), "generate", "--spec", str(PETS), "--out", str(tmp_path), "--package", "pets"],
-        check=True, capture_output=True, text=True, cwd=tmp_path,
-    )  # fmt: skip
+    done = _generate(installed, tmp_path)
     assert "generated" in done.stdout
     package = tmp_path / "pets"
     assert not (package / "runtime.py").exists()
@@ -84,7 +96,7 @@ def test_a_team_generates_imports_and_serves_with_the_installed_wheels(
         "host.include_router(pets.build_router(None, mock=True), prefix='/api')\n"
         "print(specfirst.__file__)\n"
     )
-    ran = subprocess.run(  # noqa: S603
+    ran = subprocess.run(
         [str(installed), "-c", script], check=True, capture_output=True, text=True, cwd=tmp_path
     )
     # The installed runtime, not a copy in the package or this checkout's.
@@ -96,15 +108,23 @@ def test_the_runtime_type_checks_strictly_with_only_its_declared_dependencies(
 ) -> None:
     # The runtime with its extras and mypy: no stubs, plugins or settings of this repository's.
     python = _venv(tmp_path / "venv", wheels, "specfirst-runtime[all]", "mypy")
-    generate = installed.parent / "specfirst-codegen"
-    subprocess.run(  # noqa: S603
-        [str(generate), "generate", "--spec", str(PETS), "--out", str(tmp_path), "--package", "pets"],
-        check=True, capture_output=True, cwd=tmp_path,
-    )  # fmt: skip
-    checked = subprocess.run(  # noqa: S603
-        [str(python), "-m", "mypy", "--strict", "--no-incremental", "-p", "specfirst", "-p", "pets"],
-        capture_output=True, text=True, cwd=tmp_path,
-    )  # fmt: skip
+    _generate(installed, tmp_path)
+    checked = subprocess.run(
+        [
+            str(python),
+            "-m",
+            "mypy",
+            "--strict",
+            "--no-incremental",
+            "-p",
+            "specfirst",
+            "-p",
+            "pets",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
     assert checked.returncode == 0, checked.stdout + checked.stderr
 
 
@@ -131,7 +151,7 @@ def test_importing_the_runtime_changes_nothing_outside_it() -> None:
         "assert TypeAdapter(specfirst.Email).validate_python('a@b.local') == 'a@b.local'\n"
         "assert email_validator.SPECIAL_USE_DOMAIN_NAMES == before, 'changed'\n"
     )
-    subprocess.run([sys.executable, "-c", script], check=True)  # noqa: S603
+    subprocess.run([sys.executable, "-c", script], check=True)
 
 
 def test_the_versions_are_the_distributions(wheels: Path) -> None:
