@@ -32,6 +32,7 @@ from codegen.generate import generate, write
 OUT = ROOT / "build" / "bench" / "runtime"
 APPS = {
     "generated": ("benchmarks.runtime.apps:generated_app", PATH),
+    "starlette-shaped": ("benchmarks.runtime.apps:starlette_shaped_app", PATH),
     "included": ("benchmarks.runtime.apps:included_app", "/api" + PATH),
     "fastapi": ("benchmarks.runtime.apps:fastapi_app", PATH),
     "starlette": ("benchmarks.runtime.apps:starlette_app", PATH),
@@ -111,12 +112,12 @@ def main() -> None:
         f"one in-memory GET, {args.connections} connections, {args.rounds} x {args.seconds} s "
         f"per app, alternating; {pin.note}"
     )
-    print(f"{'app':<10}{'rps':>8}{'p50 ms':>8}{'p99 ms':>8}{'cpu µs':>8}  vs fastapi (cpu)")
+    print(f"{'app':<17}{'rps':>8}{'p50 ms':>8}{'p99 ms':>8}{'cpu µs':>8}  vs fastapi (cpu)")
     for name in names:
         ratio = cpu_us[name] / cpu_us["fastapi"] if "fastapi" in cpu_us else float("nan")
         row = totals[name]
         print(
-            f"{name:<10}{row['rps']:8.0f}{row['p50']:8.2f}{row['p99']:8.2f}"
+            f"{name:<17}{row['rps']:8.0f}{row['p50']:8.2f}{row['p99']:8.2f}"
             f"{cpu_us[name]:8.0f}  {ratio:5.2f}x"
         )
 

@@ -1,7 +1,8 @@
 """The apps `just bench-runtime` serves: the same in-memory GET four ways.
 
 ``generated``: the package specfirst-codegen writes from ``products.yaml`` (in
-build/bench/runtime), served by its ``build_app``; ``included``: its ``build_router`` included
+build/bench/runtime), served by its ``build_app``; ``starlette-shaped``: the same routes and
+middleware in a plain Starlette app (the runtime's shape before 1.0); ``included``: its ``build_router`` included
 in a plain FastAPI app under ``/api``; ``fastapi``: the endpoint written by hand in FastAPI
 (typed UUID path parameters, a Pydantic response model), as a FastAPI team would; ``starlette``:
 a bare Starlette route returning fixed JSON, the floor.
@@ -60,6 +61,17 @@ def generated() -> Any:
 
 def generated_app() -> Any:
     return importlib.import_module("bench_runtime_api").build_app(generated())
+
+
+def starlette_shaped_app() -> Starlette:
+    """The generated layer's routes and middleware in a plain Starlette app, as the runtime
+    served them before it was FastAPI-native: what the FastAPI app object itself costs."""
+    app = generated_app()
+    return Starlette(
+        routes=app.router.routes,
+        middleware=app.user_middleware,
+        exception_handlers=app.exception_handlers,
+    )
 
 
 def included_app() -> FastAPI:

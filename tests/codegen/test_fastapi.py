@@ -199,6 +199,26 @@ def test_build_app_is_a_fastapi_app_without_fastapis_own_document(things: Module
     assert app.redoc_url is None
 
 
+def _layers(app: FastAPI) -> list[str]:
+    names, node = [], app.build_middleware_stack()
+    while node is not None:
+        names.append(type(node).__name__)
+        node = getattr(node, "app", None)
+    return names
+
+
+def test_fastapis_idle_layers_are_left_out_and_telemetry_is_opt_in(things: ModuleType) -> None:
+    app = things.build_app(_implementation(things))
+    layers = _layers(app)
+    # What FastAPI's routes rely on stays (the exit stack that closes uploaded files).
+    assert "AsyncExitStackMiddleware" in layers
+    assert "RequestContextMiddleware" in layers
+    assert "ExceptionTelemetryMiddleware" not in layers
+    assert "AppBodyLimitMiddleware" not in layers
+    traced = things.build_app(_implementation(things), telemetry={"tracing": True})
+    assert "ExceptionTelemetryMiddleware" in _layers(traced)
+
+
 async def test_the_included_router_serves_the_contract_under_the_prefix(host: FastAPI) -> None:
     async with _client(host) as client:
         found = await client.get("/api/things/1", headers={"x-request-id": "req-1"})

@@ -18,7 +18,7 @@ changes nothing outside it.
 from __future__ import annotations
 
 from ._version import __version__, require
-from .app import build_app, build_router
+from .app import ContractApp, build_app, build_router
 from .endpoints import Options, make_endpoint
 from .errors import (
     PROBLEM_JSON,
@@ -81,6 +81,7 @@ __all__ = [
     "Body",
     "Content",
     "ContextFactory",
+    "ContractApp",
     "Credentials",
     "Date",
     "Delivery",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -11,6 +12,7 @@ from fastapi import APIRouter, FastAPI
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.routing import BaseRoute
+from starlette.types import ASGIApp
 
 from .dependencies import ContextDependencies
 from .docs import _spec_routes
@@ -36,6 +38,52 @@ from .routing import (
 )
 
 logger = logging.getLogger("specfirst")
+
+# FastAPI's native OpenTelemetry (FastAPI 0.165 and later): off in a contract's app unless its
+# builder is given a configuration, so a request pays nothing for it (the check alone, made on
+# every request, was 6% of one) and an app with tracing of its own gets no second server span.
+_TELEMETRY_OFF = {"tracing": False, "metrics": False, "logs": False}
+_HAS_TELEMETRY = "telemetry" in inspect.signature(FastAPI.__init__).parameters
+
+
+def _idle_layers(app: FastAPI, telemetry: Mapping[str, Any] | None) -> tuple[type, ...]:
+    """FastAPI's middleware that has nothing to do in this app: telemetry's exception hook
+    with telemetry off, the app-wide body limit with none set (the runtime bounds bodies)."""
+    idle: list[type] = []
+    try:
+        from fastapi.telemetry._asgi import ExceptionTelemetryMiddleware
+
+        if telemetry is None:
+            idle.append(ExceptionTelemetryMiddleware)
+    except ImportError:  # an older FastAPI has neither
+        pass
+    try:
+        from fastapi._body_limit import AppBodyLimitMiddleware
+
+        if getattr(app, "max_body_size", None) is None:
+            idle.append(AppBodyLimitMiddleware)
+    except ImportError:
+        pass
+    return tuple(idle)
+
+
+class ContractApp(FastAPI):
+    """The FastAPI app of a contract: FastAPI's own, without the layers that would only pass
+    each request on (see :func:`_idle_layers`); everything else is FastAPI's."""
+
+    _specfirst_telemetry: Mapping[str, Any] | None = None
+
+    def build_middleware_stack(self) -> ASGIApp:
+        stack = super().build_middleware_stack()
+        idle = _idle_layers(self, self._specfirst_telemetry)
+        node: Any = stack
+        while idle and hasattr(node, "app"):
+            inner = node.app
+            if isinstance(inner, idle) and hasattr(inner, "app"):
+                node.app = inner.app
+                continue
+            node = inner
+        return stack
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +165,7 @@ def build_app(
     serve_spec: bool = True,
     problems: ProblemRenderer | None = None,
     limits: Limits | None = None,
+    telemetry: Mapping[str, Any] | None = None,
 ) -> FastAPI:
     """The FastAPI app serving the operations; fails with every missing or mis-shaped one listed.
 
@@ -128,6 +177,8 @@ def build_app(
     warning counts the operations that document another shape. ``limits`` bounds bodies and
     handler time (:class:`Limits`; its defaults when None). The context factory may declare
     FastAPI dependencies (:mod:`specfirst.dependencies`); ``app.dependency_overrides`` applies.
+    ``telemetry`` is FastAPI's native OpenTelemetry configuration (``{"tracing": True}``...),
+    off when None.
     """
     assembled = _assemble(
         operations,
@@ -147,7 +198,10 @@ def build_app(
     if serve_spec:
         routes.extend(_spec_routes(spec_json, docs=docs, title=title))
     routes.extend(extra_routes)
-    return FastAPI(
+    options: dict[str, Any] = {}
+    if _HAS_TELEMETRY:
+        options["telemetry"] = dict(telemetry) if telemetry is not None else _TELEMETRY_OFF
+    app = ContractApp(
         title=title,
         version=version or "0",
         openapi_url=None,
@@ -159,7 +213,10 @@ def build_app(
         lifespan=lifespan,
         debug=debug,
         redirect_slashes=False,
+        **options,
     )
+    app._specfirst_telemetry = telemetry
+    return app
 
 
 def build_router(

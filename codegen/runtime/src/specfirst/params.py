@@ -15,6 +15,7 @@ from urllib.parse import parse_qsl, unquote
 from pydantic import (
     ValidationError,
 )
+from starlette.datastructures import QueryParams
 from starlette.requests import Request
 
 from .errors import _Problem
@@ -99,9 +100,13 @@ def _querystring(param: Param, request: Request) -> tuple[bool, Any]:
         return True, text  # validation reports it
 
 
+_NO_QUERY = QueryParams("")
+
+
 def _read_params(op: Operation, request: Request) -> dict[str, Any]:
     raw: dict[str, Any] = {}
-    query = request.query_params
+    # Parsed only when there is a query string (most requests have none).
+    query = request.query_params if request.scope["query_string"] else _NO_QUERY
     for param in op.params:
         value: Any = None
         present = False

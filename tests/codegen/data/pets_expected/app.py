@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic
 
@@ -106,6 +106,7 @@ def build_app(
     docs: bool = True,
     lifespan: Any = None,
     limits: rt.Limits | None = None,
+    telemetry: Mapping[str, Any] | None = None,
 ) -> FastAPI:
     """The FastAPI app serving every operation of the contract, and the reviewed document.
 
@@ -117,6 +118,7 @@ def build_app(
     operation documents for them unless the implementation has a ``problems`` renderer.
     ``limits`` bounds request bodies (1 MiB by default; an operation's ``x-max-body-bytes``
     overrides it), JSON nesting and numbers, and the handler's time (30 s, then 503).
+    ``telemetry`` turns FastAPI's native OpenTelemetry on (its configuration; off when None).
     """
     handlers, authenticator, problems = _handlers(implementation, mock)
     return rt.build_app(
@@ -137,6 +139,7 @@ def build_app(
         lifespan=lifespan,
         problems=problems,
         limits=limits,
+        telemetry=telemetry,
     )
 
 
