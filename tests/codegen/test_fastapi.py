@@ -200,7 +200,8 @@ def test_build_app_is_a_fastapi_app_without_fastapis_own_document(things: Module
 
 
 def _layers(app: FastAPI) -> list[str]:
-    names, node = [], app.build_middleware_stack()
+    names: list[str] = []
+    node: Any = app.build_middleware_stack()
     while node is not None:
         names.append(type(node).__name__)
         node = getattr(node, "app", None)
