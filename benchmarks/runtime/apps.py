@@ -1,11 +1,11 @@
-"""The apps `just bench-runtime` serves: the same in-memory GET four ways.
+"""The apps `just bench-runtime` serves: the same in-memory GET five ways.
 
 ``generated``: the package specfirst-codegen writes from ``products.yaml`` (in
 build/bench/runtime), served by its ``build_app``; ``starlette-shaped``: the same routes and
 middleware in a plain Starlette app (the runtime's shape before 1.0); ``included``: its
-``build_router`` included in a plain FastAPI app under ``/api``; ``fastapi``: the endpoint written by hand in FastAPI
-(typed UUID path parameters, a Pydantic response model), as a FastAPI team would; ``starlette``:
-a bare Starlette route returning fixed JSON, the floor.
+``build_router`` included in a plain FastAPI app under ``/api``; ``fastapi``: the endpoint
+written by hand in FastAPI (typed UUID path parameters, a Pydantic response model), as a
+FastAPI team would; ``starlette``: a bare Starlette route returning fixed JSON, the floor.
 """
 
 from __future__ import annotations
