@@ -87,7 +87,7 @@ lint:
     uv run ruff check codegen spectools src tests migrations benchmarks clients examples
     uv run ruff format --check codegen spectools src tests migrations benchmarks clients examples
     uv run mypy codegen spectools src tests migrations benchmarks
-    uv run mypy examples/fastapi_app
+    uv run mypy --config-file examples/fastapi_app/pyproject.toml examples/fastapi_app
     uv run actionlint
     uv run zizmor --offline --quiet .github
 
