@@ -313,6 +313,15 @@ class TestListOrders:
             headers=auth,
         )
         assert [o["id"] for o in vip.json()["items"]] == [ids[3], ids[1]]
+        # `format: email` is syntax: a special-use domain (RFC 6761) is a valid filter too,
+        # in a query parameter as in a body (the fuzzer found `?…@then.test` refused once).
+        special = await client.get(
+            f"/v1/teams/{team_id}/orders",
+            params={"customer_email": "?wmr~g-~@then.test"},
+            headers=auth,
+        )
+        assert special.status_code == 200
+        assert special.json()["items"] == []
         future = await client.get(
             f"/v1/teams/{team_id}/orders",
             params={"created_after": "2999-01-01T00:00:00Z"},

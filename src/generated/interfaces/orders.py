@@ -3,7 +3,8 @@
 
 from __future__ import annotations
 
-from pydantic import AwareDatetime, EmailStr
+from pydantic import AwareDatetime
+from specfirst import Email as EmailStr
 from uuid import UUID
 from typing import Protocol, TypeVar
 

@@ -3,7 +3,8 @@
 
 from __future__ import annotations
 
-from pydantic import AwareDatetime, EmailStr, Field
+from pydantic import AwareDatetime, Field
+from specfirst import Email as EmailStr
 from typing import Annotated
 from uuid import UUID
 from typing_extensions import TypedDict

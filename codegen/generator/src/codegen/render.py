@@ -28,7 +28,7 @@ _IMPORTS = (
     ("datetime", "from datetime import datetime"),
     ("date", "from datetime import date"),
     ("AwareDatetime", "from pydantic import AwareDatetime"),
-    ("EmailStr", "from pydantic import EmailStr"),
+    ("EmailStr", "from specfirst import Email as EmailStr"),
     ("Field", "from pydantic import Field"),
 )
 
@@ -68,8 +68,8 @@ def _collect_imports(body: str, skip: set[str] | frozenset[str] = frozenset()) -
     found: dict[str, list[str]] = {}
     for name, statement in _IMPORTS:
         if name in words and name not in skip:
-            module = statement.split(" import ")[0]
-            found.setdefault(module, []).append(name)
+            module, imported = statement.split(" import ")
+            found.setdefault(module, []).append(imported)  # `Email as EmailStr` as written
     return "\n".join(
         f"{module} import {', '.join(sorted(names))}" for module, names in sorted(found.items())
     )
