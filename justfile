@@ -59,7 +59,7 @@ check-gen:
 mock spec=spec:
     uv run python -m codegen mock --spec {{spec}} --host {{env_var_or_default("HOST", "127.0.0.1")}} --port {{env_var_or_default("PORT", "4010")}}
 
-# Bundle, validate and lint the spec against docs/api-guidelines.md; writes build/openapi.json; findings name file:line, rule, fix.
+# Bundle, validate and lint the spec against docs/contract-conventions.md; writes build/openapi.json; findings name file:line, rule, fix.
 lint-spec:
     uv run python -m spectools.lint --spec {{spec}} --out build/openapi.json
     @echo "spec OK: bundled to build/openapi.json"

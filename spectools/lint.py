@@ -1,4 +1,4 @@
-"""Lint an OpenAPI document against the house API guidelines (docs/api-guidelines.md), by file:line.
+"""Lint an OpenAPI document against the house contract conventions (docs/contract-conventions.md), by file:line.
 
 ``python -m spectools.lint [--spec openapi/openapi.yaml] [--out build/openapi.json]``
 

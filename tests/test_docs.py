@@ -89,10 +89,8 @@ def test_the_checks_catch_what_they_are_for() -> None:
         "docs/style",
     ]
     # A path to one (docs/...) is the mention check's; a bare name is a note from outside.
-    assert _OUTSIDE_NOTES.findall("the " + "design.md, style.md and docs/" + "style.md") == [
-        "design.md",
-        "style.md",
-    ]
+    design, style = "design" + ".md", "style" + ".md"
+    assert _OUTSIDE_NOTES.findall(f"the {design}, {style} and docs/{style}") == [design, style]
     assert [m["target"] for m in _LINK.finditer("[a](docs/x.md#y) [b](https://e.org)")] == [
         "docs/x.md#y",
         "https://e.org",

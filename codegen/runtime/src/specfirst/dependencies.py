@@ -18,7 +18,7 @@ from typing import Any
 from fastapi.dependencies.utils import get_dependant, solve_dependencies
 from starlette.requests import Request
 
-from .errors import FieldError, _Problem
+from .errors import _Problem
 
 
 def _declared(factory: Callable[..., Any]) -> list[inspect.Parameter]:
@@ -70,11 +70,11 @@ class ContextDependencies:
 
 def _dependency_problem(errors: list[Any]) -> _Problem:
     found = [
-        FieldError(
-            "/" + "/".join(str(part) for part in error.get("loc", ())),
-            str(error.get("msg", "")),
-            str(error.get("type", "")),
-        )
+        {
+            "pointer": "/" + "/".join(str(part) for part in error.get("loc", ())),
+            "message": str(error.get("msg", "")),
+            "code": str(error.get("type", "")),
+        }
         for error in errors
         if isinstance(error, Mapping)
     ]
@@ -82,7 +82,5 @@ def _dependency_problem(errors: list[Any]) -> _Problem:
         422,
         "Unprocessable Content",
         "The request did not satisfy a dependency of the server's context.",
-        extensions={
-            "errors": [{"pointer": e.pointer, "message": e.message, "code": e.code} for e in found]
-        },
+        extensions={"errors": found},
     )
