@@ -1,4 +1,4 @@
-"""Lint an OpenAPI document against the house contract conventions (docs/contract-conventions.md), by file:line.
+"""Lint an OpenAPI document against the contract conventions (docs/contract-conventions.md).
 
 ``python -m spectools.lint [--spec openapi/openapi.yaml] [--out build/openapi.json]``
 
