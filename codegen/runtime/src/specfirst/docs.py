@@ -28,13 +28,30 @@ _DOCS_PAGE = """<!doctype html>
 </body></html>
 """
 
-# The document's own (relative) server URL resolves against the document's URL, so "Try it
-# out" calls the server that serves these docs, on whatever host, port and prefix.
-_DOCS_INIT = (
-    "window.ui = SwaggerUIBundle({"
-    'url: new URL("openapi.json", document.baseURI).href, '
-    'dom_id: "#swagger-ui", deepLinking: true});\n'
-)
+# The page is `<mount>/docs`, so `.` is the mount: where the app that serves these docs routes
+# its paths. At the host root Swagger UI reads the document as served (its relative server URL
+# resolves against the document's URL, RFC 3986). Under a prefix, where a server of `/` would
+# resolve to the host root and miss the app, the page's in-memory copy lists the mount first
+# (as FastAPI's `root_path` server does), the document's own servers after it: "Try it out"
+# calls the app actually serving the docs, on any host, port and prefix. The served document
+# is never changed.
+_DOCS_INIT = """\
+(async () => {
+  const spec = new URL("openapi.json", document.baseURI).href;
+  const mount = new URL(".", document.baseURI);
+  const options = {dom_id: "#swagger-ui", deepLinking: true};
+  if (mount.pathname === "/") {
+    options.url = spec;
+  } else {
+    const served = await (await fetch(spec)).json();
+    const here = mount.href.replace(/\\/$/, "");
+    const described = {url: here, description: "This app, where these docs are served"};
+    served.servers = [described, ...(served.servers || [])];
+    options.spec = served;
+  }
+  window.ui = SwaggerUIBundle(options);
+})();
+"""
 
 # What the page loads; nothing else of the package's static folder is served.
 _ASSETS = {
