@@ -84,6 +84,14 @@ class Settings(BaseSettings):
     oidc_jwks_ttl_seconds: float = Field(default=600.0, gt=0)
     oidc_fetch_timeout_seconds: float = Field(default=3.0, gt=0, le=30)
 
+    # Outbound requests to URLs users give (impl.kit.egress; docs/feeds.md, "The egress guard"):
+    # hosts allowed to resolve to any address, loopback and private ones included (comma list
+    # of names or IPs; the tests allow their fake servers' 127.0.0.1), how long resolving a
+    # host may take, and how many redirects a request may follow (each hop checked again).
+    egress_allow_hosts: Annotated[tuple[str, ...], NoDecode] = ()
+    egress_dns_timeout_seconds: float = Field(default=2.0, gt=0, le=30)
+    egress_max_redirects: int = Field(default=5, ge=0, le=20)
+
     @field_validator("database_url")
     @classmethod
     def _async_driver(cls, value: str) -> str:
@@ -120,7 +128,7 @@ class Settings(BaseSettings):
     def _empty_oidc_is_unset(cls, value: object) -> object:
         return None if value == "" else value
 
-    @field_validator("oidc_authorized_parties", mode="before")
+    @field_validator("oidc_authorized_parties", "egress_allow_hosts", mode="before")
     @classmethod
     def _comma_list(cls, value: object) -> object:
         if isinstance(value, str):
