@@ -91,6 +91,15 @@ class Settings(BaseSettings):
     egress_allow_hosts: Annotated[tuple[str, ...], NoDecode] = ()
     egress_dns_timeout_seconds: float = Field(default=2.0, gt=0, le=30)
     egress_max_redirects: int = Field(default=5, ge=0, le=20)
+    # Feed fetching (impl.feeds; docs/feeds.md): one fetch's whole time and size (past either it
+    # is abandoned), items kept from one fetch, how soon a fetched feed is due again, and the
+    # backoff after failures (base, doubled per failure in a row, capped).
+    feed_fetch_timeout_seconds: float = Field(default=15.0, gt=0, le=300)
+    feed_max_bytes: int = Field(default=5 << 20, ge=1024)
+    feed_max_items: int = Field(default=200, ge=1)
+    feed_refresh_minutes: int = Field(default=30, ge=1)
+    feed_backoff_base_seconds: float = Field(default=60.0, gt=0)
+    feed_backoff_max_seconds: float = Field(default=6 * 3600.0, gt=0)
 
     @field_validator("database_url")
     @classmethod

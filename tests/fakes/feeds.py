@@ -89,6 +89,7 @@ ATOM = b"""<?xml version="1.0" encoding="utf-8"?>
   </entry>
   <entry>
     <title type="text">Plain &lt;tags&gt; stay</title>
+    <link href="/plain"/>
     <id>tag:market.example,2025:2</id>
     <published>2025-06-01T00:00:00Z</published>
     <summary>A b &lt; c</summary>
@@ -191,7 +192,9 @@ def _app(feeds: FakeFeeds) -> Starlette:
 
         async def body() -> AsyncIterator[bytes]:
             yield b'<?xml version="1.0"?><rss version="2.0"><channel><title>Endless</title>'
-            while feeds.endless_sent < 1 << 30:  # a bound, so a broken client cannot run away
+            # Until the client goes away (uvicorn drops what is sent after that, silently),
+            # and at most 1 GiB, so a broken client cannot keep it running.
+            while feeds.endless_sent < 1 << 30 and not await request.is_disconnected():
                 feeds.endless_sent += len(chunk)
                 yield chunk
 

@@ -1,0 +1,1 @@
+"""RSS and Atom feeds: fetching (through the egress guard) and their items, normalised."""
