@@ -12,8 +12,6 @@ import base64
 import hashlib
 import hmac
 import json
-import socket
-import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -22,13 +20,14 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import jwt
-import uvicorn
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+
+from tests.fakes.loopback import serve
 
 KeyKind = Literal["RSA", "EC"]
 Fault = Literal["none", "error", "slow", "malformed"]
@@ -234,28 +233,7 @@ def _app(provider: FakeProvider) -> Starlette:
 def serve_provider() -> Iterator[FakeProvider]:
     """A fake provider under uvicorn in a thread, on a free loopback port."""
     provider = FakeProvider()
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    provider.base_url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    config = uvicorn.Config(
-        _app(provider), log_config=None, access_log=False, timeout_graceful_shutdown=1
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-
-    def go_down() -> None:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
-
-    provider.go_down = go_down
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the fake provider did not start")
-        time.sleep(0.01)
-    try:
+    with serve(_app(provider)) as served:
+        provider.base_url = served.base_url
+        provider.go_down = served.go_down
         yield provider
-    finally:
-        go_down()
