@@ -1,25 +1,32 @@
-"""The client the settings build, the last good summaries (in-process and in Redis), and
-what the logs never carry: the key, the prompt, the team's data."""
+"""The client the settings build, the last good summaries (in-process and in Redis), what
+the logs never carry (the key, the prompt, the team's data), and failures that are not the
+provider's answers: a provider bug, a Redis that hangs."""
 
 from __future__ import annotations
 
 import json
+import socket
 from dataclasses import replace
 
+import pytest
+from pydantic import ValidationError
 from redis.asyncio import Redis
 
 from impl.insights.llm import (
+    Breaker,
+    LlmClient,
     MemoryLastGood,
     OpenAICompatibleProvider,
     RedisLastGood,
     Summary,
+    SummaryRequest,
     Unavailable,
     build_llm_client,
 )
 from impl.insights.llm.openai_compatible import SYSTEM_PROMPT
 from impl.settings import Settings
 from tests.fakes.llm import API_KEY, OK, TRUNCATED, FakeLlm, status
-from tests.impl.insights.conftest import FAST, MakeClient, team_request
+from tests.impl.insights.conftest import FAST, MakeClient, team_request, timed
 from tests.impl.observability.conftest import Configure, lines, log_to  # noqa: F401
 
 
@@ -116,3 +123,58 @@ async def test_the_key_the_prompt_and_the_data_are_never_logged(
     for secret in (API_KEY, SYSTEM_PROMPT[:40], "Acme Supplies", "Supplier X raises prices"):
         assert secret not in written, secret
     assert "sk-" not in json.dumps(events)
+
+
+class _Broken:
+    """A provider with a bug: it raises what no provider should."""
+
+    name = "broken"
+    model = "none"
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    async def summarize(self, request: SummaryRequest) -> Summary:
+        self.calls += 1
+        raise KeyError("choices")
+
+    async def aclose(self) -> None:
+        return None
+
+
+async def test_a_provider_bug_is_an_outcome_not_an_exception(
+    log_to: Configure,  # noqa: F811
+) -> None:
+    buffer = log_to("INFO")
+    provider = _Broken()
+    outcome = await LlmClient(provider, policy=FAST).summarize(team_request())
+    assert isinstance(outcome, Unavailable)
+    assert (outcome.reason, outcome.detail) == ("error", "error: KeyError")
+    assert provider.calls == 1  # not retried
+    [raised] = [line for line in lines(buffer) if line["event"] == "llm provider raised"]
+    assert "KeyError" in raised["exception"]
+
+
+async def test_a_hanging_redis_costs_the_budget_and_no_more(
+    fake: FakeLlm, make_client: MakeClient
+) -> None:
+    # Accepts connections (the kernel's backlog does) and never answers.
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        hanging = Redis.from_url(f"redis://127.0.0.1:{silent.getsockname()[1]}/0")
+        try:
+            breaker = Breaker("openai", redis=hanging, prefix="storefront-test-hanging")
+            client = make_client(policy=replace(FAST, budget_seconds=0.5), breaker=breaker)
+            outcome, elapsed = await timed(client.summarize(team_request()))
+        finally:
+            await hanging.aclose()
+    assert isinstance(outcome, Unavailable)
+    assert outcome.reason == "budget_exhausted"
+    assert elapsed < 2
+    assert fake.completions == []
+
+
+def test_a_period_runs_forward() -> None:
+    with pytest.raises(ValidationError, match="period_end must be after period_start"):
+        team_request(period_end=team_request().period_start)
