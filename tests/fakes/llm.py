@@ -39,7 +39,8 @@ from starlette.types import Receive, Scope, Send
 
 from tests.fakes.loopback import serve
 
-API_KEY = "sk-fake-0123456789abcdef"  # what the fake expects unless told otherwise
+# What the fake expects unless told otherwise.
+API_KEY = "sk-fake-0123456789abcdef"  # pragma: allowlist secret
 FaultKind = Literal["ok", "status", "slow", "truncated", "malformed", "not_a_completion", "empty"]
 
 

@@ -97,7 +97,8 @@ async def test_a_refused_request_is_not_retried(
 
 
 async def test_a_wrong_key_is_refused_once(fake: FakeLlm, make_client: MakeClient) -> None:
-    outcome = await make_client(api_key="sk-wrong").summarize(team_request())
+    wrong = "sk-wrong"  # pragma: allowlist secret
+    outcome = await make_client(api_key=wrong).summarize(team_request())
     assert isinstance(outcome, Unavailable)
     assert outcome.reason == "rejected"
     assert len(fake.completions) == 1
