@@ -83,6 +83,19 @@ class Settings(BaseSettings):
     oidc_leeway_seconds: int = Field(default=30, ge=0, le=300)
     oidc_jwks_ttl_seconds: float = Field(default=600.0, gt=0)
     oidc_fetch_timeout_seconds: float = Field(default=3.0, gt=0, le=30)
+    # The LLM client (impl.insights.llm; docs/insights.md). `local`: no network, a summary
+    # written from the numbers; `openai`: any OpenAI-compatible Chat Completions endpoint.
+    llm_provider: Literal["local", "openai"] = "local"
+    llm_base_url: str = "https://api.openai.com/v1"
+    llm_model: str = Field(default="gpt-4o-mini", min_length=1)
+    llm_api_key: SecretStr | None = None  # required with LLM_PROVIDER=openai; never logged
+    llm_timeout_seconds: float = Field(default=15.0, gt=0, le=300)  # all attempts, all waits
+    llm_attempt_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
+    llm_max_attempts: int = Field(default=4, ge=1, le=10)
+    llm_max_tokens: int = Field(default=400, ge=16, le=8192)
+    llm_breaker_threshold: int = Field(default=5, ge=1)  # consecutive failed attempts
+    llm_breaker_cooldown_seconds: float = Field(default=30.0, gt=0)
+    llm_redis_prefix: str = Field(default="storefront:llm", min_length=1)
 
     # Outbound requests to URLs users give (impl.kit.egress; docs/feeds.md, "The egress guard"):
     # hosts allowed to resolve to any address, loopback and private ones included (comma list
@@ -137,6 +150,18 @@ class Settings(BaseSettings):
     def _empty_oidc_is_unset(cls, value: object) -> object:
         return None if value == "" else value
 
+    @field_validator("llm_api_key", mode="before")
+    @classmethod
+    def _empty_llm_key_is_unset(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @field_validator("llm_base_url")
+    @classmethod
+    def _http_base_url(cls, value: str) -> str:
+        if not value.startswith(("https://", "http://")):
+            raise ValueError("must be an http:// or https:// URL")
+        return value.rstrip("/")
+
     @field_validator("oidc_authorized_parties", "egress_allow_hosts", mode="before")
     @classmethod
     def _comma_list(cls, value: object) -> object:
@@ -154,6 +179,12 @@ class Settings(BaseSettings):
         # Tokens are told apart by their issuer (impl.auth.authenticator).
         if self.oidc_issuer == self.jwt_issuer:
             raise ValueError("OIDC_ISSUER must differ from JWT_ISSUER")
+        return self
+
+    @model_validator(mode="after")
+    def _llm_key_when_needed(self) -> Settings:
+        if self.llm_provider == "openai" and self.llm_api_key is None:
+            raise ValueError("LLM_API_KEY must be set when LLM_PROVIDER=openai")
         return self
 
     @model_validator(mode="before")

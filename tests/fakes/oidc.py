@@ -234,6 +234,6 @@ def serve_provider() -> Iterator[FakeProvider]:
     """A fake provider under uvicorn in a thread, on a free loopback port."""
     provider = FakeProvider()
     with serve(_app(provider)) as served:
-        provider.base_url = f"http://127.0.0.1:{served.port}"
+        provider.base_url = served.base_url
         provider.go_down = served.go_down
         yield provider

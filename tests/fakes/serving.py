@@ -1,4 +1,5 @@
-"""Serving a fake's ASGI app over real HTTP (or HTTPS) on a free loopback port, in a thread."""
+"""Serving an ASGI app over real HTTP (or HTTPS) on a loopback port, in a thread: the one way
+the tests' fakes and test servers run under uvicorn."""
 
 from __future__ import annotations
 
@@ -14,20 +15,23 @@ from typing import Any
 import uvicorn
 
 
-@dataclass
+@dataclass(frozen=True)
 class Served:
     port: int
+    base_url: str  # http://127.0.0.1:PORT (https:// with TLS)
     # Stops the server (idempotent): connections to it are refused from then on.
     go_down: Callable[[], None]
 
 
 @contextmanager
 def serve(
-    app: Any, *, certfile: Path | None = None, keyfile: Path | None = None
+    app: Any, *, port: int = 0, certfile: Path | None = None, keyfile: Path | None = None
 ) -> Iterator[Served]:
-    """`app` under uvicorn on 127.0.0.1 (TLS with `certfile`/`keyfile`), until the block ends."""
+    """`app` under uvicorn on 127.0.0.1:`port` (0: a free one; TLS with `certfile`/`keyfile`),
+    until the block ends."""
     sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", port))
     config = uvicorn.Config(
         app,
         log_config=None,
@@ -48,9 +52,11 @@ def serve(
     deadline = time.monotonic() + 10
     while not server.started:
         if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the fake server did not start")
+            raise RuntimeError("the server did not start")
         time.sleep(0.01)
+    bound = sock.getsockname()[1]
+    scheme = "https" if certfile else "http"
     try:
-        yield Served(sock.getsockname()[1], go_down)
+        yield Served(bound, f"{scheme}://127.0.0.1:{bound}", go_down)
     finally:
         go_down()

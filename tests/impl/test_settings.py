@@ -143,3 +143,33 @@ def test_oidc_settings_refused(
         monkeypatch.setenv(name, value)
     with pytest.raises(ValidationError, match=message):
         Settings()
+
+
+def test_the_llm_is_local_unless_told_otherwise(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("LLM_PROVIDER", "LLM_API_KEY", "LLM_BASE_URL", "LLM_MODEL"):
+        monkeypatch.delenv(name, raising=False)
+    settings = Settings()
+    assert (settings.llm_provider, settings.llm_api_key) == ("local", None)
+    assert settings.llm_base_url == "https://api.openai.com/v1"
+    assert (settings.llm_timeout_seconds, settings.llm_max_attempts) == (15, 4)
+    assert (settings.llm_breaker_threshold, settings.llm_breaker_cooldown_seconds) == (5, 30)
+
+
+def test_the_openai_provider_needs_its_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LLM_PROVIDER", "openai")
+    monkeypatch.setenv("LLM_API_KEY", "")  # empty is unset
+    with pytest.raises(ValidationError, match="LLM_API_KEY must be set when LLM_PROVIDER=openai"):
+        Settings()
+    monkeypatch.setenv("LLM_API_KEY", "sk-live-do-not-print")
+    monkeypatch.setenv("LLM_BASE_URL", "http://127.0.0.1:8765/v1/")
+    settings = Settings()
+    assert settings.llm_api_key is not None
+    assert settings.llm_api_key.get_secret_value() == "sk-live-do-not-print"
+    assert settings.llm_base_url == "http://127.0.0.1:8765/v1"
+    assert "sk-live-do-not-print" not in repr(settings)
+
+
+def test_the_llm_base_url_must_be_http() -> None:
+    with pytest.raises(ValidationError, match="must be an http:// or https:// URL") as caught:
+        Settings(llm_base_url="file:///etc/passwd")
+    assert "/etc/passwd" not in str(caught.value)

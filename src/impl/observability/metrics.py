@@ -1,4 +1,4 @@
-"""Prometheus metrics: requests per operation, the database pool, the background jobs.
+"""Prometheus metrics: requests per operation, the database pool, the background jobs, the LLM.
 
 With several worker processes each keeps its own values, so `/metrics` on one of them
 would show a fraction. prometheus-client's multiprocess mode fixes that: when
@@ -41,6 +41,34 @@ JOBS_FINISHED = Counter(
     registry=None,
 )
 
+# The LLM client's (impl.insights.llm), in whichever process makes summaries.
+LLM_ATTEMPTS = Counter(
+    "llm_attempts", "Calls made to the LLM provider, by provider.", ["provider"], registry=None
+)
+LLM_FAILURES = Counter(
+    "llm_failures",
+    "Failed LLM provider calls by provider and reason (timeout, transport, rate_limited, "
+    "server_error, malformed, truncated, rejected, error).",
+    ["provider", "reason"],
+    registry=None,
+)
+LLM_UNAVAILABLE = Counter(
+    "llm_unavailable",
+    "Summaries the provider could not make, by provider and reason (circuit_open, "
+    "budget_exhausted, attempts_exhausted, rejected, error).",
+    ["provider", "reason"],
+    registry=None,
+)
+LLM_CIRCUIT_STATE = Gauge(
+    "llm_circuit_state",
+    "The LLM provider's circuit breaker as this process last saw it: 0 closed, 1 half-open, "
+    "2 open.",
+    ["provider"],
+    registry=None,
+    multiprocess_mode="mostrecent",
+)
+LLM_COLLECTORS = (LLM_ATTEMPTS, LLM_FAILURES, LLM_UNAVAILABLE, LLM_CIRCUIT_STATE)
+
 
 class Metrics:
     """The app's Prometheus registry (one per app, so tests can build several)."""
@@ -71,7 +99,7 @@ class Metrics:
             registry=self.registry,
             multiprocess_mode="livesum",
         )
-        for collector in (JOBS_QUEUED, JOBS_RUNNING, JOBS_FINISHED):
+        for collector in (JOBS_QUEUED, JOBS_RUNNING, JOBS_FINISHED, *LLM_COLLECTORS):
             self.registry.register(collector)
         # Each label set's series, kept: `labels()` takes a lock and builds its key each time.
         self._counts: dict[tuple[str, str, int], Any] = {}
