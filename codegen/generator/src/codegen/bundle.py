@@ -14,15 +14,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
-from codegen.errors import (
-    Diagnostic,
-    Location,
-    SpecError,
-    escape_pointer_token,
-    join_pointer,
-    unescape_pointer_token,
-)
+from codegen.errors import Diagnostic, Location, SpecError, escape_pointer_token, join_pointer
 from codegen.loader import LoadedFile, load_file
+from specfirst.document import lookup_ref, split
 
 COMPONENT_KINDS = (
     "schemas",
@@ -72,21 +66,6 @@ def _display(path: Path) -> str:
         return str(path.relative_to(Path.cwd()))
     except ValueError:
         return str(path)
-
-
-def _resolve_pointer(data: Any, pointer: str) -> Any:
-    node = data
-    if not pointer:
-        return node
-    for raw in pointer.lstrip("/").split("/"):
-        token = unescape_pointer_token(unquote(raw))
-        if isinstance(node, dict) and token in node:
-            node = node[token]
-        elif isinstance(node, list) and token.isdigit() and int(token) < len(node):
-            node = node[int(token)]
-        else:
-            raise KeyError(pointer)
-    return node
 
 
 class _Bundler:
@@ -207,7 +186,7 @@ class _Bundler:
             )
         target_file = self.load(target[0])
         try:
-            resolved = _resolve_pointer(target_file.data, target[1])
+            resolved = lookup_ref(target_file.data, "#" + target[1])
         except KeyError:
             raise self.error(f"$ref {ref!r}: no such location", loaded, inner + "/$ref") from None
         self.stack.append(target)
@@ -221,9 +200,10 @@ class _Bundler:
 
     def auto_register(self, target: _Target) -> str | None:
         path, fragment = target
-        parts = (
-            [unescape_pointer_token(p) for p in fragment.lstrip("/").split("/")] if fragment else []
-        )
+        try:
+            parts = split(unquote(fragment))
+        except ValueError:
+            return None
         if path == self.root_path:
             return None
         if len(parts) == 3 and parts[0] == "components" and parts[1] in COMPONENT_KINDS:
@@ -243,7 +223,7 @@ class _Bundler:
         self.registry[target] = pointer
         target_file = self.load(path)
         try:
-            resolved = _resolve_pointer(target_file.data, fragment)
+            resolved = lookup_ref(target_file.data, "#" + fragment)
         except KeyError:
             return None
         existing[unique] = {}
@@ -263,10 +243,8 @@ def bundle(root: Path) -> Bundle:
 
 
 def dereference(document: dict[str, Any], ref: str) -> Any:
-    """Resolve a local ``#/...`` reference in a bundled document."""
-    if not ref.startswith("#"):
-        raise KeyError(ref)
-    return _resolve_pointer(document, ref[1:])
+    """A local ``#/...`` reference's target (spectools' until they read specfirst.document)."""
+    return lookup_ref(document, ref)
 
 
 __all__ = ["COMPONENT_KINDS", "Bundle", "bundle", "dereference", "escape_pointer_token"]
