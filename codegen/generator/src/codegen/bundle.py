@@ -242,9 +242,4 @@ def bundle(root: Path) -> Bundle:
     return _Bundler(root).run()
 
 
-def dereference(document: dict[str, Any], ref: str) -> Any:
-    """A local ``#/...`` reference's target (spectools' until they read specfirst.document)."""
-    return lookup_ref(document, ref)
-
-
-__all__ = ["COMPONENT_KINDS", "Bundle", "bundle", "dereference", "escape_pointer_token"]
+__all__ = ["COMPONENT_KINDS", "Bundle", "bundle", "escape_pointer_token"]

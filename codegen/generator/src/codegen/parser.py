@@ -16,7 +16,6 @@ from codegen.naming import NameTable, pascal, safe_identifier, snake
 from codegen.patterns import adapt_patterns
 from codegen.required import declare_required
 from codegen.types import Mapped, TypeMapper, has_second_pattern, is_class_like
-from specfirst.document import METHODS as METHODS  # spectools read it here, for now
 from specfirst.document import Document, RefError
 
 # (document) -> (the classes of models.py, component schema name -> its class)
