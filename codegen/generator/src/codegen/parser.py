@@ -10,11 +10,12 @@ from typing import Any
 from codegen import ir
 from codegen.bundle import Bundle
 from codegen.deeprefs import hoist_deep_refs
-from codegen.errors import Diagnostic, SpecError, join_pointer
+from codegen.errors import Diagnostic, SpecError, join_pointer, unescape_pointer_token
 from codegen.keywords import drop_inapplicable
 from codegen.naming import NameTable, pascal, safe_identifier, snake
 from codegen.patterns import adapt_patterns
 from codegen.required import declare_required
+from codegen.siblings import drop_ignored_siblings
 from codegen.types import Mapped, TypeMapper, has_second_pattern, is_class_like
 from specfirst.document import Document, RefError
 
@@ -78,9 +79,21 @@ class _Parser:
     def __init__(self, bundle: Bundle) -> None:
         self.bundle = bundle
         self.warnings: list[Diagnostic] = []
+        # A 3.0 document's `$ref` siblings say nothing (specfirst.document's rule).
+        document, ignored = drop_ignored_siblings(bundle.document)
+        for pointer in ignored:
+            keyword = unescape_pointer_token(pointer.rsplit("/", 1)[1])
+            self.warnings.append(
+                bundle.diagnostic(
+                    f"{keyword!r} beside a $ref is ignored: OpenAPI 3.0 reads nothing beside "
+                    "a $ref (for a schema, `allOf: [{$ref: ...}]` with it beside applies it)",
+                    pointer,
+                    "warning",
+                )
+            )
         dropped: list[tuple[str, str]] = []
         # The served document keeps its patterns; the code gets what the runtime can compile.
-        self.document = adapt_patterns(bundle.document, "", dropped)
+        self.document = adapt_patterns(document, "", dropped)
         for pointer, pattern in dropped:
             self.warnings.append(
                 bundle.diagnostic(
