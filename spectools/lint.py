@@ -36,7 +36,7 @@ from codegen.errors import Location, SpecError, join_pointer, unescape_pointer_t
 from codegen.naming import snake
 from codegen.validate import validate_bundle
 from impl.ratelimits import parse_limits
-from specfirst.document import Document, RefError, Sibling, schema_types
+from specfirst.document import Document, RefError, Sibling, fragment, schema_types
 
 ERROR = "error"
 WARNING = "warning"
@@ -966,13 +966,13 @@ def _check_unused_components(lint: _Linter) -> None:
         targets = uses.setdefault(owner, set())
         ref = node.get("$ref")
         if isinstance(ref, str) and ref.startswith("#"):
-            targets.add(_component_of(ref[1:]) or "")
+            targets.add(_component_of(fragment(ref)) or "")
         mapping = (
             (node.get("discriminator") or {}).get("mapping") if "discriminator" in node else None
         )
         for target in (mapping or {}).values():
             if isinstance(target, str) and target.startswith("#"):
-                targets.add(_component_of(target[1:]) or "")
+                targets.add(_component_of(fragment(target)) or "")
         security = node.get("security") if owner is None else None
         for requirement in security if isinstance(security, list) else []:
             for scheme in requirement if isinstance(requirement, dict) else {}:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,6 +21,7 @@ from specfirst.document import (
     split,
 )
 
+ROOT = Path(__file__).resolve().parents[2]
 S = "#/components/schemas/"
 
 
@@ -339,3 +342,54 @@ def test_a_broken_path_item_ref_raises_or_is_left_out() -> None:
         doc.operations()
     assert raised.value.pointer == "/paths/~1a/$ref"
     assert [o.path for o in doc.operations(strict=False)] == ["/b"]
+
+
+# ---------------------------------------------------------------------------- one rule
+
+# The tools that read documents, and where they do it. None follows a `$ref` by itself: each
+# goes through specfirst.document.
+READERS = [
+    *sorted((ROOT / "codegen/generator/src/codegen").glob("*.py")),
+    *sorted((ROOT / "codegen/runtime/src/specfirst").glob("*.py")),
+    *sorted((ROOT / "spectools").glob("*.py")),
+    *sorted((ROOT / "benchmarks").glob("*.py")),
+    *sorted((ROOT / "src/impl").rglob("*.py")),
+]
+# What following a `$ref`, or walking operations, by hand looks like: the old helpers, a
+# reference made a pointer by slicing off its `#` (no percent-decoding), a pointer token
+# unescaped by hand, a list of the methods of a path item.
+FOLLOWING = re.compile(
+    r"dereference\(|_resolve_pointer|(ref|target)\[1 ?:\]|removeprefix\(\"#"
+    r'|"~1", "/"|"get", "put"|\bin METHODS\b'
+)
+# Files that may, and why.
+ALLOWED = {
+    "codegen/runtime/src/specfirst/document.py": "it is the one implementation",
+}
+
+
+def test_no_other_module_follows_refs_on_its_own() -> None:
+    offenders = []
+    for path in READERS:
+        name = path.relative_to(ROOT).as_posix()
+        if name in ALLOWED:
+            continue
+        for number, line in enumerate(path.read_text().splitlines(), 1):
+            if FOLLOWING.search(line):
+                offenders.append(f"{name}:{number}: {line.strip()}")
+    assert offenders == []
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "node = dereference(document, ref)",
+        'pointer = ref[1:].split("/")',
+        'token = raw.replace("~1", "/").replace("~0", "~")',
+        'METHODS = ("get", "put", "post", "delete")',
+        "for method in METHODS:",
+        'path = target.removeprefix("#")',
+    ],
+)
+def test_the_check_sees_a_reference_followed_by_hand(line: str) -> None:
+    assert FOLLOWING.search(line)

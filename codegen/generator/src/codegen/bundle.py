@@ -16,7 +16,7 @@ from urllib.parse import unquote
 
 from codegen.errors import Diagnostic, Location, SpecError, escape_pointer_token, join_pointer
 from codegen.loader import LoadedFile, load_file
-from specfirst.document import lookup_ref, split
+from specfirst.document import OVERRIDES, lookup_ref, split
 
 COMPONENT_KINDS = (
     "schemas",
@@ -66,6 +66,43 @@ def _display(path: Path) -> str:
         return str(path.relative_to(Path.cwd()))
     except ValueError:
         return str(path)
+
+
+# Members whose keys are names (of properties, headers, media types, …), not keywords.
+_NAMED = frozenset(
+    {
+        *COMPONENT_KINDS,
+        "properties",
+        "patternProperties",
+        "$defs",
+        "definitions",
+        "dependentSchemas",
+        "headers",
+        "content",
+        "encoding",
+        "examples",
+        "links",
+        "callbacks",
+        "paths",
+        "webhooks",
+        "variables",
+        "mapping",
+        "scopes",
+    }
+)
+_SCHEMA_KEYS = frozenset({"schema", "itemSchema", "x-item-schema"})
+
+
+def _in_schema(pointer: str) -> bool:
+    """Whether the node at ``pointer`` (of the bundled document) is a Schema Object or inside
+    one: under ``components/schemas`` or a ``schema`` member (not one named so)."""
+    tokens = split(pointer)
+    if tokens[:2] == ["components", "schemas"] and len(tokens) > 2:
+        return True
+    return any(
+        token in _SCHEMA_KEYS and (i == 0 or tokens[i - 1] not in _NAMED)
+        for i, token in enumerate(tokens)
+    )
 
 
 class _Bundler:
@@ -195,8 +232,19 @@ class _Bundler:
         finally:
             self.stack.pop()
         if siblings and isinstance(value, dict):
-            value = {**value, **siblings}
+            value = self.with_siblings(value, siblings, out)
         return value
+
+    def with_siblings(self, value: dict[str, Any], siblings: dict[str, Any], out: str) -> Any:
+        """An inlined target with its reference's siblings, as :mod:`specfirst.document`
+        reads them: a schema's apply in addition (``allOf``) in 3.1 and later; a Reference
+        Object keeps its ``summary`` and ``description``; anything else (all of it in 3.0)
+        is ignored."""
+        if str(self.files[self.root_path].data.get("openapi", "")).startswith("3.0"):
+            return value
+        if _in_schema(out):
+            return {"allOf": [value], **siblings}
+        return {**value, **{k: v for k, v in siblings.items() if k in OVERRIDES}}
 
     def auto_register(self, target: _Target) -> str | None:
         path, fragment = target
