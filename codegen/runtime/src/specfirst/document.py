@@ -75,7 +75,10 @@ _UPPER_BOUNDS = (
 
 def escape(token: str | int) -> str:
     """One reference token as a JSON pointer writes it (RFC 6901: ``~0``, ``~1``)."""
-    return str(token).replace("~", "~0").replace("/", "~1")
+    text = str(token)
+    if "~" not in text and "/" not in text:
+        return text
+    return text.replace("~", "~0").replace("/", "~1")
 
 
 def unescape(token: str) -> str:
@@ -85,7 +88,7 @@ def unescape(token: str) -> str:
 
 def join(base: str, *tokens: str | int) -> str:
     """``base`` with reference tokens appended: ``join("/paths", "/a")`` is ``/paths/~1a``."""
-    return base + "".join("/" + escape(token) for token in tokens)
+    return "/".join((base, *map(escape, tokens))) if tokens else base
 
 
 def split(pointer: str) -> list[str]:
@@ -224,23 +227,22 @@ class Document:
         the target at its end with the target's pointer."""
         hops: list[tuple[dict[str, Any], str]] = []
         seen: set[str] = set()
-        while is_ref(node):
+        while isinstance(node, dict) and isinstance(ref := node.get("$ref"), str):
             hops.append((node, pointer))
-            ref = node["$ref"]
-            at = join(pointer, "$ref")
             try:
                 pointer = fragment(ref)
             except ValueError:
-                raise RefError(
-                    f"$ref {ref!r} is not in this document (bundle it first)", at, ref
-                ) from None
+                message = f"$ref {ref!r} is not in this document (bundle it first)"
+                raise RefError(message, join(hops[-1][1], "$ref"), ref) from None
             if pointer in seen:
-                raise RefError(f"$ref {ref!r} is circular", at, ref)
+                raise RefError(f"$ref {ref!r} is circular", join(hops[-1][1], "$ref"), ref)
             seen.add(pointer)
             try:
                 node = lookup(self.data, pointer)
             except KeyError:
-                raise RefError(f"$ref {ref!r} points nowhere", at, ref) from None
+                raise RefError(
+                    f"$ref {ref!r} points nowhere", join(hops[-1][1], "$ref"), ref
+                ) from None
         return hops, node, pointer
 
     def follow(self, node: Any, pointer: str = "") -> Resolved:
