@@ -34,8 +34,14 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from benchmarks.codegen_compare_probe import load, operations
-from benchmarks.codegen_corpus import document_name, package_name, refused_or_crashed, sample
+from benchmarks.codegen_compare_probe import load
+from benchmarks.codegen_corpus import (
+    document_name,
+    operations,
+    package_name,
+    refused_or_crashed,
+    sample,
+)
 
 HERE = Path(__file__).resolve().parent
 PROBE = HERE / "codegen_compare_probe.py"
@@ -228,7 +234,15 @@ def judge(
     broken = invalid_python(out)
     if broken:
         return Outcome("invalid-python", seconds, peak, None, broken)
-    probe = [str(tool.python), str(PROBE), str(root), tool.module, tool.app or "None", str(spec)]
+    probe = [
+        str(tool.python),
+        str(PROBE),
+        str(root),
+        tool.module,
+        tool.app or "None",
+        str(spec),
+        json.dumps(wanted),
+    ]
     built = run_measured(probe, timeout, env)
     if built.returncode != 0:
         reason = "timeout" if built.returncode is None else last_line(built.output)

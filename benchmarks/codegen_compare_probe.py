@@ -3,11 +3,13 @@
 Standalone on purpose (the standard library and Starlette only): `just codegen-compare` runs it
 with each generator's own interpreter, so one judge applies to every tool's output:
 
-    python codegen_compare_probe.py ROOT MODULE EXPRESSION SPEC
+    python codegen_compare_probe.py ROOT MODULE EXPRESSION SPEC OPERATIONS
 
 puts ROOT first on sys.path, imports MODULE, evaluates EXPRESSION with the module as ``m``
 (``m.app``, ``m.build_app(None, allow_missing=True)``; ``None`` for models only) and prints
-one JSON line: ``{"routed": [[method, path], ...], "seconds": import and build time}``.
+one JSON line: ``{"routed": [[method, path], ...], "seconds": import and build time}``, the
+operations among OPERATIONS (a JSON list of [METHOD, path], which the driver reads from the
+document with :mod:`specfirst.document`, as the generator does) that the app serves.
 """
 
 from __future__ import annotations
@@ -21,25 +23,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 # What a path parameter is replaced by: one segment that str and int converters both accept.
 SAMPLE_SEGMENT = "1"
-
-
-def operations(document: dict[str, Any]) -> list[tuple[str, str]]:
-    """The document's operations as (METHOD, path template), in document order.
-
-    A path item given by a local ``$ref`` is followed; ``x-`` keys and path-level fields that
-    are not methods (parameters, summary, servers) are not operations.
-    """
-    found: list[tuple[str, str]] = []
-    for path, item in (document.get("paths") or {}).items():
-        if isinstance(item, dict) and isinstance(item.get("$ref"), str):
-            item = _pointer(document, item["$ref"])
-        if not isinstance(item, dict):
-            continue
-        found.extend((method.upper(), path) for method in METHODS if method in item)
-    return found
 
 
 def server_prefixes(document: dict[str, Any]) -> list[str]:
@@ -113,16 +98,8 @@ def load(spec: Path) -> dict[str, Any]:
     return loaded if isinstance(loaded, dict) else {}
 
 
-def _pointer(document: dict[str, Any], ref: str) -> Any:
-    node: Any = document
-    for part in ref.removeprefix("#/").split("/"):
-        part = part.replace("~1", "/").replace("~0", "~")
-        node = node.get(part) if isinstance(node, dict) else None
-    return node
-
-
 def main(argv: Sequence[str]) -> None:
-    root, module, expression, spec = argv
+    root, module, expression, spec, wanted = argv
     sys.path.insert(0, root)
     document = load(Path(spec))
     started = time.perf_counter()
@@ -132,7 +109,8 @@ def main(argv: Sequence[str]) -> None:
     if app is None:  # models only: importing them was the test
         found = []
     else:
-        found = routed(app.router.routes, operations(document), server_prefixes(document))
+        operations = [(str(method), str(path)) for method, path in json.loads(wanted)]
+        found = routed(app.router.routes, operations, server_prefixes(document))
     print(json.dumps({"routed": found, "seconds": round(seconds, 2)}))
 
 

@@ -31,7 +31,8 @@ from typing import Any
 
 import yaml
 
-from benchmarks.codegen_compare_probe import load, operations
+from benchmarks.codegen_compare_probe import load
+from specfirst.document import Document
 
 # Not status_code_conformance: many documents list only their success answer, so every
 # refusal of an invalid request is "undocumented" there; that is the document's gap, not the
@@ -186,15 +187,23 @@ CHECK = """
 import json, sys
 from pathlib import Path
 sys.path[:0] = [{out!r}, {probes!r}]
-from codegen_compare_probe import load, operations, routed, server_prefixes
+from codegen_compare_probe import load, routed, server_prefixes
 import {package} as m
 document = load(Path({spec!r}))
 app = m.build_app(None, allow_missing=True)
-print(json.dumps(routed(app.router.routes, operations(document), server_prefixes(document))))
+wanted = [tuple(pair) for pair in json.loads({wanted!r})]
+print(json.dumps(routed(app.router.routes, wanted, server_prefixes(document))))
 sys.stdout.flush()
 m.build_app(None, mock=True)
 """
 PROBE = Path(__file__).with_name("codegen_compare_probe.py")
+
+
+def operations(document: dict[str, Any]) -> list[tuple[str, str]]:
+    """The document's operations as (METHOD, path template), in document order, as the
+    generator walks them (:mod:`specfirst.document`); a path item whose ``$ref`` does not
+    resolve has none."""
+    return [(op.method.upper(), op.path) for op in Document(document).operations(strict=False)]
 
 
 def openapi_version(spec: Path) -> str:
@@ -300,12 +309,18 @@ def _steps(spec: Path, out: Path, package: str, fuzz: int, deadline: Deadline) -
     # One process: imported, built (routes only) and asked which of the document's operations
     # it serves (one JSON line), then built as the mock, which builds every operation's answer
     # at start-up: it must never crash, and an operation it cannot answer is a warning.
-    program = CHECK.format(out=str(out), probes=str(PROBE.parent), package=package, spec=str(spec))
+    wanted = operations(load(spec))
+    program = CHECK.format(
+        out=str(out),
+        probes=str(PROBE.parent),
+        package=package,
+        spec=str(spec),
+        wanted=json.dumps(wanted),
+    )
     checked = _run([sys.executable, "-c", program], deadline)
     printed = checked.stdout.strip().splitlines()
     if not printed:
         return "import-fail", _last_line(checked.stderr)
-    wanted = operations(load(spec))
     routed = {tuple(pair) for pair in json.loads(printed[-1])}
     dropped = [f"{method} {path}" for method, path in wanted if (method, path) not in routed]
     if dropped:

@@ -5,6 +5,10 @@ only be accepted more widely, and what it *receives* (responses) may only become
 So a lowered ``maxLength`` breaks a request and not a response, and a new enum value breaks
 a response and not a request. Schemas are compared through ``$ref``: a change inside a
 component is reported under every operation that reaches it, with the component's pointer.
+References are read by :mod:`specfirst.document`'s rule: a schema's ``$ref`` siblings apply
+in addition to its target, as ``allOf`` (3.1; a looser ``maxLength`` beside it changes
+nothing, a ``properties`` sibling adds properties), and a Reference Object's siblings other
+than ``summary``/``description`` are ignored.
 """
 
 from __future__ import annotations
@@ -14,9 +18,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from codegen.bundle import dereference
 from codegen.errors import join_pointer
-from codegen.parser import METHODS
+from specfirst.document import Document, RefError, merge, schema_types
 
 Direction = Literal["request", "response"]
 
@@ -199,52 +202,47 @@ def _child(node: Any, tokens: tuple[str | int, ...]) -> Any:
 
 
 def _resolve(document: dict[str, Any], node: Any, pointer: str) -> tuple[Any, str]:
-    """Follow local ``$ref``s; the pointer becomes the referenced node's."""
-    seen: set[str] = set()
-    while isinstance(node, dict) and isinstance(node.get("$ref"), str):
-        ref = node["$ref"]
-        if ref in seen:
-            break
-        seen.add(ref)
-        try:
-            target = dereference(document, ref)
-        except KeyError:
-            break  # a validated bundle has none; an unknown ref compares as written
-        siblings = {k: v for k, v in node.items() if k != "$ref"}
-        node = {**target, **siblings} if siblings and isinstance(target, dict) else target
-        pointer = ref[1:]
-    return node, pointer
+    """A Reference Object's target (``summary``/``description`` siblings applied, others
+    ignored); the pointer becomes the target's. A broken reference compares as written."""
+    try:
+        resolved = Document(document).follow(node, pointer)
+    except RefError:
+        return node, pointer  # a validated bundle has none
+    return resolved.node, resolved.pointer
+
+
+def _schema(document: dict[str, Any], node: Any, pointer: str) -> tuple[Any, str, str]:
+    """The schema ``node`` describes, with its pointer and an identity for recursion: its
+    ``$ref`` target, with the siblings applied in addition as ``allOf`` would (OpenAPI 3.1;
+    ignored in 3.0). The pointer is the target's, or the ``$ref``'s when siblings apply
+    there (a change they make is theirs); a broken reference compares as written."""
+    try:
+        resolved = Document(document).follow_schema(node, pointer)
+    except RefError:
+        return node, pointer, pointer
+    schema, where = resolved.effective()
+    # With siblings, the same pair recurs at ever deeper pointers through a recursive
+    # schema: the target and the object holding the siblings name it.
+    identity = where if not resolved.siblings else f"{resolved.pointer} {id(node)}"
+    return schema, where, identity
 
 
 def _operations(document: dict[str, Any]) -> dict[tuple[str, str], _Operation]:
     found: dict[tuple[str, str], _Operation] = {}
-    for path, raw_item in (document.get("paths") or {}).items():
-        path_pointer = join_pointer("/paths", path)
-        item, item_pointer = _resolve(document, raw_item, path_pointer)
-        if not isinstance(item, dict):
-            continue
+    for walked in Document(document).operations(strict=False):
         shared = tuple(
-            (p, join_pointer(item_pointer, "parameters", i))
-            for i, p in enumerate(item.get("parameters") or [])
+            (p, join_pointer(walked.item_pointer, "parameters", i))
+            for i, p in enumerate(walked.parameters)
         )
-        for method in METHODS:
-            operation = item.get(method)
-            if isinstance(operation, dict):
-                pointer = join_pointer(item_pointer, method)
-                found[operation_key(method, path)] = _Operation(
-                    method.upper(), path, operation, shared, pointer, path_pointer
-                )
+        found[operation_key(walked.method, walked.path)] = _Operation(
+            walked.method.upper(),
+            walked.path,
+            walked.operation,
+            shared,
+            walked.resolved_pointer,
+            walked.path_pointer,
+        )
     return found
-
-
-def _types(schema: dict[str, Any]) -> frozenset[str] | None:
-    declared = schema.get("type")
-    if declared is None:
-        return None
-    types = {declared} if isinstance(declared, str) else {str(t) for t in declared}
-    if schema.get("nullable") is True:  # OpenAPI 3.0
-        types.add("null")
-    return frozenset(types)
 
 
 def _accepts(types: frozenset[str], kind: str) -> bool:
@@ -270,28 +268,18 @@ def _parameter_schema(param: dict[str, Any]) -> tuple[str, ...]:
 
 
 def _merge_all_of(document: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
-    """An ``allOf`` read as one schema, so refactoring into ``allOf`` alone reports nothing."""
+    """An ``allOf`` read as one schema (:func:`specfirst.document.merge`: the stricter bound,
+    both properties and required lists), so refactoring into ``allOf`` alone reports
+    nothing."""
     parts = schema.get("allOf")
     if not isinstance(parts, list):
         return schema
-    merged: dict[str, Any] = {k: v for k, v in schema.items() if k != "allOf"}
-    properties: dict[str, Any] = dict(merged.get("properties") or {})
-    required: list[str] = list(merged.get("required") or [])
+    merged: dict[str, Any] = {}
     for raw in parts:
-        part, _ = _resolve(document, raw, "")
-        if not isinstance(part, dict):
-            continue
-        part = _merge_all_of(document, part)
-        properties.update(part.get("properties") or {})
-        required += [r for r in part.get("required") or [] if r not in required]
-        for key, value in part.items():
-            if key not in ("properties", "required"):
-                merged.setdefault(key, value)
-    if properties:
-        merged["properties"] = properties
-    if required:
-        merged["required"] = required
-    return merged
+        part, _, _ = _schema(document, raw, "")
+        if isinstance(part, dict):
+            merged = merge(merged, _merge_all_of(document, part))
+    return merge(merged, {k: v for k, v in schema.items() if k != "allOf"})
 
 
 class _OperationDiffer:
@@ -555,19 +543,17 @@ class _OperationDiffer:
 
     def schema(self, pair: _Pair, direction: Direction, context: str, path: str = "") -> None:
         """Compare two schemas a client sends (``request``) or receives (``response``)."""
-        pair = self.resolved(pair)
-        if not isinstance(pair.old, dict) or not isinstance(pair.new, dict):
+        old, old_at, old_id = _schema(self.base, pair.old, pair.old_at)
+        new, new_at, new_id = _schema(self.head, pair.new, pair.new_at)
+        if not isinstance(old, dict) or not isinstance(new, dict):
             return
-        visit = (pair.old_at, pair.new_at, direction)
+        visit = (old_id, new_id, direction)
         if visit in self._visiting:
             return  # a recursive schema: this pair is already being compared further up
         self._visiting.add(visit)
         try:
             merged = _Pair(
-                _merge_all_of(self.base, pair.old),
-                _merge_all_of(self.head, pair.new),
-                pair.old_at,
-                pair.new_at,
+                _merge_all_of(self.base, old), _merge_all_of(self.head, new), old_at, new_at
             )
             _SchemaDiffer(self, merged, direction, context, path).run()
         finally:
@@ -616,7 +602,7 @@ class _SchemaDiffer:
 
     def types(self) -> bool:
         """Report type changes; False when the types no longer have a kind in common."""
-        was, now = _types(self.pair.old), _types(self.pair.new)
+        was, now = schema_types(self.pair.old), schema_types(self.pair.new)
         if was is None or now is None or was == now:
             return True  # an untyped side (composition, any) is compared by its keywords
         if ("null" in now) != ("null" in was):
@@ -791,7 +777,9 @@ def _visible_properties(
     hidden = "readOnly" if direction == "request" else "writeOnly"
     visible: dict[str, Any] = {}
     for name, raw in (schema.get("properties") or {}).items():
-        resolved, _ = _resolve(document, raw, "")
+        resolved, _, _ = _schema(document, raw, "")
+        if isinstance(resolved, dict):
+            resolved = _merge_all_of(document, resolved)
         if not (isinstance(resolved, dict) and resolved.get(hidden) is True):
             visible[str(name)] = raw
     return visible

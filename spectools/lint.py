@@ -31,12 +31,12 @@ from urllib.parse import quote
 
 import jsonschema_rs
 
-from codegen.bundle import COMPONENT_KINDS, Bundle, bundle, dereference
+from codegen.bundle import COMPONENT_KINDS, Bundle, bundle
 from codegen.errors import Location, SpecError, join_pointer, unescape_pointer_token
 from codegen.naming import snake
-from codegen.parser import METHODS
 from codegen.validate import validate_bundle
 from impl.ratelimits import parse_limits
+from specfirst.document import Document, RefError, Sibling, fragment, schema_types
 
 ERROR = "error"
 WARNING = "warning"
@@ -169,6 +169,11 @@ RULES: dict[str, Rule] = {
             "(tests hand it to schemathesis) and say it in the link's `description`.",
         ),
         Rule("unused-component", WARNING, "remove the component, or reference it."),
+        Rule(
+            "ref-sibling-ignored",
+            WARNING,
+            "move the keyword into the referenced object, or drop it.",
+        ),
         Rule("waiver-reason", ERROR, "give the waiver a `reason:` saying why the rule is wrong."),
         Rule("waiver-rule", ERROR, "waive a rule by its code: `- {rule: <code>, reason: ...}`."),
         Rule("waiver-unused", WARNING, "remove the waiver: the rule no longer fires here."),
@@ -276,12 +281,8 @@ def _subschemas(schema: dict[str, Any], pointer: str) -> Iterator[tuple[str, dic
             yield join_pointer(pointer, key), child
 
 
-def _types(schema: dict[str, Any]) -> set[str]:
-    declared = schema.get("type")
-    types = {declared} if isinstance(declared, str) else set(declared or [])
-    if schema.get("nullable") is True:
-        types.add("null")
-    return {str(t) for t in types}
+def _types(schema: dict[str, Any]) -> frozenset[str]:
+    return schema_types(schema) or frozenset()
 
 
 def _to_draft4(node: Any) -> Any:
@@ -300,12 +301,15 @@ class _Linter:
     def __init__(self, loaded: Bundle) -> None:
         self.bundle = loaded
         self.document = loaded.document
+        self.doc = Document(loaded.document)
         self.findings: list[Finding] = []
+        # Siblings of `$ref`s that OpenAPI ignores, by pointer (what they are beside).
+        self.ignored: dict[str, str] = {}
         self.waivers: list[_Waiver] = []
         self.operations = list(self._operations())
         self._by_pointer = {op.pointer: op for op in self.operations}
         self._validators: dict[str, Any] = {}
-        self._openapi_30 = str(self.document.get("openapi", "")).startswith("3.0")
+        self.openapi_30 = str(self.document.get("openapi", "")).startswith("3.0")
         self._registry: Any = None
 
     # -- reporting and waivers -------------------------------------------------------------
@@ -391,44 +395,51 @@ class _Linter:
 
     def at(self, pointer: str) -> Any:
         try:
-            return dereference(self.document, "#" + pointer)
+            return self.doc.at(pointer)
         except KeyError:
             return None
 
     def resolve(self, node: Any, pointer: str) -> tuple[Any, str]:
-        """Follow local ``$ref``s to the node they name, with its pointer."""
-        seen: set[str] = set()
-        while isinstance(node, dict) and isinstance(node.get("$ref"), str):
-            ref = node["$ref"]
-            if ref in seen or not ref.startswith("#"):
-                break
-            seen.add(ref)
-            try:
-                node = dereference(self.document, ref)
-            except KeyError:
-                break
-            pointer = ref[1:]
-        return node, pointer
+        """A Reference Object's target, with its pointer (the node itself when it is not a
+        reference, or when its reference cannot be followed); ignored siblings are noted."""
+        try:
+            resolved = self.doc.follow(node, pointer)
+        except RefError:
+            return node, pointer
+        self._note(resolved.ignored)
+        return resolved.node, resolved.pointer
+
+    def schema(self, node: Any, pointer: str = "") -> tuple[Any, str]:
+        """The schema ``node`` describes, its ``$ref`` followed and the siblings applied in
+        addition (OpenAPI 3.1), with the pointer it is described at."""
+        try:
+            resolved = self.doc.follow_schema(node, pointer)
+        except RefError:
+            return node, pointer
+        self._note(resolved.ignored)
+        return resolved.effective()
+
+    def _note(self, ignored: tuple[Sibling, ...]) -> None:
+        reason = (
+            "OpenAPI 3.0 reads nothing beside a `$ref`"
+            if not self.doc.siblings_apply
+            else "a Reference Object keeps only `summary` and `description` beside its `$ref`"
+        )
+        for sibling in ignored:
+            self.ignored[sibling.pointer] = reason
 
     def _operations(self) -> Iterator[_Operation]:
-        for path, raw_item in (self.document.get("paths") or {}).items():
-            item, item_pointer = self.resolve(raw_item, join_pointer("/paths", path))
-            if not isinstance(item, dict):
-                continue
-            shared = self._parameters(
-                item.get("parameters"), join_pointer(item_pointer, "parameters")
-            )
-            for method in METHODS:
-                operation = item.get(method)
-                if not isinstance(operation, dict):
-                    continue
-                pointer = join_pointer(item_pointer, method)
-                own = self._parameters(
-                    operation.get("parameters"), join_pointer(pointer, "parameters")
-                )
-                names = {(p.get("in"), p.get("name")) for _, p in own}
-                merged = [(q, p) for q, p in shared if (p.get("in"), p.get("name")) not in names]
-                yield _Operation(path, method, pointer, operation, tuple(merged + own))
+        for path, item in (self.document.get("paths") or {}).items():
+            self.resolve(item, join_pointer("/paths", path))  # notes what its siblings ignore
+        for walked in self.doc.operations(strict=False):
+            item_pointer = walked.item_pointer
+            shared = self._parameters(walked.parameters, join_pointer(item_pointer, "parameters"))
+            operation = walked.operation
+            pointer = walked.resolved_pointer
+            own = self._parameters(operation.get("parameters"), join_pointer(pointer, "parameters"))
+            names = {(p.get("in"), p.get("name")) for _, p in own}
+            merged = [(q, p) for q, p in shared if (p.get("in"), p.get("name")) not in names]
+            yield _Operation(walked.path, walked.method, pointer, operation, tuple(merged + own))
 
     def _parameters(self, raw: Any, pointer: str) -> list[tuple[str, dict[str, Any]]]:
         found = []
@@ -460,7 +471,7 @@ class _Linter:
         content = response.get("content") if isinstance(response, dict) else None
         for media_type, media in (content or {}).items():
             if media_type.split(";")[0].strip().endswith("json") and isinstance(media, dict):
-                schema, where = self.resolve(
+                schema, where = self.schema(
                     media.get("schema"), join_pointer(pointer, "content", media_type, "schema")
                 )
                 if isinstance(schema, dict):
@@ -538,13 +549,13 @@ class _Linter:
         validator = self._validators.get(schema_pointer)
         if validator is None:
             if self._registry is None:
-                resource = _to_draft4(self.document) if self._openapi_30 else self.document
+                resource = _to_draft4(self.document) if self.openapi_30 else self.document
                 self._registry = jsonschema_rs.Registry([(_BUNDLE_URI, resource)])
             # Braces and the like are not allowed in a URI fragment; ~ and / keep their meaning.
             ref = {"$ref": f"{_BUNDLE_URI}#{quote(schema_pointer, safe='/~')}"}
             cls = (
                 jsonschema_rs.Draft4Validator
-                if self._openapi_30
+                if self.openapi_30
                 else jsonschema_rs.Draft202012Validator
             )
             validator = cls(ref, registry=self._registry, validate_formats=True)
@@ -746,7 +757,7 @@ def _check_pagination(lint: _Linter) -> None:
             continue
         where = join_pointer(op.pointer, "parameters")
         limit = op.parameter("query", "limit")
-        schema: Any = lint.resolve(limit[1].get("schema"), "")[0] if limit else None
+        schema: Any = lint.schema(limit[1].get("schema"))[0] if limit else None
         if not (
             isinstance(schema, dict)
             and "integer" in _types(schema)
@@ -761,7 +772,7 @@ def _check_pagination(lint: _Linter) -> None:
                 owner=op.pointer,
             )
         cursor = op.parameter("query", "cursor")
-        schema = lint.resolve(cursor[1].get("schema"), "")[0] if cursor else None
+        schema = lint.schema(cursor[1].get("schema"))[0] if cursor else None
         if not (isinstance(schema, dict) and "string" in _types(schema)):
             lint.report(
                 "pagination-cursor",
@@ -785,8 +796,8 @@ def _page_problem(lint: _Linter, page: dict[str, Any] | None) -> str | None:
         return "is not JSON"
     properties = page.get("properties") or {}
     required = set(page.get("required") or [])
-    items = lint.resolve(properties.get("items"), "")[0]
-    cursor = lint.resolve(properties.get("next_cursor"), "")[0]
+    items = lint.schema(properties.get("items"))[0]
+    cursor = lint.schema(properties.get("next_cursor"))[0]
     if not isinstance(items, dict) or "array" not in _types(items):
         return "has no `items` array"
     if not isinstance(cursor, dict):
@@ -847,7 +858,7 @@ def _check_schemas(lint: _Linter) -> None:
                     f"property {name!r} is not snake_case.",
                     fix=f"rename it to {snake(name)!r}.",
                 )
-            prop, _ = lint.resolve(raw, here)
+            prop, _ = lint.schema(raw, here)
             is_time = isinstance(prop, dict) and prop.get("format") == "date-time"
             if name.endswith("_at") and not is_time:
                 lint.report(
@@ -922,7 +933,7 @@ def _check_missing_examples(lint: _Linter) -> None:
         )
         if status and not status.startswith("2"):
             continue
-        schema, _ = lint.resolve(media.get("schema"), "")
+        schema, _ = lint.schema(media.get("schema"))
         if "example" in media or media.get("examples"):
             continue
         if isinstance(schema, dict) and ("example" in schema or schema.get("examples")):
@@ -955,13 +966,13 @@ def _check_unused_components(lint: _Linter) -> None:
         targets = uses.setdefault(owner, set())
         ref = node.get("$ref")
         if isinstance(ref, str) and ref.startswith("#"):
-            targets.add(_component_of(ref[1:]) or "")
+            targets.add(_component_of(fragment(ref)) or "")
         mapping = (
             (node.get("discriminator") or {}).get("mapping") if "discriminator" in node else None
         )
         for target in (mapping or {}).values():
             if isinstance(target, str) and target.startswith("#"):
-                targets.add(_component_of(target[1:]) or "")
+                targets.add(_component_of(fragment(target)) or "")
         security = node.get("security") if owner is None else None
         for requirement in security if isinstance(security, list) else []:
             for scheme in requirement if isinstance(requirement, dict) else {}:
@@ -1064,6 +1075,18 @@ def _check_link_bodies(lint: _Linter) -> None:
                     )
 
 
+def _check_ignored_siblings(lint: _Linter) -> None:
+    """Keywords beside a `$ref` that OpenAPI ignores (noted wherever the rules follow one)."""
+    for pointer, schema in lint.schemas():
+        if "$ref" in schema:
+            lint.schema(schema, pointer)
+    for pointer, reason in sorted(lint.ignored.items()):
+        name = unescape_pointer_token(pointer.rsplit("/", 1)[1])
+        lint.report(
+            "ref-sibling-ignored", pointer, f"`{name}` beside a `$ref` is ignored: {reason}."
+        )
+
+
 _CHECKS = (
     _check_operations,
     _check_error_responses,
@@ -1077,6 +1100,7 @@ _CHECKS = (
     _check_enum_names,
     _check_link_bodies,
     _check_unused_components,
+    _check_ignored_siblings,
 )
 
 

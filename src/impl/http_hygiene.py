@@ -9,8 +9,7 @@ message: no body is buffered, and the cost is a few list operations per request.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
-from typing import Any
+from collections.abc import Sequence
 
 from starlette.applications import Starlette
 from starlette.datastructures import Headers
@@ -20,6 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from impl.settings import Settings
 from specfirst import problem_response
+from specfirst.document import Document
 
 # The token endpoints answer credentials: never kept by a cache, whoever asks.
 TOKEN_PATHS = "/v1/auth/"  # noqa: S105 - a path, not a password
@@ -34,7 +34,6 @@ _FRAMING = (
     (b"content-security-policy", b"frame-ancestors 'none'"),
 )
 _NO_STORE = (b"cache-control", b"no-store")
-_METHODS = frozenset({"get", "put", "post", "delete", "options", "head", "patch", "trace"})
 
 
 class SecurityHeaders:
@@ -125,38 +124,19 @@ def _refused(plain: Response, path: str) -> Response:
 def cors_surface(spec_json: str) -> tuple[list[str], list[str], list[str]]:
     """The methods, request headers and response headers the contract uses, which a browser
     on an allowed origin may send and read."""
-    document: dict[str, Any] = json.loads(spec_json)
-    components = document.get("components") or {}
-    shared = components.get("parameters") or {}
-    responses = components.get("responses") or {}
+    document = Document(json.loads(spec_json))
     methods: set[str] = set()
     request_headers = {"Authorization", "Content-Type", "X-Request-ID"}
     response_headers = {"X-Request-ID"}
-    for path_item in (document.get("paths") or {}).values():
-        for method, operation in path_item.items():
-            if method not in _METHODS:
-                continue
-            methods.add(method.upper())
-            parameters = [*path_item.get("parameters", ()), *operation.get("parameters", ())]
-            request_headers.update(_header_names(parameters, shared))
-            for response in (operation.get("responses") or {}).values():
-                resolved = _resolved(response, responses)
-                response_headers.update((resolved.get("headers") or {}).keys())
+    for op in document.operations():
+        methods.add(op.method.upper())
+        for parameter in [*op.parameters, *op.operation.get("parameters", ())]:
+            resolved = document.follow(parameter).node
+            if resolved.get("in") == "header":
+                request_headers.add(str(resolved["name"]))
+        for response in (op.operation.get("responses") or {}).values():
+            response_headers.update((document.follow(response).node.get("headers") or {}).keys())
     return sorted(methods), sorted(request_headers), sorted(response_headers)
-
-
-def _resolved(item: dict[str, Any], shared: dict[str, Any]) -> dict[str, Any]:
-    # The served document is bundled: a `$ref` names a component of its own kind.
-    ref = item.get("$ref")
-    found: dict[str, Any] = shared.get(ref.rsplit("/", 1)[-1], {}) if ref else item
-    return found
-
-
-def _header_names(parameters: Iterable[Any], shared: dict[str, Any]) -> Iterable[str]:
-    for parameter in parameters:
-        resolved = _resolved(parameter, shared)
-        if resolved.get("in") == "header":
-            yield str(resolved["name"])
 
 
 def install(app: Starlette, settings: Settings, spec_json: str) -> Starlette:

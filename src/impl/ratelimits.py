@@ -34,10 +34,10 @@ from limits.aio.strategies import SlidingWindowCounterRateLimiter
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from impl.kit.errors import TooManyRequests
+from specfirst.document import Document
 
 logger = logging.getLogger(__name__)
 
-_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 KEYS = ("ip", "principal", "team")
 Key = Literal["ip", "principal", "team"]
 # Where the request's counts wait for the response (`RateLimitHeaders`).
@@ -82,19 +82,18 @@ class RatePolicy:
         `scale` multiplies every limit (a test environment's clients are many per address)."""
         default = parse_limits(document.get("x-rate-limit"), "default", "#/x-rate-limit", scale)
         found: dict[str, Sequence[Limit]] = {}
-        for path, item in (document.get("paths") or {}).items():
-            for method in _METHODS:
-                operation = item.get(method)
-                if not isinstance(operation, dict) or "operationId" not in operation:
-                    continue
-                operation_id = operation["operationId"]
-                if "x-rate-limit" in operation:
-                    where = f"{method.upper()} {path} x-rate-limit"
-                    found[operation_id] = parse_limits(
-                        operation["x-rate-limit"], operation_id, where, scale
-                    )
-                else:
-                    found[operation_id] = default
+        for op in Document(document).operations():
+            operation = op.operation
+            if "operationId" not in operation:
+                continue
+            operation_id = operation["operationId"]
+            if "x-rate-limit" in operation:
+                where = f"{op.method.upper()} {op.path} x-rate-limit"
+                found[operation_id] = parse_limits(
+                    operation["x-rate-limit"], operation_id, where, scale
+                )
+            else:
+                found[operation_id] = default
         return cls(found)
 
     @classmethod

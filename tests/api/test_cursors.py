@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from generated.spec import OPENAPI_JSON
 from impl.models import User
+from specfirst.document import Document
 from tests.api.conftest import sign_up
 
 ANOTHER_LIST = "This cursor belongs to another list"
@@ -95,13 +96,10 @@ def _list_operations() -> dict[str, str]:
     """Every operation of the contract that takes a cursor: operationId -> path template."""
     document = json.loads(OPENAPI_JSON)
     found = {}
-    for path, item in document["paths"].items():
-        for operation in item.values():
-            if not isinstance(operation, dict) or "operationId" not in operation:
-                continue
-            parameters = [*item.get("parameters", []), *operation.get("parameters", [])]
-            if any("Cursor" in str(p) or p.get("name") == "cursor" for p in parameters):
-                found[operation["operationId"]] = path
+    for op in Document(document).operations():
+        parameters = [*op.parameters, *op.operation.get("parameters", [])]
+        if any("Cursor" in str(p) or p.get("name") == "cursor" for p in parameters):
+            found[op.operation["operationId"]] = op.path
     return found
 
 

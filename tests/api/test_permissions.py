@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from generated.spec import OPENAPI_JSON
+from specfirst.document import Document
 from tests.api.conftest import sign_up
 
 DOCUMENT: dict[str, Any] = json.loads(OPENAPI_JSON)
@@ -25,12 +26,11 @@ FINER_RULES = {"remove_member"}
 
 
 def _team_operations() -> list[tuple[str, str, dict[str, Any]]]:
-    found = []
-    for path, item in DOCUMENT["paths"].items():
-        for method, operation in item.items():
-            if isinstance(operation, dict) and "x-team-roles" in operation:
-                found.append((path, method, operation))
-    return found
+    return [
+        (op.path, op.method, op.operation)
+        for op in Document(DOCUMENT).operations()
+        if "x-team-roles" in op.operation
+    ]
 
 
 OPERATIONS = _team_operations()
@@ -72,11 +72,7 @@ async def members(client: httpx.AsyncClient) -> tuple[str, dict[str, dict[str, s
 
 def test_every_team_scoped_operation_is_covered() -> None:
     scoped = [
-        (path, method)
-        for path, item in DOCUMENT["paths"].items()
-        if "{team_id}" in path
-        for method in item
-        if method != "parameters"
+        (op.path, op.method) for op in Document(DOCUMENT).operations() if "{team_id}" in op.path
     ]
     assert sorted(scoped) == sorted((path, method) for path, method, _ in OPERATIONS)
 

@@ -14,13 +14,8 @@ from starlette.responses import PlainTextResponse
 from starlette.routing import Mount, Route
 
 from benchmarks.codegen_compare import invalid_python, last_line, run_measured
-from benchmarks.codegen_compare_probe import (
-    concrete_path,
-    load,
-    operations,
-    routed,
-    server_prefixes,
-)
+from benchmarks.codegen_compare_probe import concrete_path, load, routed, server_prefixes
+from benchmarks.codegen_corpus import operations
 
 DOCUMENT: dict[str, Any] = {
     "openapi": "3.1.0",

@@ -303,6 +303,45 @@ def test_discriminator_names_the_chosen_branch() -> None:
     assert sampler.value(SCHEMAS[-1]) == {"kind": "cat"}
 
 
+# `$ref` siblings apply in addition to the target (3.1): the value satisfies both.
+SIBLING_DEFS = {
+    "Code": {"type": "string", "pattern": "^[a-z]+$", "minLength": 2, "maxLength": 10},
+    "Dated": {
+        "type": "object",
+        "required": ["on"],
+        "properties": {"on": {"type": "string", "format": "date"}},
+    },
+}
+SIBLINGS = [
+    {"$ref": "#/$defs/Code", "maxLength": 4, "minLength": 3},
+    {"$ref": "#/$defs/Code", "maxLength": 20},  # looser: Code's 10 still holds
+    # A property in both is both schemas (a date of at most 12 characters), not the sibling's.
+    {
+        "$ref": "#/$defs/Dated",
+        "required": ["n"],
+        "properties": {"on": {"maxLength": 12}, "n": {"type": "integer", "minimum": 3}},
+    },
+]
+
+
+@pytest.mark.parametrize("schema", SIBLINGS, ids=lambda s: json.dumps(s)[:60])
+def test_ref_siblings_hold_with_their_target(schema: dict[str, Any]) -> None:
+    value = specfirst.mock.Sampler({"$defs": SIBLING_DEFS}, examples=False).value(schema)
+    document = {**schema, "$defs": SIBLING_DEFS}
+    validator = jsonschema_rs.Draft202012Validator(document, validate_formats=True)
+    assert validator.is_valid(value), value
+
+
+def test_in_3_0_ref_siblings_are_ignored() -> None:
+    short = {"type": "string", "minLength": 6}
+    document = {"openapi": "3.0.3", "components": {"schemas": {"Short": short}}}
+    value = specfirst.mock.Sampler(document, examples=False).value(
+        {"$ref": "#/components/schemas/Short", "maxLength": 3}
+    )
+    assert isinstance(value, str)
+    assert len(value) >= 6  # draft 4: `$ref` stands for its target, the sibling says nothing
+
+
 # ------------------------------------------------------------------ python -m codegen mock
 
 

@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from codegen.bundle import dereference
+from specfirst.document import Document
 from tests.throwaway import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -44,10 +44,9 @@ def wait_ready(base_url: str, process: subprocess.Popen[bytes], log: Path) -> No
 
 
 def resolved(document: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
-    """``node``, with its local ``$ref`` chain in ``document`` followed."""
-    while "$ref" in node:
-        node = dereference(document, node["$ref"])
-    return node
+    """``node`` as a Reference Object, its local ``$ref`` chain in ``document`` followed."""
+    found: dict[str, Any] = Document(document).follow(node).node
+    return found
 
 
 def server_env(database_url: str) -> dict[str, str]:

@@ -34,6 +34,7 @@ import httpx
 import pytest
 
 from codegen.generate import load_bundle
+from specfirst.document import Document
 from spectools.lint import lint
 from tests.contract.conftest import (
     ROOT,
@@ -43,7 +44,6 @@ from tests.contract.conftest import (
 )
 
 SPEC_PATH = ROOT / "openapi/openapi.yaml"
-METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 
 
 @dataclass(frozen=True)
@@ -71,29 +71,28 @@ def expected_status(operation: dict[str, Any], example: dict[str, Any]) -> int:
 def request_examples(document: dict[str, Any]) -> list[RequestExample]:
     """Every named request-body example of the bundled document, in document order."""
     found = []
-    for path, item in document["paths"].items():
-        for method in (key for key in item if key in METHODS):
-            operation = item[method]
-            parameters = [
-                resolved(document, parameter)
-                for parameter in [*item.get("parameters", []), *operation.get("parameters", [])]
-            ]
-            body = resolved(document, operation.get("requestBody", {}))
-            for media_type, media in body.get("content", {}).items():
-                for name, example in (media.get("examples") or {}).items():
-                    example = resolved(document, example)
-                    found.append(
-                        RequestExample(
-                            operation_id=operation["operationId"],
-                            name=name,
-                            method=method.upper(),
-                            path=path,
-                            parameters=parameters,
-                            media_type=media_type,
-                            value=example["value"],
-                            expected_status=expected_status(operation, example),
-                        )
+    for op in Document(document).operations():
+        operation = op.operation
+        parameters = [
+            resolved(document, parameter)
+            for parameter in [*op.parameters, *operation.get("parameters", [])]
+        ]
+        body = resolved(document, operation.get("requestBody", {}))
+        for media_type, media in body.get("content", {}).items():
+            for name, example in (media.get("examples") or {}).items():
+                example = resolved(document, example)
+                found.append(
+                    RequestExample(
+                        operation_id=operation["operationId"],
+                        name=name,
+                        method=op.method.upper(),
+                        path=op.path,
+                        parameters=parameters,
+                        media_type=media_type,
+                        value=example["value"],
+                        expected_status=expected_status(operation, example),
                     )
+                )
     return found
 
 
@@ -103,13 +102,13 @@ def parameter_examples(document: dict[str, Any]) -> list[RequestExample]:
     ``value`` is ``{parameter name: example value}``; ``media_type`` is empty (no body).
     """
     found = []
-    for path, item in document["paths"].items():
-        operation = item.get("get")
-        if operation is None:
+    for op in Document(document).operations():
+        if op.method != "get":
             continue
+        path, operation = op.path, op.operation
         parameters = [
             resolved(document, parameter)
-            for parameter in [*item.get("parameters", []), *operation.get("parameters", [])]
+            for parameter in [*op.parameters, *operation.get("parameters", [])]
         ]
         for parameter in parameters:
             if parameter["in"] == "path":

@@ -152,6 +152,11 @@ def classify(edits: Edits) -> Found:
     base, head = make_spec(), make_spec()
     for pointer, value in edits:
         edit(head, pointer, value)
+    return classify_pair(base, head)
+
+
+def classify_pair(base: dict[str, Any], head: dict[str, Any]) -> Found:
+    """(operationId, rule, breaking, pointer) of every change from ``base`` to ``head``."""
     diff = diff_documents(base, head)
     return [
         (op.operation_id, c.rule, c.breaking, c.pointer)
@@ -557,3 +562,77 @@ def test_cli_rejects_a_base_without_the_spec(repo: Path) -> None:
     done = _gate(repo, "--base", commit)
     assert done.returncode == 2
     assert f"cannot read openapi/ at {commit[:10]}" in done.stderr
+
+
+# -- `$ref` siblings: specfirst.document's rule -------------------------------------------------
+
+CODE = {"$ref": "#/components/schemas/Code"}
+
+
+def _with_code(version: str = "3.1.0") -> dict[str, Any]:
+    """The spec, with a `code` property of ItemCreate that is a `$ref` to `Code`."""
+    spec = make_spec()
+    spec["openapi"] = version
+    edit(spec, f"{SCHEMAS}/Code", {"type": "string", "maxLength": 10})
+    edit(spec, f"{CREATE}/properties/code", dict(CODE))
+    return spec
+
+
+@pytest.mark.parametrize(
+    ("sibling", "found"),
+    [
+        # Stricter than Code's own 10: what a client may send narrows.
+        (
+            5,
+            [
+                (
+                    "create_item",
+                    "request-constraint-narrowed",
+                    True,
+                    f"{CREATE}/properties/code/maxLength",
+                )
+            ],
+        ),
+        # Looser: Code's 10 still holds (allOf), nothing a client sees changes.
+        (20, []),
+    ],
+)
+def test_a_schema_sibling_is_the_schema_change_it_makes(sibling: int, found: Found) -> None:
+    base, head = _with_code(), _with_code()
+    edit(head, f"{CREATE}/properties/code", {**CODE, "maxLength": sibling})
+    assert classify_pair(base, head) == found
+    if found:
+        message = diff_documents(base, head).changes[0].message
+        assert "maxLength lowered from `10` to `5`" in message
+
+
+def test_a_properties_sibling_adds_to_the_targets_properties() -> None:
+    base, head = make_spec(), make_spec()
+    schema = f"{GET_200}/content/application~1json/schema"
+    edit(
+        head,
+        schema,
+        {"$ref": "#/components/schemas/Item", "properties": {"color": {"type": "string"}}},
+    )
+    assert classify_pair(base, head) == [
+        ("get_item", "response-property-added", False, f"{schema}/properties/color")
+    ]
+
+
+def test_a_reference_objects_other_siblings_are_ignored() -> None:
+    base, head = make_spec(), make_spec()
+    limit = base["paths"]["/items"]["get"]["parameters"][0]
+    head["components"]["parameters"] = {"Limit": copy.deepcopy(limit)}
+    reference = {
+        "$ref": "#/components/parameters/Limit",
+        "description": "Page size.",
+        "required": True,
+    }
+    edit(head, f"{ITEMS}/get/parameters/0", reference)
+    assert classify_pair(base, head) == []
+
+
+def test_in_3_0_schema_siblings_are_ignored() -> None:
+    base, head = _with_code("3.0.3"), _with_code("3.0.3")
+    edit(head, f"{CREATE}/properties/code", {**CODE, "maxLength": 5})
+    assert classify_pair(base, head) == []

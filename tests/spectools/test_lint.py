@@ -985,3 +985,112 @@ def test_distinct_member_names_and_a_string_link_body_pass(spec: Spec) -> None:
     )
     spec.edit(PATHS, "description: The widget was created.\n", _LINK.format(body="$request.body"))
     assert spec.findings() == []
+
+
+# -- `$ref` siblings: specfirst.document's rule -------------------------------------------------
+
+
+def test_in_3_1_a_reference_takes_its_own_description_and_no_other_sibling(spec: Spec) -> None:
+    spec.edit(
+        PATHS,
+        '        $ref: "../components.yaml#/responses/NotFound"\n',
+        '        $ref: "../components.yaml#/responses/NotFound"\n'
+        "        description: No widget has this id in the caller's teams.\n",
+    )
+    assert spec.findings() == []
+    spec.edit(
+        PATHS, "in the caller's teams.\n", "in the caller's teams.\n        x-owner: widgets\n"
+    )
+    assert [f.code for f in spec.findings()] == ["oas-valid"]  # the 3.1 schema refuses it
+
+
+def _as_3_0(spec: Spec) -> None:
+    spec.edit(ROOT_FILE, "openapi: 3.1.0", "openapi: 3.0.3")
+    spec.edit(
+        COMPONENTS,
+        '      next_cursor:\n        type:\n          - string\n          - "null"\n',
+        "      next_cursor:\n        type: string\n        nullable: true\n",
+    )
+
+
+def _timestamp(spec: Spec) -> None:
+    """``created_at``: a ``$ref`` to a plain string, its format a sibling."""
+    spec.edit(COMPONENTS, "  Problem:\n", "  Timestamp:\n    type: string\n  Problem:\n")
+    spec.edit(
+        COMPONENTS,
+        "      created_at:\n        type: string\n        format: date-time\n",
+        '      created_at:\n        $ref: "#/schemas/Timestamp"\n        format: date-time\n',
+    )
+    spec.edit(
+        ROOT_FILE,
+        "    Problem:\n",
+        '    Timestamp:\n      $ref: "./components.yaml#/schemas/Timestamp"\n    Problem:\n',
+    )
+
+
+def test_in_3_0_every_sibling_of_a_ref_is_ignored(spec: Spec) -> None:
+    _as_3_0(spec)
+    assert spec.findings() == []
+    spec.edit(
+        PATHS,
+        '    - $ref: "../components.yaml#/parameters/WidgetId"\n',
+        '    - $ref: "../components.yaml#/parameters/WidgetId"\n'
+        "      description: The widget's id, as list_widgets gives it.\n",
+    )
+    _timestamp(spec)
+    findings = spec.findings()
+    assert [(f.code, f.severity) for f in findings] == [
+        ("timestamp-naming", ERROR),  # the format beside the `$ref` is not read
+        ("ref-sibling-ignored", WARNING),
+        ("ref-sibling-ignored", WARNING),
+    ], "\n".join(map(str, findings))
+    assert findings[1].message.startswith("`format` beside a `$ref` is ignored: OpenAPI 3.0")
+    spec.assert_at(findings[1], COMPONENTS, spec.line(COMPONENTS, "format: date-time"))
+    assert findings[2].message.startswith("`description` beside a `$ref` is ignored")
+    spec.assert_at(findings[2], PATHS, spec.line(PATHS, "as list_widgets gives it"))
+
+
+_PAGE = COMPONENTS_YAML[
+    COMPONENTS_YAML.index("  WidgetPage:") : COMPONENTS_YAML.index("  Problem:")
+]
+# The same page: `items` and `required` beside a `$ref` to a schema that has `next_cursor`.
+_PAGE_BY_REF = """\
+  CursorPage:
+    type: object
+    required:
+      - next_cursor
+    properties:
+      next_cursor:
+        type:
+          - string
+          - "null"
+  WidgetPage:
+    $ref: "#/schemas/CursorPage"
+    required:
+      - items
+    properties:
+      items:
+        type: array
+        items:
+          $ref: "#/schemas/Widget"
+"""
+
+
+def test_a_schemas_siblings_apply_in_addition_to_its_target(spec: Spec) -> None:
+    # Read as allOf (OpenAPI 3.1), the page still has both properties, both required, and
+    # `created_at` is still a date-time.
+    spec.edit(COMPONENTS, _PAGE, _PAGE_BY_REF)
+    spec.edit(
+        ROOT_FILE,
+        "    Problem:\n",
+        '    CursorPage:\n      $ref: "./components.yaml#/schemas/CursorPage"\n    Problem:\n',
+    )
+    _timestamp(spec)
+    assert spec.findings() == []
+    # A sibling that narrows the target applies too: the examples no longer fit.
+    spec.edit(
+        COMPONENTS,
+        '      created_at:\n        $ref: "#/schemas/Timestamp"\n',
+        '      created_at:\n        $ref: "#/schemas/Timestamp"\n        maxLength: 10\n',
+    )
+    assert {f.code for f in spec.findings()} == {"example-valid"}

@@ -238,7 +238,7 @@ class DeleteTeam404:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class DeleteTeam409:
-    """delete_team: 409 The request conflicts with the current state of the server, typically a value that must be unique is already taken."""
+    """delete_team: 409 The team changed concurrently (another update won the race); retry."""
 
     body: models.Problem
     ratelimit_policy: str | None = None
@@ -323,7 +323,7 @@ class UpdateTeam404:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class UpdateTeam409:
-    """update_team: 409 The request conflicts with the current state of the server, typically a value that must be unique is already taken."""
+    """update_team: 409 The team changed concurrently (another update won the race); retry."""
 
     body: models.Problem
     ratelimit_policy: str | None = None

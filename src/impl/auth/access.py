@@ -15,8 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from impl.models import Role
-
-_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+from specfirst.document import Document
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,14 +34,10 @@ class AccessPolicy:
     def from_document(cls, document: Mapping[str, Any]) -> AccessPolicy:
         """Read the rules of every operation; a malformed rule is a contract bug: fail fast."""
         rules: dict[str, Rule] = {}
-        for path, item in (document.get("paths") or {}).items():
-            for method in _METHODS:
-                operation = item.get(method)
-                if not isinstance(operation, dict):
-                    continue
-                rule = _rule(path, method, item, operation)
-                if rule is not None:
-                    rules[operation["operationId"]] = rule
+        for op in Document(document).operations():
+            rule = _rule(op.path, op.method, op.operation)
+            if rule is not None:
+                rules[op.operation["operationId"]] = rule
         return cls(rules)
 
     @classmethod
@@ -53,7 +48,7 @@ class AccessPolicy:
         return self._rules.get(operation_id)
 
 
-def _rule(path: str, method: str, item: dict[str, Any], operation: dict[str, Any]) -> Rule | None:
+def _rule(path: str, method: str, operation: dict[str, Any]) -> Rule | None:
     where = f"{method.upper()} {path}"
     admin = operation.get("x-platform-admin", False)
     roles = operation.get("x-team-roles")

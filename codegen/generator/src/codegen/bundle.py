@@ -14,15 +14,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
-from codegen.errors import (
-    Diagnostic,
-    Location,
-    SpecError,
-    escape_pointer_token,
-    join_pointer,
-    unescape_pointer_token,
-)
+from codegen.errors import Diagnostic, Location, SpecError, escape_pointer_token, join_pointer
 from codegen.loader import LoadedFile, load_file
+from specfirst.document import OVERRIDES, lookup_ref, split
 
 COMPONENT_KINDS = (
     "schemas",
@@ -74,19 +68,41 @@ def _display(path: Path) -> str:
         return str(path)
 
 
-def _resolve_pointer(data: Any, pointer: str) -> Any:
-    node = data
-    if not pointer:
-        return node
-    for raw in pointer.lstrip("/").split("/"):
-        token = unescape_pointer_token(unquote(raw))
-        if isinstance(node, dict) and token in node:
-            node = node[token]
-        elif isinstance(node, list) and token.isdigit() and int(token) < len(node):
-            node = node[int(token)]
-        else:
-            raise KeyError(pointer)
-    return node
+# Members whose keys are names (of properties, headers, media types, …), not keywords.
+_NAMED = frozenset(
+    {
+        *COMPONENT_KINDS,
+        "properties",
+        "patternProperties",
+        "$defs",
+        "definitions",
+        "dependentSchemas",
+        "headers",
+        "content",
+        "encoding",
+        "examples",
+        "links",
+        "callbacks",
+        "paths",
+        "webhooks",
+        "variables",
+        "mapping",
+        "scopes",
+    }
+)
+_SCHEMA_KEYS = frozenset({"schema", "itemSchema", "x-item-schema"})
+
+
+def _in_schema(pointer: str) -> bool:
+    """Whether the node at ``pointer`` (of the bundled document) is a Schema Object or inside
+    one: under ``components/schemas`` or a ``schema`` member (not one named so)."""
+    tokens = split(pointer)
+    if tokens[:2] == ["components", "schemas"] and len(tokens) > 2:
+        return True
+    return any(
+        token in _SCHEMA_KEYS and (i == 0 or tokens[i - 1] not in _NAMED)
+        for i, token in enumerate(tokens)
+    )
 
 
 class _Bundler:
@@ -207,7 +223,7 @@ class _Bundler:
             )
         target_file = self.load(target[0])
         try:
-            resolved = _resolve_pointer(target_file.data, target[1])
+            resolved = lookup_ref(target_file.data, "#" + target[1])
         except KeyError:
             raise self.error(f"$ref {ref!r}: no such location", loaded, inner + "/$ref") from None
         self.stack.append(target)
@@ -216,14 +232,26 @@ class _Bundler:
         finally:
             self.stack.pop()
         if siblings and isinstance(value, dict):
-            value = {**value, **siblings}
+            value = self.with_siblings(value, siblings, out)
         return value
+
+    def with_siblings(self, value: dict[str, Any], siblings: dict[str, Any], out: str) -> Any:
+        """An inlined target with its reference's siblings, as :mod:`specfirst.document`
+        reads them: a schema's apply in addition (``allOf``) in 3.1 and later; a Reference
+        Object keeps its ``summary`` and ``description``; anything else (all of it in 3.0)
+        is ignored."""
+        if str(self.files[self.root_path].data.get("openapi", "")).startswith("3.0"):
+            return value
+        if _in_schema(out):
+            return {"allOf": [value], **siblings}
+        return {**value, **{k: v for k, v in siblings.items() if k in OVERRIDES}}
 
     def auto_register(self, target: _Target) -> str | None:
         path, fragment = target
-        parts = (
-            [unescape_pointer_token(p) for p in fragment.lstrip("/").split("/")] if fragment else []
-        )
+        try:
+            parts = split(unquote(fragment))
+        except ValueError:
+            return None
         if path == self.root_path:
             return None
         if len(parts) == 3 and parts[0] == "components" and parts[1] in COMPONENT_KINDS:
@@ -243,7 +271,7 @@ class _Bundler:
         self.registry[target] = pointer
         target_file = self.load(path)
         try:
-            resolved = _resolve_pointer(target_file.data, fragment)
+            resolved = lookup_ref(target_file.data, "#" + fragment)
         except KeyError:
             return None
         existing[unique] = {}
@@ -262,11 +290,4 @@ def bundle(root: Path) -> Bundle:
     return _Bundler(root).run()
 
 
-def dereference(document: dict[str, Any], ref: str) -> Any:
-    """Resolve a local ``#/...`` reference in a bundled document."""
-    if not ref.startswith("#"):
-        raise KeyError(ref)
-    return _resolve_pointer(document, ref[1:])
-
-
-__all__ = ["COMPONENT_KINDS", "Bundle", "bundle", "dereference", "escape_pointer_token"]
+__all__ = ["COMPONENT_KINDS", "Bundle", "bundle", "escape_pointer_token"]

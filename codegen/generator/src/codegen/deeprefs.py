@@ -15,8 +15,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from codegen.errors import join_pointer, unescape_pointer_token
 from codegen.naming import NameTable, pascal
+from specfirst.document import escape, fragment, join, lookup, split
 
 PREFIX = "#/components/schemas/"
 # Keywords of a schema's path that say nothing about what the schema is.
@@ -24,7 +24,8 @@ _STRUCTURAL = {"properties", "items", "additionalProperties", "schema", "content
 
 
 def _tokens(ref: str) -> list[str]:
-    return [unescape_pointer_token(t) for t in ref[len(PREFIX) :].split("/")]
+    """The reference tokens after ``#/components/schemas`` (percent-decoded, unescaped)."""
+    return split(fragment(ref))[2:]
 
 
 def _deep(ref: str) -> bool:
@@ -58,14 +59,10 @@ def _rewrite(node: Any, old: str, new: str) -> None:
 
 def _locate(schemas: dict[str, Any], tokens: list[str]) -> tuple[Any, str | int] | None:
     """The container holding the target and its key, or None when the pointer is broken."""
-    node: Any = schemas
-    for token in tokens[:-1]:
-        if isinstance(node, dict) and token in node:
-            node = node[token]
-        elif isinstance(node, list) and token.isdigit() and int(token) < len(node):
-            node = node[int(token)]
-        else:
-            return None
+    try:
+        node = lookup(schemas, join("", *tokens[:-1]))
+    except KeyError:
+        return None
     last = tokens[-1]
     if isinstance(node, dict) and last in node:
         return node, last
@@ -98,10 +95,10 @@ def hoist_deep_refs(document: dict[str, Any]) -> tuple[dict[str, Any], dict[str,
         container, key = place
         words = [tokens[0], *(t for t in tokens[1:] if t not in _STRUCTURAL)]
         name = names.claim(pascal(" ".join(words)))
-        new = PREFIX + name.replace("~", "~0").replace("/", "~1")
+        new = PREFIX + escape(name)
         schemas[name] = container[key]
         container[key] = {"$ref": new}
-        moved[name] = join_pointer("/components/schemas", *tokens)
+        moved[name] = join("/components/schemas", *tokens)
         _rewrite(result, ref, new)
         found = {new + r[len(ref) :] if r.startswith(ref + "/") else r for r in found}
         found = {r for r in found if _deep(r)}

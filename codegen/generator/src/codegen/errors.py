@@ -4,6 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+# JSON pointers (RFC 6901) are the runtime's document layer's: one implementation.
+from specfirst.document import escape as escape_pointer_token
+from specfirst.document import join as join_pointer
+from specfirst.document import unescape as unescape_pointer_token
+
 
 @dataclass(frozen=True, slots=True)
 class Location:
@@ -38,16 +43,11 @@ class SpecError(Exception):
         super().__init__("\n".join(str(d) for d in diagnostics))
 
 
-def escape_pointer_token(token: str) -> str:
-    """Escape one JSON pointer reference token (RFC 6901)."""
-    return token.replace("~", "~0").replace("/", "~1")
-
-
-def unescape_pointer_token(token: str) -> str:
-    """Undo :func:`escape_pointer_token`."""
-    return token.replace("~1", "/").replace("~0", "~")
-
-
-def join_pointer(base: str, *tokens: str | int) -> str:
-    """Append reference tokens to a JSON pointer."""
-    return base + "".join("/" + escape_pointer_token(str(t)) for t in tokens)
+__all__ = [
+    "Diagnostic",
+    "Location",
+    "SpecError",
+    "escape_pointer_token",
+    "join_pointer",
+    "unescape_pointer_token",
+]

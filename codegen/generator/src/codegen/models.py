@@ -24,6 +24,7 @@ from typing import Any
 
 from codegen.errors import Diagnostic, SpecError
 from codegen.naming import NameTable
+from specfirst.document import escape, unescape
 
 # Below this many schemas a second process costs more (start-up, imports) than it saves.
 SPLIT_THRESHOLD = 400
@@ -108,7 +109,7 @@ def _refs(node: Any) -> Iterator[str]:
         if isinstance(value, dict):
             ref = value.get("$ref")
             if isinstance(ref, str) and ref.startswith("#/components/schemas/"):
-                yield ref.rsplit("/", 1)[1].replace("~1", "/").replace("~0", "~")
+                yield unescape(ref.rsplit("/", 1)[1])
             stack.extend(value.values())
         elif isinstance(value, list):
             stack.extend(value)
@@ -257,7 +258,7 @@ def _schema_classes(models: list[tuple[str, str]]) -> dict[str, str]:
     by_schema: dict[str, list[str]] = {}
     for class_name, ref in models:
         if ref.startswith(prefix) and "/" not in ref[len(prefix) :]:
-            name = ref[len(prefix) :].replace("~1", "/").replace("~0", "~")
+            name = unescape(ref[len(prefix) :])
             by_schema.setdefault(name, []).append(class_name)
     found: dict[str, str] = {}
     for name, classes in by_schema.items():
@@ -320,10 +321,6 @@ def generate_models(document: dict[str, Any]) -> Models:
 _SCHEMA_REF = "#/components/schemas/"
 
 
-def _escape(name: str) -> str:
-    return name.replace("~", "~0").replace("/", "~1")
-
-
 def _without_dots(document: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
     """The document with dots in schema names replaced (the generator reads ``a.b`` as a
     module path), and a map back to the original names."""
@@ -335,7 +332,7 @@ def _without_dots(document: dict[str, Any]) -> tuple[dict[str, Any], dict[str, s
         name: table.claim(name.replace(".", "_")) if "." in name else name for name in schemas
     }
     refs = {
-        _SCHEMA_REF + _escape(old): _SCHEMA_REF + _escape(new)
+        _SCHEMA_REF + escape(old): _SCHEMA_REF + escape(new)
         for old, new in renamed.items()
         if old != new
     }

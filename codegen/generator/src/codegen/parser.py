@@ -8,14 +8,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from codegen import ir
-from codegen.bundle import Bundle, dereference
+from codegen.bundle import Bundle
 from codegen.deeprefs import hoist_deep_refs
-from codegen.errors import Diagnostic, SpecError, join_pointer
+from codegen.errors import Diagnostic, SpecError, join_pointer, unescape_pointer_token
 from codegen.keywords import drop_inapplicable
 from codegen.naming import NameTable, pascal, safe_identifier, snake
 from codegen.patterns import adapt_patterns
 from codegen.required import declare_required
+from codegen.siblings import drop_ignored_siblings
 from codegen.types import Mapped, TypeMapper, has_second_pattern, is_class_like
+from specfirst.document import Document, RefError
 
 # (document) -> (the classes of models.py, component schema name -> its class)
 ModelEmitter = Callable[[dict[str, Any]], tuple[set[str], dict[str, str]]]
@@ -30,7 +32,6 @@ POSITIONS_MODULE = "codegen_positions"
 _PLACEHOLDER_KEEPS = ("description", "title", "default", "examples", "readOnly", "writeOnly")
 _NOT_SCHEMAS = frozenset({"default", "example", "examples", "enum", "const"})
 
-METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace", "query")
 _PARAM_LOCATIONS = ("path", "query", "querystring", "header", "cookie")
 # Sequential media types (OpenAPI 3.2): with an item schema, a response streams its items.
 _SEQUENTIAL = {
@@ -78,9 +79,21 @@ class _Parser:
     def __init__(self, bundle: Bundle) -> None:
         self.bundle = bundle
         self.warnings: list[Diagnostic] = []
+        # A 3.0 document's `$ref` siblings say nothing (specfirst.document's rule).
+        document, ignored = drop_ignored_siblings(bundle.document)
+        for pointer in ignored:
+            keyword = unescape_pointer_token(pointer.rsplit("/", 1)[1])
+            self.warnings.append(
+                bundle.diagnostic(
+                    f"{keyword!r} beside a $ref is ignored: OpenAPI 3.0 reads nothing beside "
+                    "a $ref (for a schema, `allOf: [{$ref: ...}]` with it beside applies it)",
+                    pointer,
+                    "warning",
+                )
+            )
         dropped: list[tuple[str, str]] = []
         # The served document keeps its patterns; the code gets what the runtime can compile.
-        self.document = adapt_patterns(bundle.document, "", dropped)
+        self.document = adapt_patterns(document, "", dropped)
         for pointer, pattern in dropped:
             self.warnings.append(
                 bundle.diagnostic(
@@ -96,6 +109,7 @@ class _Parser:
         # A required name without a schema still has to be there (any value).
         self.document = declare_required(self.document)
         self.document, inapplicable = drop_inapplicable(self.document)
+        self.doc = Document(self.document)
         for pointer, keyword in inapplicable:
             self.warnings.append(
                 bundle.diagnostic(
@@ -116,24 +130,12 @@ class _Parser:
     # -- references -------------------------------------------------------------------
 
     def deref(self, node: Any, pointer: str) -> tuple[Any, str]:
-        seen: set[str] = set()
-        while isinstance(node, dict) and isinstance(node.get("$ref"), str):
-            ref = node["$ref"]
-            if ref in seen or not ref.startswith("#"):
-                raise SpecError([self.bundle.diagnostic(f"unresolvable $ref {ref!r}", pointer)])
-            seen.add(ref)
-            try:
-                node = dereference(self.document, ref)
-            except KeyError:
-                raise SpecError(
-                    [
-                        self.bundle.diagnostic(
-                            f"$ref {ref!r} points nowhere", join_pointer(pointer, "$ref")
-                        )
-                    ]
-                ) from None
-            pointer = ref[1:]
-        return node, pointer
+        """A Reference Object's target and its pointer (:mod:`specfirst.document`'s rule)."""
+        try:
+            resolved = self.doc.follow(node, pointer)
+        except RefError as error:
+            raise SpecError([self.bundle.diagnostic(error.message, error.pointer)]) from None
+        return resolved.node, resolved.pointer
 
     def hoist(self, schema: dict[str, Any], hint: str) -> str:
         for name in self.hoisted_by_hint.get(hint, []):
@@ -148,16 +150,10 @@ class _Parser:
     # -- the walk ---------------------------------------------------------------------
 
     def parse(self, emit_models: ModelEmitter) -> Parsed:
-        paths = self.document.get("paths") or {}
         op_ids = NameTable()
         method_names = NameTable(frozenset())
         response_classes = NameTable()
-        raw_ops = [
-            (path, *found)
-            for path, item in paths.items()
-            for found in self.path_item_operations(item, join_pointer("/paths", path))
-        ]
-        outbound_raw = self.outbound_operations(raw_ops)
+        raw_ops, outbound_raw = self.walk()
         # Pass 1 hoists inline schemas so they get models; pass 2 maps with the final classes.
         hoisting = TypeMapper(self.document, self.class_names, self.hoist)
         kept, self.warnings = self.warnings, []  # pass 2 reports them
@@ -271,61 +267,43 @@ class _Parser:
                         hoisting.map(node, pascal(name) + "Item")
         return found
 
-    def outbound_operations(
-        self, raw_ops: list[tuple[str, str, dict[str, Any], list[Any], str]]
-    ) -> list[tuple[str, str, str, str, dict[str, Any], list[Any], str]]:
-        """Requests the API sends: webhooks, and the callbacks of its operations."""
-        found: list[tuple[str, str, str, str, dict[str, Any], list[Any], str]] = []
-        items: list[tuple[str, str, str, Any, str]] = []
-        for name, item in (self.document.get("webhooks") or {}).items():
-            items.append(("webhook", name, name, item, join_pointer("/webhooks", name)))
-        for _, _, operation, _, pointer in raw_ops:
-            for name, callback in (operation.get("callbacks") or {}).items():
-                cb_pointer = join_pointer(pointer, "callbacks", name)
-                callback, _ = self.deref(callback, cb_pointer)
-                for expression, item in (callback or {}).items():
-                    items.append(
-                        ("callback", name, expression, item, join_pointer(cb_pointer, expression))
-                    )
-        for kind, name, target, item, item_pointer in items:
-            found.extend(
-                (kind, name, target, *operation)
-                for operation in self.path_item_operations(item, item_pointer)
-            )
-        return found
-
-    def path_item_operations(
-        self, item: Any, pointer: str
-    ) -> list[tuple[str, dict[str, Any], list[Any], str]]:
-        """(method, operation, path-level parameters, pointer) of each operation of a path item."""
-        item, _ = self.deref(item, pointer)
-        if not isinstance(item, dict):
-            return []
-        shared = item.get("parameters") or []
-        found = [
-            (method, item[method], shared, join_pointer(pointer, method))
-            for method in METHODS
-            if isinstance(item.get(method), dict)
-        ]
-        extra = item.get("additionalOperations") or {}
-        for method, operation in extra.items() if isinstance(extra, dict) else ():
-            # The pointer's parent is the path item's, as for the fixed methods (parameters).
-            op_pointer = join_pointer(pointer, "additionalOperations", method)
-            if method != method.upper():
+    def walk(
+        self,
+    ) -> tuple[
+        list[tuple[str, str, dict[str, Any], list[Any], str]],
+        list[tuple[str, str, str, str, dict[str, Any], list[Any], str]],
+    ]:
+        """The operations of the paths as (path, method, operation, path-level parameters,
+        pointer), and the requests the API sends (webhooks, then the callbacks of its
+        operations) as (kind, name, target, method, operation, parameters, pointer)."""
+        try:
+            walked = self.doc.operations(outbound=True)
+        except RefError as error:
+            raise SpecError([self.bundle.diagnostic(error.message, error.pointer)]) from None
+        for op in walked:
+            if op.additional and op.method != op.method.upper():
                 # HTTP methods are case-sensitive, but the router matches them upper-cased.
                 raise SpecError(
                     [
                         self.bundle.diagnostic(
-                            f"additionalOperations method {method!r} is not upper-case: the "
+                            f"additionalOperations method {op.method!r} is not upper-case: the "
                             "runtime's router (Starlette) matches methods upper-cased, so it "
                             "cannot be served",
-                            op_pointer,
+                            op.pointer,
                         )
                     ]
                 )
-            if isinstance(operation, dict):
-                found.append((method, operation, shared, op_pointer))
-        return found
+        paths = [
+            (op.path, op.method, op.operation, op.parameters, op.pointer)
+            for op in walked
+            if op.kind == "path"
+        ]
+        outbound = [
+            (op.kind, op.name, op.path, op.method, op.operation, op.parameters, op.pointer)
+            for op in walked
+            if op.kind != "path"
+        ]
+        return paths, outbound
 
     def api(self, operations: list[ir.Operation]) -> ir.Api:
         info = self.document.get("info") or {}

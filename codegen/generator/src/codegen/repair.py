@@ -30,10 +30,10 @@ import re
 from dataclasses import replace
 from typing import Any
 
-from codegen.bundle import Bundle, dereference
+from codegen.bundle import Bundle
 from codegen.errors import Diagnostic, join_pointer
+from specfirst.document import Document, RefError, lookup
 
-METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 UNDOCUMENTED = {"description": "Not documented (the operation listed no response)."}
 
 
@@ -49,22 +49,23 @@ def repair(bundle: Bundle) -> tuple[Bundle, list[Diagnostic]]:
             repaired = copy.deepcopy(document)
         return repaired
 
-    for path_pointer, item in _path_items(document):
-        template = path_pointer.rsplit("/", 1)[1].replace("~1", "/").replace("~0", "~")
-        names = re.findall(r"{([^}]+)}", template)
-        if any(names.count(name) > 1 for name in names):
-            found.append((path_pointer, "repeated"))
-        for index in _duplicates(document, item.get("parameters")):
-            found.append((join_pointer(path_pointer, "parameters", index), "parameter"))
-        for method in METHODS:
-            operation = item.get(method)
-            if not isinstance(operation, dict):
-                continue
-            op_pointer = join_pointer(path_pointer, method)
-            if operation.get("responses") == {}:
-                found.append((join_pointer(op_pointer, "responses"), "responses"))
-            for index in _duplicates(document, operation.get("parameters")):
-                found.append((join_pointer(op_pointer, "parameters", index), "parameter"))
+    doc = Document(document)
+    items: set[str] = set()
+    # Path items written in place (one given by reference is repaired where it is used).
+    for op in doc.operations(strict=False):
+        if op.path_pointer != op.item_pointer:
+            continue
+        if op.path_pointer not in items:
+            items.add(op.path_pointer)
+            names = re.findall(r"{([^}]+)}", op.path)
+            if any(names.count(name) > 1 for name in names):
+                found.append((op.path_pointer, "repeated"))
+            for index in _duplicates(doc, op.parameters):
+                found.append((join_pointer(op.path_pointer, "parameters", index), "parameter"))
+        if op.operation.get("responses") == {}:
+            found.append((join_pointer(op.pointer, "responses"), "responses"))
+        for index in _duplicates(doc, op.operation.get("parameters")):
+            found.append((join_pointer(op.pointer, "parameters", index), "parameter"))
     if str(document.get("openapi", "")).startswith("3.1"):
         found.extend((pointer, "exclusive") for pointer in _boolean_exclusives(document, ""))
     warnings: list[Diagnostic] = []
@@ -90,30 +91,17 @@ def repair(bundle: Bundle) -> tuple[Bundle, list[Diagnostic]]:
     return replace(bundle, document=repaired), warnings
 
 
-def _path_items(document: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
-    paths = document.get("paths")
-    if not isinstance(paths, dict):
-        return []
-    return [
-        (join_pointer("/paths", path), item)
-        for path, item in paths.items()
-        if isinstance(item, dict) and "$ref" not in item
-    ]
-
-
-def _duplicates(document: dict[str, Any], parameters: Any) -> list[int]:
+def _duplicates(document: Document, parameters: Any) -> list[int]:
     """Indexes of the parameters that repeat an earlier one's name and location."""
     if not isinstance(parameters, list):
         return []
     seen: set[tuple[str, str]] = set()
     repeated = []
     for index, raw in enumerate(parameters):
-        param = raw
-        if isinstance(raw, dict) and isinstance(raw.get("$ref"), str):
-            try:
-                param = dereference(document, raw["$ref"])
-            except KeyError:
-                continue  # validation reports it
+        try:
+            param = document.follow(raw).node
+        except RefError:
+            continue  # validation reports it
         if not isinstance(param, dict) or not isinstance(param.get("name"), str):
             continue
         location = str(param.get("in"))
@@ -167,11 +155,7 @@ def _index_last(pointer: str) -> tuple[str, int]:
 
 def _at(document: dict[str, Any], pointer: str) -> Any:
     """The container of the node at ``pointer`` (its parent object or list)."""
-    node: Any = document
-    for raw in pointer.split("/")[1:-1]:
-        token = raw.replace("~1", "/").replace("~0", "~")
-        node = node[int(token)] if isinstance(node, list) else node[token]
-    return node
+    return lookup(document, pointer.rpartition("/")[0])
 
 
 _EXAMPLES_NOT_A_LIST = 'is not of type "array"'

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from codegen.bundle import dereference
+from specfirst.document import Document, RefError, schema_types, unescape
 
 MODELS = "models"
 
@@ -167,6 +167,7 @@ class TypeMapper:
         self.direction = direction
         # Parameters arrive as text: enums of numbers or booleans must be read from it.
         self.text_inputs = text_inputs
+        self.doc = Document(document)
         self._resolving: set[str] = set()
 
     def towards(self, direction: str, *, text_inputs: bool = False) -> TypeMapper:
@@ -182,45 +183,46 @@ class TypeMapper:
         )
 
     def resolve(self, schema: Any) -> Any:
-        """Follow ``$ref`` chains to the schema itself."""
-        seen: set[str] = set()
-        while isinstance(schema, dict) and isinstance(schema.get("$ref"), str):
-            ref = schema["$ref"]
-            if ref in seen:
-                return {}
-            seen.add(ref)
-            try:
-                schema = dereference(self.document, ref)
-            except KeyError:
-                return {}
-        return schema
+        """The schema a ``$ref`` chain ends at, its siblings left aside (``{}`` when the
+        chain breaks: the validator reports it)."""
+        try:
+            return self.doc.target(schema)
+        except RefError:
+            return {}
 
     def with_siblings(self, schema: Any) -> Any:
-        """The schema a ``$ref`` points to, with the ref's sibling keywords applied too.
+        """The schema a ``$ref`` points to, with the siblings of each reference of the chain
+        applied too (:meth:`specfirst.document.Document.follow_schema` gives them apart).
 
         OpenAPI 3.1 lets a ``$ref`` carry siblings (``default``, ``maxLength``, …) that apply
-        in addition to the target, as ``allOf: [{$ref}, {siblings}]`` would: of two bounds the
-        stricter holds; of two patterns both must match (the sibling's is kept under
-        ``ALSO_PATTERNS``, checked by ``rt.Matches``).
+        in addition to the target, as ``allOf: [{$ref}, {siblings}]`` would. The generator
+        types them so: of two bounds the stricter holds; of two patterns both must match (the
+        sibling's is kept under ``ALSO_PATTERNS``, checked by ``rt.Matches``); any other
+        sibling is the field's (its ``default``, ``type``, ``description``). In 3.0 siblings
+        are ignored.
         """
-        target = self.resolve(schema)
-        if not isinstance(schema, dict) or "$ref" not in schema or not isinstance(target, dict):
-            return target
-        merged = dict(target)
-        for key, value in schema.items():
-            old = merged.get(key)
-            if key == "$ref" or (key == "pattern" and value == old):
-                continue
-            if key == "pattern" and isinstance(old, str) and isinstance(value, str):
-                merged[ALSO_PATTERNS] = [*merged.get(ALSO_PATTERNS, []), value]
-            elif key == "uniqueItems":
-                merged[key] = old is True or value is True
-            elif key in _UPPER_BOUNDS and _number(old) and _number(value):
-                merged[key] = min(old, value)
-            elif key in _LOWER_BOUNDS and _number(old) and _number(value):
-                merged[key] = max(old, value)
-            else:
-                merged[key] = value
+        try:
+            resolved = self.doc.follow_schema(schema)
+        except RefError:
+            return {}
+        if not resolved.siblings or not isinstance(resolved.node, dict):
+            return resolved.node
+        merged = dict(resolved.node)
+        for siblings in reversed(resolved.siblings):
+            for key, value in siblings.keywords.items():
+                old = merged.get(key)
+                if key == "pattern" and value == old:
+                    continue
+                if key == "pattern" and isinstance(old, str) and isinstance(value, str):
+                    merged[ALSO_PATTERNS] = [*merged.get(ALSO_PATTERNS, []), value]
+                elif key == "uniqueItems":
+                    merged[key] = old is True or value is True
+                elif key in _UPPER_BOUNDS and _number(old) and _number(value):
+                    merged[key] = min(old, value)
+                elif key in _LOWER_BOUNDS and _number(old) and _number(value):
+                    merged[key] = max(old, value)
+                else:
+                    merged[key] = value
         return merged
 
     def map(self, schema: Any, hint: str) -> Mapped:
@@ -381,9 +383,7 @@ class TypeMapper:
     def _map_ref(self, ref: str, hint: str) -> Mapped:
         prefix = "#/components/schemas/"
         if ref.startswith(prefix):
-            cls = self.component_classes.get(
-                ref[len(prefix) :].replace("~1", "/").replace("~0", "~")
-            )
+            cls = self.component_classes.get(unescape(ref[len(prefix) :]))
             target = self.resolve({"$ref": ref})
             if cls is not None and not _is_model(target):
                 cls = None  # a RootModel of a string or list: the plain type reads better
@@ -446,10 +446,6 @@ class TypeMapper:
         schema = self.resolve(schema)
         if not isinstance(schema, dict):
             return False
-        types = schema.get("type")
         return (
-            types == "array"
-            or (isinstance(types, list) and "array" in types)
-            or "items" in schema
-            or "prefixItems" in schema
+            "array" in (schema_types(schema) or ()) or "items" in schema or "prefixItems" in schema
         )

@@ -17,15 +17,15 @@ from typing import Any
 
 import jsonschema_rs
 
-from codegen.bundle import Bundle, dereference
+from codegen.bundle import Bundle
 from codegen.errors import Diagnostic, SpecError, join_pointer
+from specfirst.document import Document, RefError, fragment
 
 MAX_REPORTED = 20
 _DIALECT_31 = "https://spec.openapis.org/oas/3.1/dialect/base"
 # openapi-schema-validator ships the 3.2 dialect and its vocabulary's meta-schema.
 _DIALECT_32 = "oas3.2/dialect/2025-09-17.json"
 _META_32 = "oas3.2/meta/2025-09-17.json"
-_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace", "query")
 
 
 def _load(package: str, path: str) -> Any:
@@ -77,15 +77,15 @@ def _minor(bundle: Bundle) -> str:
     )
 
 
-def _references(node: Any, pointer: str = "") -> list[tuple[str, str]]:
-    found: list[tuple[str, str]] = []
+def _references(node: Any, pointer: str = "") -> list[tuple[str, dict[str, Any]]]:
+    """Every object holding a ``$ref``, with its pointer, in document order."""
+    found: list[tuple[str, dict[str, Any]]] = []
     stack = [(pointer, node)]
     while stack:
         here, value = stack.pop()
         if isinstance(value, dict):
-            ref = value.get("$ref")
-            if isinstance(ref, str):
-                found.append((join_pointer(here, "$ref"), ref))
+            if isinstance(value.get("$ref"), str):
+                found.append((here, value))
             stack.extend(
                 (join_pointer(here, k), v) for k, v in value.items() if isinstance(v, dict | list)
             )
@@ -100,60 +100,51 @@ def _references(node: Any, pointer: str = "") -> list[tuple[str, str]]:
 
 def _semantic_errors(bundle: Bundle) -> list[Diagnostic]:
     """What the JSON Schemas cannot check: references resolve, path parameters are declared."""
-    document = bundle.document
+    document = Document(bundle.document)
     errors: list[Diagnostic] = []
-    for pointer, ref in _references(document):
-        if not ref.startswith("#"):
-            errors.append(bundle.diagnostic(f"$ref {ref!r} was not bundled", pointer))
-            continue
+    for pointer, node in _references(bundle.document):
+        ref = node["$ref"]
         try:
-            dereference(document, ref)
+            document.at(fragment(ref))
+        except ValueError:
+            errors.append(bundle.diagnostic(f"$ref {ref!r} was not bundled", pointer + "/$ref"))
         except KeyError:
-            errors.append(bundle.diagnostic(f"$ref {ref!r} points nowhere", pointer))
-    for path, item in (document.get("paths") or {}).items():
-        if not isinstance(item, dict) or "$ref" in item:
+            errors.append(bundle.diagnostic(f"$ref {ref!r} points nowhere", pointer + "/$ref"))
+    for op in document.operations(strict=False):
+        if op.path_pointer != op.item_pointer:
+            continue  # a path item given by reference is checked where it is used
+        templated = set(re.findall(r"{([^}]+)}", op.path))
+        declared = _path_params(document, op.parameters) | _path_params(
+            document, op.operation.get("parameters") or []
+        )
+        if "?" in op.path and templated - declared:
+            # `/search?q={q}`, q declared `in: query` or not at all: name the construct.
+            errors.append(
+                bundle.diagnostic(
+                    f"the path has a query string ({op.path[op.path.index('?') :]!r}) naming "
+                    "parameters it does not declare `in: path`; a path template has no "
+                    "query string: declare them `in: query`",
+                    op.pointer,
+                )
+            )
             continue
-        templated = set(re.findall(r"{([^}]+)}", path))
-        shared = _path_params(document, item.get("parameters") or [])
-        extra = item.get("additionalOperations")
-        operations = [(join_pointer("/paths", path, m), item.get(m)) for m in _METHODS] + [
-            (join_pointer("/paths", path, "additionalOperations", m), op)
-            for m, op in (extra.items() if isinstance(extra, dict) else ())
-        ]
-        for pointer, operation in operations:
-            if not isinstance(operation, dict):
-                continue
-            declared = shared | _path_params(document, operation.get("parameters") or [])
-            if "?" in path and templated - declared:
-                # `/search?q={q}`, q declared `in: query` or not at all: name the construct.
-                errors.append(
-                    bundle.diagnostic(
-                        f"the path has a query string ({path[path.index('?') :]!r}) naming "
-                        "parameters it does not declare `in: path`; a path template has no "
-                        "query string: declare them `in: query`",
-                        pointer,
-                    )
+        for name in sorted(templated - declared):
+            errors.append(
+                bundle.diagnostic(
+                    f"path parameter {{{name}}} is not declared (in: path, name: {name})",
+                    op.pointer,
                 )
-                continue
-            for name in sorted(templated - declared):
-                errors.append(
-                    bundle.diagnostic(
-                        f"path parameter {{{name}}} is not declared (in: path, name: {name})",
-                        pointer,
-                    )
-                )
+            )
     return errors
 
 
-def _path_params(document: dict[str, Any], parameters: list[Any]) -> set[str]:
+def _path_params(document: Document, parameters: Any) -> set[str]:
     names = set()
-    for raw in parameters:
-        param = raw
-        if isinstance(raw, dict) and isinstance(raw.get("$ref"), str):
-            try:
-                param = dereference(document, raw["$ref"])
-            except KeyError:
-                continue
+    for raw in parameters if isinstance(parameters, list) else []:
+        try:
+            param = document.follow(raw).node
+        except RefError:
+            continue
         if isinstance(param, dict) and param.get("in") == "path":
             names.add(str(param.get("name")))
     return names

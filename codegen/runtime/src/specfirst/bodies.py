@@ -22,9 +22,10 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.types import Message
 
+from .document import join
 from .errors import _Problem
 from .operations import Body, Content, Limits
-from .params import _pointer_token, _validation_problem, form_fields
+from .params import _validation_problem, form_fields
 
 logger = logging.getLogger("specfirst")
 
@@ -262,4 +263,4 @@ def _located(loc: tuple[Any, ...]) -> tuple[Any, ...]:
 
 
 def _body_pointer(loc: tuple[Any, ...]) -> str:
-    return "/body" + "".join("/" + _pointer_token(p) for p in _located(loc))
+    return join("/body", *_located(loc))

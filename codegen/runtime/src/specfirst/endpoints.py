@@ -25,6 +25,7 @@ from starlette.responses import Response
 
 from .bodies import _check_declared_length, _JsonShape, _located, _read_body
 from .dependencies import ContextDependencies
+from .document import join
 from .errors import ApiError, _Problem
 from .operations import (
     Authenticator,
@@ -35,7 +36,7 @@ from .operations import (
     RequestInfo,
     SecurityScheme,
 )
-from .params import _pointer_token, _read_params, _validation_problem
+from .params import _read_params, _validation_problem
 from .responses import ProblemWriter, _render
 from .security import _authenticate
 from .streams import call_in_context, render, streams
@@ -67,9 +68,8 @@ def _param_pointer(op: Operation) -> Callable[[tuple[Any, ...]], str]:
             return "/"
         param = by_python.get(str(loc[0]))
         if param is None:
-            return "/" + "/".join(_pointer_token(p) for p in loc)
-        rest = "".join("/" + _pointer_token(p) for p in loc[1:])
-        return f"/{param.location}/{_pointer_token(param.name)}{rest}"
+            return join("", *loc)
+        return join("", param.location, param.name, *loc[1:])
 
     return pointer
 

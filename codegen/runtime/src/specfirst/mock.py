@@ -20,11 +20,11 @@ import re
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from types import SimpleNamespace
 from typing import Any
-from urllib.parse import unquote
 
 from pydantic import ValidationError
 
 from . import errors, operations, routing, streams, validators
+from .document import Document, RefError, join, lookup_ref, merge
 
 logger = logging.getLogger("specfirst.mock")
 try:  # checks that a oneOf value is valid against one branch only; without it, not checked
@@ -60,18 +60,6 @@ _FORMATS: dict[str, str] = {
     "json-pointer": "/a",
     "regex": "a",
 }
-_BOUND_KEYS = (
-    ("minimum", max),
-    ("exclusiveMinimum", max),
-    ("minLength", max),
-    ("minItems", max),
-    ("minProperties", max),
-    ("maximum", min),
-    ("exclusiveMaximum", min),
-    ("maxLength", min),
-    ("maxItems", min),
-    ("maxProperties", min),
-)
 _MAX_DEPTH = 32  # deeper than any finite chain of required properties seen in practice
 
 
@@ -103,35 +91,49 @@ class Sampler:
 
     def __init__(self, document: Mapping[str, Any], *, examples: bool = True) -> None:
         self.document = document
+        self.doc = Document(document)
         self.examples = examples
         # Where no value valid against exactly one oneOf branch was found (the caller warns).
         self.ambiguous: list[str] = []
         self._validators: dict[int, tuple[Any, Any]] = {}
 
     def resolve(self, node: Any) -> Any:
-        """``node`` with local ``$ref``s followed (its siblings merged in, as 3.1 says)."""
-        for _ in range(64):
-            if not isinstance(node, dict) or not isinstance(node.get("$ref"), str):
-                return node
-            target = self.pointer(node["$ref"])
-            siblings = {k: v for k, v in node.items() if k != "$ref"}
-            node = merge(target, siblings) if siblings and isinstance(target, dict) else target
-        return node
+        """The schema ``node`` describes: its local ``$ref`` followed, the siblings applied in
+        addition (3.1; :mod:`specfirst.document`'s rule)."""
+        try:
+            return self.doc.follow_schema(node).applied()
+        except RefError as error:
+            raise MockError(
+                f"cannot resolve the reference {error.ref!r}: {error.message}"
+            ) from None
+
+    def reference(self, node: Any) -> Any:
+        """A Reference Object's target (a response, header, example, path item)."""
+        try:
+            return self.doc.follow(node).node
+        except RefError as error:
+            raise MockError(
+                f"cannot resolve the reference {error.ref!r}: {error.message}"
+            ) from None
 
     def pointer(self, ref: str) -> Any:
-        if not ref.startswith("#"):
-            raise MockError(f"cannot follow the non-local reference {ref!r}")
-        node: Any = self.document
-        for raw in ref[1:].split("/")[1:]:
-            # A reference is a URI fragment: percent-decoded first (RFC 6901, section 6).
-            token = unquote(raw).replace("~1", "/").replace("~0", "~")
-            if isinstance(node, list) and token.isdigit() and int(token) < len(node):
-                node = node[int(token)]
-            elif isinstance(node, dict) and token in node:
-                node = node[token]
-            else:
-                raise MockError(f"cannot resolve the reference {ref!r}")
-        return node
+        """The node a local reference names."""
+        try:
+            return lookup_ref(self.document, ref)
+        except KeyError:
+            raise MockError(f"cannot resolve the reference {ref!r}") from None
+
+    def flat(self, schema: Any, depth: int = 0) -> Any:
+        """:meth:`resolve`, with an ``allOf`` merged into one schema (its annotations too)."""
+        if depth > _MAX_DEPTH:
+            raise MockError("the schema's allOf nests too deeply to build a value")
+        schema = self.resolve(schema)
+        if isinstance(schema, dict) and isinstance(schema.get("allOf"), list):
+            merged = {k: v for k, v in schema.items() if k != "allOf"}
+            for branch in schema["allOf"]:
+                merged = merge(merged, self.flat(branch, depth + 1))
+            return merged
+        return schema
 
     def value(self, schema: Any, variant: int = 0, depth: int = 0) -> Any:
         """A value that ``schema`` accepts (``variant`` makes siblings in an array differ)."""
@@ -154,10 +156,7 @@ class Sampler:
             values = [v for v in schema["enum"] if v is not None] or [None]
             return values[variant % len(values)]
         if isinstance(schema.get("allOf"), list):
-            merged = {k: v for k, v in schema.items() if k != "allOf"}
-            for branch in schema["allOf"]:
-                merged = merge(merged, self.resolve(branch))
-            return self.value(merged, variant, depth + 1)
+            return self.value(self.flat(schema), variant, depth + 1)
         for key in ("oneOf", "anyOf"):
             if isinstance(schema.get(key), list) and schema[key]:
                 return self.branch(schema, key, variant, depth)
@@ -282,7 +281,7 @@ class Sampler:
         out: dict[str, Any] = {}
 
         def add(name: str, prop: Any) -> None:
-            if not (isinstance(prop, dict) and self.resolve(prop).get("writeOnly") is True):
+            if not (isinstance(prop, dict) and self.flat(prop).get("writeOnly") is True):
                 out[name] = self.value(prop, variant, depth + 1)
 
         for name in schema.get("required") or []:
@@ -336,25 +335,6 @@ def _describe(branches: list[Any]) -> str:
         for b in branches
     ]
     return "oneOf [" + ", ".join(names) + "]"
-
-
-def merge(base: Any, extra: Any) -> dict[str, Any]:
-    """Two schemas that must both hold, as one (``allOf``, or a ``$ref`` and its siblings)."""
-    if not isinstance(base, dict):
-        return dict(extra) if isinstance(extra, dict) else {}
-    if not isinstance(extra, dict):
-        return dict(base)
-    out = {**base, **extra}
-    for key, pick in _BOUND_KEYS:
-        if key in base and key in extra and not isinstance(base[key], bool):
-            out[key] = pick(base[key], extra[key])
-    if "properties" in base and "properties" in extra:
-        out["properties"] = {**base["properties"], **extra["properties"]}
-    if "required" in base or "required" in extra:
-        out["required"] = list(
-            dict.fromkeys([*base.get("required", []), *extra.get("required", [])])
-        )
-    return out
 
 
 def _type(schema: Any) -> str:
@@ -595,13 +575,13 @@ def _fields(
     op: operations.Operation, spec: operations.ResponseSpec, sampler: Sampler
 ) -> dict[str, Any]:
     """The body and required headers of one documented response (no variable status)."""
-    item = sampler.resolve(sampler.pointer(_pointer("paths", op.path)))
-    extra = sampler.resolve(item.get("additionalOperations")) or {}
-    operation = sampler.resolve(item.get(op.method.lower()) or extra.get(op.method)) or {}
-    raw = sampler.resolve((operation.get("responses") or {}).get(spec.status)) or {}
+    item = sampler.reference(sampler.pointer("#" + join("/paths", op.path)))
+    extra = item.get("additionalOperations") or {}
+    operation = item.get(op.method.lower()) or extra.get(op.method) or {}
+    raw = sampler.reference((operation.get("responses") or {}).get(spec.status)) or {}
     fields: dict[str, Any] = {}
     if spec.adapter is not None:
-        media = sampler.resolve((raw.get("content") or {}).get(spec.media_type)) or {}
+        media = (raw.get("content") or {}).get(spec.media_type) or {}
         if spec.kind in streams.STREAM_KINDS:
             # A stream of one item, generated from the item schema: a list, sent anew each time.
             adapter = spec.adapter
@@ -620,7 +600,7 @@ def _fields(
     headers = {name.lower(): header for name, header in (raw.get("headers") or {}).items()}
     for header in spec.headers:
         if header.required:
-            found = sampler.resolve(headers.get(header.name.lower())) or {}
+            found = sampler.reference(headers.get(header.name.lower())) or {}
             fields[header.attribute] = _first_valid(
                 op, spec, sampler, found, _header, f"header {header.name}"
             )
@@ -674,16 +654,12 @@ class ErrorAnswers:
         return rendered
 
 
-def _pointer(*tokens: str) -> str:
-    return "#/" + "/".join(t.replace("~", "~0").replace("/", "~1") for t in tokens)
-
-
 def _candidates(sampler: Sampler, holder: Mapping[str, Any]) -> Iterator[Any]:
     """A media type's (or header's) examples, then values built from its schema."""
     examples = holder.get("examples")
     if isinstance(examples, dict):
         for example in examples.values():
-            resolved = sampler.resolve(example)
+            resolved = sampler.reference(example)
             if isinstance(resolved, dict) and "value" in resolved:
                 yield resolved["value"]
     if "example" in holder:
@@ -691,7 +667,7 @@ def _candidates(sampler: Sampler, holder: Mapping[str, Any]) -> Iterator[Any]:
     schema = holder.get("schema")
     content = holder.get("content")
     if schema is None and isinstance(content, dict) and content:  # a content-typed header
-        schema = sampler.resolve(next(iter(content.values()))).get("schema")
+        schema = (next(iter(content.values())) or {}).get("schema")
     yield sampler.value(schema)
     plain = Sampler(sampler.document, examples=False)
     plain.ambiguous = sampler.ambiguous

@@ -24,10 +24,6 @@ from .operations import Operation, Param
 logger = logging.getLogger("specfirst")
 
 
-def _pointer_token(value: object) -> str:
-    return str(value).replace("~", "~0").replace("/", "~1")
-
-
 def _validation_problem(exc: ValidationError, prefix: Callable[[tuple[Any, ...]], str]) -> _Problem:
     errors = [
         {"pointer": prefix(tuple(err["loc"])), "message": err["msg"], "code": err["type"]}
