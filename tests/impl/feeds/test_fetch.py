@@ -6,6 +6,7 @@ import asyncio
 import socket
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -17,8 +18,9 @@ from impl.settings import Settings
 from tests.fakes.feeds import Document, FakeFeeds, serve_feeds
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+# Generous: a loaded CI machine must not turn an ordinary fetch into a timeout.
 LIMITS = FeedLimits(
-    timeout_seconds=1.0,
+    timeout_seconds=10.0,
     max_bytes=256 << 10,
     refresh=timedelta(minutes=30),
     backoff_base=timedelta(minutes=1),
@@ -37,6 +39,13 @@ def fetcher(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> FeedFetcher:
     # As a deployment configures it: the fake's loopback address allowed by name.
     monkeypatch.setenv("EGRESS_ALLOW_HOSTS", "127.0.0.1")
     return FeedFetcher(EgressGuard.from_settings(Settings(keys_dir=tmp_path)), LIMITS)
+
+
+@pytest.fixture
+def impatient(fetcher: FeedFetcher, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> FeedFetcher:
+    """The same with a 1 s time limit, for the feeds that never finish."""
+    short = replace(LIMITS, timeout_seconds=1.0)
+    return FeedFetcher(EgressGuard.from_settings(Settings(keys_dir=tmp_path)), short)
 
 
 def _failed(result: FetchResult, kind: str) -> str:
@@ -150,21 +159,21 @@ async def test_external_entities_are_not_read(feeds: FakeFeeds, fetcher: FeedFet
 
 
 async def test_a_feed_that_hangs_is_abandoned_at_the_time_limit(
-    feeds: FakeFeeds, fetcher: FeedFetcher
+    feeds: FakeFeeds, impatient: FeedFetcher
 ) -> None:
     started = time.monotonic()
-    message = _failed(await fetcher.fetch(feeds.url("/hang"), now=NOW), "timeout")
+    message = _failed(await impatient.fetch(feeds.url("/hang"), now=NOW), "timeout")
     assert message == "the fetch took longer than 1 s"
-    assert time.monotonic() - started < 2.5
+    assert time.monotonic() - started < 8  # abandoned, not waited out (the feed never answers)
 
 
 async def test_the_time_limit_is_for_the_whole_fetch(
-    feeds: FakeFeeds, fetcher: FeedFetcher
+    feeds: FakeFeeds, impatient: FeedFetcher
 ) -> None:
     # A byte every 0.2 s: no single read waits long, the whole never ends.
     started = time.monotonic()
-    _failed(await fetcher.fetch(feeds.url("/drip"), now=NOW), "timeout")
-    assert time.monotonic() - started < 2.5
+    _failed(await impatient.fetch(feeds.url("/drip"), now=NOW), "timeout")
+    assert time.monotonic() - started < 8
 
 
 async def test_a_feed_that_grows_without_end_is_cut_at_the_size_limit(
