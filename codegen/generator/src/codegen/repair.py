@@ -15,6 +15,9 @@ After validation, :func:`repair_examples` drops a schema's ``examples`` that is 
 Objects (a media type's form, as codat.io's schemas write it) rather than a list, when that is
 what validation refused: examples are annotations, nothing is lost for the server.
 
+A path key carrying a query string (``/search?q={q}``) is repaired by
+:mod:`codegen.querypaths` first.
+
 A path template naming one parameter at several places (``/anything/{id}/{action}/{id}``)
 is generated with a warning and left as it is: the first place binds the parameter's value, the
 later places match any segment (the runtime's router binds each name once).
@@ -32,6 +35,7 @@ from typing import Any
 
 from codegen.bundle import Bundle, dereference
 from codegen.errors import Diagnostic, join_pointer
+from codegen.querypaths import repair_query_paths
 
 METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 UNDOCUMENTED = {"description": "Not documented (the operation listed no response)."}
@@ -39,6 +43,7 @@ UNDOCUMENTED = {"description": "Not documented (the operation listed no response
 
 def repair(bundle: Bundle) -> tuple[Bundle, list[Diagnostic]]:
     """``bundle`` with its clear-intent errors repaired (the same bundle when there are none)."""
+    bundle, warnings = repair_query_paths(bundle)
     document = bundle.document
     found: list[tuple[str, str]] = []
     repaired: dict[str, Any] | None = None
@@ -67,7 +72,6 @@ def repair(bundle: Bundle) -> tuple[Bundle, list[Diagnostic]]:
                 found.append((join_pointer(op_pointer, "parameters", index), "parameter"))
     if str(document.get("openapi", "")).startswith("3.1"):
         found.extend((pointer, "exclusive") for pointer in _boolean_exclusives(document, ""))
-    warnings: list[Diagnostic] = []
     # Later indexes first, so the earlier ones still point at their parameter.
     for pointer, kind in sorted(found, key=lambda entry: _index_last(entry[0]), reverse=True):
         if kind == "exclusive":
