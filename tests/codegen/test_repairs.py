@@ -483,3 +483,27 @@ async def test_schema_examples_as_a_map_leave_the_mock_answering(package: Module
         assert (answered.status_code, answered.json()) == (200, {"ready": True})
         served = (await client.get("/openapi.json")).json()
     assert "examples" not in served["components"]["schemas"]["Status"]
+
+
+def test_foreign_xml_members_warn_where_they_are() -> None:
+    xmlns = "/paths/~1packages/get/responses/200/content/application~1json/schema/properties/xmlns"
+    assert _warnings("xml_fields") == [
+        (
+            f"{xmlns}/xml/example",
+            "not a field of the XML Object (which names how XML writes the schema); ignored",
+        )
+    ]
+
+
+@pytest.mark.parametrize("package", ["xml_fields"], indirect=True)
+async def test_foreign_xml_members_are_ignored_and_the_rest_kept(package: ModuleType) -> None:
+    async with _client(package.build_app(None, mock=True)) as client:
+        answered = await client.get("/packages")
+        assert answered.status_code == 200
+        assert set(answered.json()) <= {"xmlns", "xml"}
+        served = (await client.get("/openapi.json")).json()
+    response = served["paths"]["/packages"]["get"]["responses"]["200"]
+    properties = response["content"]["application/json"]["schema"]["properties"]
+    assert properties["xmlns"]["xml"] == {"attribute": True, "x-kept": 1}
+    assert response["headers"] == {"xml": {"schema": {"type": "string"}}}
+    assert served["components"]["schemas"]["xml"] == {"type": "string", "example": "<a/>"}
