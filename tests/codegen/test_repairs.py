@@ -327,6 +327,11 @@ def test_query_strings_shared_by_a_path_warn_at_each_key() -> None:
             "when its query string has lat (any value), lon (any value)",
         ),
         (
+            "/paths/~1current?{postal_code}=12345",
+            f"{routed} '/current' serves other operations too, so a request goes to this one "
+            "when its query string has postal_code (any value)",
+        ),
+        (
             "/paths/~1jobs?op=LISTAFTERID",
             f"{routed} '/jobs' serves other operations too, so a request goes to this one "
             "when its query string has op=LISTAFTERID",
@@ -376,6 +381,10 @@ async def test_operations_sharing_a_path_are_chosen_by_query_string(
             ctx.seen.append(("place", (lat, lon)))
             return r.CurrentByPlace200()
 
+        async def current_by_postal_code(self, ctx: _Context, *, postal_code: str) -> Any:
+            ctx.seen.append(("postal code", postal_code))
+            return r.CurrentByPostalCode200()
+
     context = _Context([])
     app = package.build_app(package.Implementation(context=context, default=Routed()))
     async with _client(app) as client:
@@ -390,6 +399,7 @@ async def test_operations_sharing_a_path_are_chosen_by_query_string(
         assert (await client.post("/jobs?op=LISTAFTERID")).status_code == 204
         assert (await client.get("/current?city=Oslo")).status_code == 200
         assert (await client.get("/current?lat=59.9&lon=10.7")).status_code == 200
+        assert (await client.get("/current?postal_code=0150")).status_code == 200
         # Nothing selected: as for a path nothing is served at. Two selected: ambiguous.
         for url, status in (
             ("/rest", 404),
@@ -410,6 +420,7 @@ async def test_operations_sharing_a_path_are_chosen_by_query_string(
         ("list_jobs", None),
         ("city", "Oslo"),
         ("place", (59.9, 10.7)),
+        ("postal code", "0150"),
     ]
     # Served as written: OpenAPI cannot say two operations share a path and a method. The
     # members that take a value are query parameters there too.

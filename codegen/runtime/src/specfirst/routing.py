@@ -161,7 +161,8 @@ class QuerySelector:
     OpenAPI paths have no query string, but some documents write one to tell operations of
     one path and method apart (``/rest?method=flickr.photos.getInfo``,
     ``/current?lat={lat}&lon={lon}``): each ``name=value`` asks for that value, each
-    ``name={parameter}`` for the name to be sent. A path without one asks nothing.
+    ``name={parameter}`` (or ``{parameter}=placeholder``) for the name to be sent. A path
+    without one asks nothing.
     """
 
     members: tuple[tuple[str, str | None], ...] = ()
@@ -171,7 +172,10 @@ class QuerySelector:
         members: list[tuple[str, str | None]] = []
         for part in path.partition("?")[2].split("&"):
             name, _, value = part.partition("=")
-            if name:
+            named = re.fullmatch(r"\{([^{}]+)\}", name)
+            if named:  # `{parameter}=placeholder`: the parameter, sent
+                members.append((named.group(1), None))
+            elif name:
                 sent = re.fullmatch(r"\{[^{}]+\}", value) is not None
                 members.append((unquote(name), None if sent else unquote(value)))
         return cls(tuple(members))
