@@ -318,33 +318,38 @@ def test_query_strings_shared_by_a_path_warn_at_each_key() -> None:
     assert _warnings("query_routed") == [
         (
             "/paths/~1current?city={city}",
-            f"{routed} '/current' serves other operations too, so a request goes to this one "
-            "when its query string has city (any value)",
+            f"{routed} '/current' serves other operations too, and a request goes to this "
+            "one when its query string has city (any value)",
         ),
         (
             "/paths/~1current?lat={lat}&lon={lon}",
-            f"{routed} '/current' serves other operations too, so a request goes to this one "
-            "when its query string has lat (any value), lon (any value)",
+            f"{routed} '/current' serves other operations too, and a request goes to this "
+            "one when its query string has lat (any value), lon (any value)",
         ),
         (
             "/paths/~1current?{postal_code}=12345",
-            f"{routed} '/current' serves other operations too, so a request goes to this one "
-            "when its query string has postal_code (any value)",
+            f"{routed} '/current' serves other operations too, and a request goes to this "
+            "one when its query string has postal_code (any value)",
         ),
         (
             "/paths/~1jobs?op=LISTAFTERID",
-            f"{routed} '/jobs' serves other operations too, so a request goes to this one "
-            "when its query string has op=LISTAFTERID",
+            f"{routed} '/jobs' serves other operations too, and a request goes to this "
+            "one when its query string has op=LISTAFTERID",
+        ),
+        (
+            "/paths/~1report?format=csv",
+            f"{routed} its operation declares a name it fixes, so the key is kept, and a "
+            "request goes to this one when its query string has format=csv",
         ),
         (
             "/paths/~1rest?method=photos.get",
-            f"{routed} '/rest' serves other operations too, so a request goes to this one "
-            "when its query string has method=photos.get",
+            f"{routed} '/rest' serves other operations too, and a request goes to this "
+            "one when its query string has method=photos.get",
         ),
         (
             "/paths/~1rest?method=photos.list",
-            f"{routed} '/rest' serves other operations too, so a request goes to this one "
-            "when its query string has method=photos.list",
+            f"{routed} '/rest' serves other operations too, and a request goes to this "
+            "one when its query string has method=photos.list",
         ),
     ]
 
@@ -385,6 +390,10 @@ async def test_operations_sharing_a_path_are_chosen_by_query_string(
             ctx.seen.append(("postal code", postal_code))
             return r.CurrentByPostalCode200()
 
+        async def report(self, ctx: _Context, *, format_: Any) -> Any:
+            ctx.seen.append(("report", format_))
+            return r.Report200()
+
     context = _Context([])
     app = package.build_app(package.Implementation(context=context, default=Routed()))
     async with _client(app) as client:
@@ -400,12 +409,14 @@ async def test_operations_sharing_a_path_are_chosen_by_query_string(
         assert (await client.get("/current?city=Oslo")).status_code == 200
         assert (await client.get("/current?lat=59.9&lon=10.7")).status_code == 200
         assert (await client.get("/current?postal_code=0150")).status_code == 200
+        assert (await client.get("/report?format=csv")).status_code == 200
         # Nothing selected: as for a path nothing is served at. Two selected: ambiguous.
         for url, status in (
             ("/rest", 404),
             ("/rest?method=photos.delete", 404),
             ("/current?lat=59.9", 404),
             ("/current?city=Oslo&lat=59.9&lon=10.7", 400),
+            ("/report?format=json", 404),
         ):
             refused = await client.get(url)
             assert refused.status_code == status, url
@@ -421,6 +432,7 @@ async def test_operations_sharing_a_path_are_chosen_by_query_string(
         ("city", "Oslo"),
         ("place", (59.9, 10.7)),
         ("postal code", "0150"),
+        ("report", "csv"),
     ]
     # Served as written: OpenAPI cannot say two operations share a path and a method. The
     # members that take a value are query parameters there too.

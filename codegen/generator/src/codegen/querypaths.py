@@ -101,13 +101,14 @@ def repair_query_paths(bundle: Bundle) -> tuple[Bundle, list[Diagnostic]]:
         if not isinstance(item, dict) or "$ref" in item:
             errors.append(
                 bundle.diagnostic(
-                    "a path key with a query string must hold its operations, not a $ref "
-                    "to them: the query string is repaired where they are",
+                    "a path key with a query string is repaired in its operations, and this "
+                    "one's path item is a $ref: write its operations under the key",
                     pointer,
                 )
             )
             continue
-        kept = len(shapes[parsed.shape]) > 1 or _declares_fixed(result, item, parsed)
+        shared = len(shapes[parsed.shape]) > 1
+        kept = shared or _declares_fixed(result, item, parsed)
         try:
             _to_query_parameters(result, item, parsed, pointer, referenced)
         except _Refused as refused:
@@ -116,9 +117,14 @@ def repair_query_paths(bundle: Bundle) -> tuple[Bundle, list[Diagnostic]]:
         query = key[len(parsed.path) :]
         described = ", ".join(_describe(m, kept) for m in parsed.members)
         if kept:
+            why = (
+                f"{parsed.path!r} serves other operations too"
+                if shared
+                else "its operation declares a name it fixes, so the key is kept"
+            )
             message = (
-                f"an OpenAPI path has no query string; {parsed.path!r} serves other operations "
-                f"too, so a request goes to this one when its query string has {described}"
+                f"an OpenAPI path has no query string; {why}, and a request goes to this one "
+                f"when its query string has {described}"
             )
         else:
             _fix_values(item, parsed, query)
