@@ -21,7 +21,7 @@ import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 # What a path parameter is replaced by: one segment that str and int converters both accept.
 SAMPLE_SEGMENT = "1"
@@ -43,6 +43,14 @@ def concrete_path(template: str) -> str:
     return re.sub(r"\{[^}]*\}", SAMPLE_SEGMENT, template)
 
 
+def concrete_request(template: str) -> tuple[str, bytes]:
+    """The path and query string of a request for a path key. A key carrying a query string
+    (``/search?q={q}``, invalid but written) is asked as a client sends it: the path without
+    it, the query string apart, so a route matching the literal ``?`` does not count."""
+    path, _, query = template.partition("?")
+    return concrete_path(path), quote(concrete_path(query), safe="=&").encode()
+
+
 def routed(
     routes: Sequence[Any], wanted: Iterable[tuple[str, str]], prefixes: Sequence[str] = ("",)
 ) -> list[tuple[str, str]]:
@@ -56,14 +64,15 @@ def routed(
     """
     found = []
     for method, template in wanted:
+        path, query = concrete_request(template)
         for prefix in prefixes:
             scope = {
                 "type": "http",
                 "method": method,
-                "path": prefix + concrete_path(template),
+                "path": prefix + path,
                 "root_path": "",
                 "headers": [],
-                "query_string": b"",
+                "query_string": query,
             }
             if _serves(routes, scope):
                 found.append((method, template))

@@ -14,7 +14,13 @@ from starlette.responses import PlainTextResponse
 from starlette.routing import Mount, Route
 
 from benchmarks.codegen_compare import invalid_python, last_line, run_measured
-from benchmarks.codegen_compare_probe import concrete_path, load, routed, server_prefixes
+from benchmarks.codegen_compare_probe import (
+    concrete_path,
+    concrete_request,
+    load,
+    routed,
+    server_prefixes,
+)
 from benchmarks.codegen_corpus import operations
 
 DOCUMENT: dict[str, Any] = {
@@ -63,6 +69,17 @@ def test_json_and_yaml_documents_load(tmp_path: Path) -> None:
 def test_servers_give_path_prefixes_and_templates_concrete_paths() -> None:
     assert server_prefixes(DOCUMENT) == ["", "/v2"]
     assert concrete_path("/pets/{pet_id}/photos/{photo-id}.{ext}") == "/pets/1/photos/1.1"
+
+
+def test_a_path_key_with_a_query_string_is_asked_as_a_client_sends_it() -> None:
+    assert concrete_request("/rest?method=flickr.x&q={q}") == ("/rest", b"method=flickr.x&q=1")
+    assert concrete_request("/pets/{id}") == ("/pets/1", b"")
+    # A route matching the key literally (`?` and all) serves no real request.
+    wanted = [("GET", "/search?q={q}")]
+    literal = Starlette(routes=[Route("/search?q={q}", endpoint, methods=["GET"])])
+    assert routed(literal.router.routes, wanted) == []
+    served = Starlette(routes=[Route("/search", endpoint, methods=["GET"])])
+    assert routed(served.router.routes, wanted) == wanted
 
 
 def test_routes_are_judged_by_the_router_itself() -> None:

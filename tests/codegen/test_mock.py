@@ -615,3 +615,32 @@ async def test_references_are_percent_decoded_fragments(tmp_path: Path) -> None:
     response = await _get(app, "/ships/x/cooldown")
     assert response.status_code == 200, response.text
     assert isinstance(response.json()["seconds"], int)
+
+
+async def test_an_operation_documenting_no_response_answers_501(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Valid in 3.1 (ReadMe's parameters-style and others): nothing documented, nothing to
+    # answer with. A 200 or 204 would claim a success the document does not promise.
+    document = {
+        "openapi": "3.1.0",
+        "info": {"title": "no responses", "version": "1"},
+        "paths": {
+            "/pings": {
+                "post": {"operationId": "ping"},
+                "get": {"operationId": "list_pings", "responses": {"204": {"description": "ok"}}},
+            }
+        },
+    }
+    package = generated_package(document, tmp_path, "no_responses_api")
+    with caplog.at_level(logging.WARNING, logger="specfirst"):
+        app = package.build_app(None, mock=True)
+    assert "mock: ping documents no response" in caplog.text
+    unanswered = await _get(app, "/pings", method="POST")
+    assert unanswered.status_code == 501
+    assert unanswered.headers["content-type"] == "application/problem+json"
+    assert unanswered.json()["detail"] == "The mock has no answer: ping documents no response"
+    assert (await _get(app, "/pings")).status_code == 204
+    # With responses validated, any answer to it is undocumented: a server error, logged.
+    strict = package.build_app(None, mock=True, validate_responses=True)
+    assert (await _get(strict, "/pings", method="POST")).status_code == 500

@@ -247,3 +247,74 @@ def test_a_ulid_is_a_string_not_a_dependency(tmp_path: Path) -> None:
     assert "import ULID" not in (tmp_path / "formats_api/models.py").read_text()
     ulid = "01ARZ3NDEKTSV4RRFFQ69G5FAV"
     assert importlib.import_module("formats_api.models").Check(id=ulid).id == ulid
+
+
+def _schemas_document(schemas: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "t", "version": "1"},
+        "paths": {},
+        "components": {"schemas": schemas},
+    }
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+# Two shapes datamodel-code-generator (0.89) fails on in document order and models when each
+# schema comes after the ones it references: an allOf child named before its parent, whose
+# inline object has a readOnly field (twinehealth.com: "$ref file not found: …/coaches"), and
+# a oneOf named before its members, one of which reaches a readOnly field through a nested
+# inline object (apple.com/sirikit-cloud-media: "A Parser can not resolve classes").
+_CHILD_FIRST = {
+    "Child": {"allOf": [_ref("Parent")]},
+    "Parent": {
+        "properties": {"coaches": {"properties": {"links": {"type": "string", "readOnly": True}}}}
+    },
+}
+_UNION_FIRST = {
+    "Invocation": {"oneOf": [_ref("ResolveItems"), _ref("ResolveDestination")]},
+    "ResolveDestination": {"properties": {"result": {"properties": {"response": {}}}}},
+    "ResolveItems": {
+        "properties": {"result": {"properties": {"resolution": {"items": _ref("ItemResolution")}}}}
+    },
+    "ItemResolution": {"properties": {"success": {"properties": {"item": _ref("MediaItem")}}}},
+    "MediaItem": {"properties": {"title": {"type": "string", "readOnly": True}}},
+}
+
+
+@pytest.mark.parametrize("schemas", [_CHILD_FIRST, _UNION_FIRST], ids=["allOf", "oneOf"])
+def test_schemas_named_before_what_they_reference_are_modelled(
+    schemas: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CODEGEN_NO_CACHE", "1")
+    document = _schemas_document(schemas)
+    reordered = models._references_first(document)
+    assert reordered is not None
+    assert list(reordered["components"]["schemas"]) != list(schemas)
+    source, classes, by_schema = models.generate_models(document)
+    assert set(by_schema) == set(schemas)
+    namespace: dict[str, Any] = {}
+    exec(compile(source, "models.py", "exec"), namespace)  # noqa: S102 - our own output
+    # The readOnly field is in the Response variant only, as for any other document.
+    variant = "Child" if schemas is _CHILD_FIRST else "MediaItem"
+    field = "coaches" if schemas is _CHILD_FIRST else "title"
+    assert field in namespace[f"{variant}Response"].model_fields
+    assert {f"{variant}Request", f"{variant}Response"} <= classes
+    if schemas is _CHILD_FIRST:
+        assert "links" in namespace["CoachesResponse"].model_fields
+        assert "links" not in namespace["CoachesRequest"].model_fields
+    else:
+        assert "title" not in namespace["MediaItemRequest"].model_fields
+
+
+def test_schemas_after_what_they_reference_keep_their_order() -> None:
+    document = _schemas_document({"Parent": {"type": "string"}, "Child": _ref("Parent")})
+    assert models._references_first(document) is None
+    # A cycle is broken where it is entered: the first schema met comes after the others.
+    cycle = models._references_first(
+        _schemas_document({"A": _ref("B"), "B": {"items": _ref("A")}, "C": {}})
+    )
+    assert cycle is not None
+    assert list(cycle["components"]["schemas"]) == ["B", "A", "C"]

@@ -78,14 +78,24 @@ def _run_dcg(document: dict[str, Any]) -> tuple[str, list[tuple[str, str]]]:
         try:
             source = generate(document, config=config)
         except Exception as exc:  # the generator's own errors carry no pointer; name the step
-            raise SpecError(
-                [
-                    Diagnostic(
-                        f"datamodel-code-generator failed on the schemas: {exc}",
-                        "/components/schemas",
-                    )
-                ]
-            ) from exc
+            reordered = _references_first(document)
+            try:
+                if reordered is None:
+                    raise
+                # Its readOnly/writeOnly variants depend on the order schemas are met in
+                # (datamodel-code-generator 0.89): a schema named before the ones it
+                # references (an allOf child before its parent, a oneOf before its members)
+                # can fail where the same schemas, referenced first, do not.
+                source = generate(reordered, config=config)
+            except Exception:
+                raise SpecError(
+                    [
+                        Diagnostic(
+                            f"datamodel-code-generator failed on the schemas: {exc}",
+                            "/components/schemas",
+                        )
+                    ]
+                ) from exc
     if not isinstance(source, str):
         raise SpecError(
             [Diagnostic("datamodel-code-generator produced several modules", "/components/schemas")]
@@ -100,6 +110,30 @@ def _run_dcg(document: dict[str, Any]) -> tuple[str, list[tuple[str, str]]]:
         "from pydantic.experimental.missing_sentinel import MISSING", "from pydantic import MISSING"
     )
     return source, models
+
+
+def _references_first(document: dict[str, Any]) -> dict[str, Any] | None:
+    """``document`` with each schema after the schemas it references (a cycle keeps the
+    document's order); None when that is the order it has."""
+    schemas: dict[str, Any] = document["components"]["schemas"]
+    order: list[str] = []
+    seen: set[str] = set()
+    for root in schemas:
+        stack = [(root, False)]
+        while stack:
+            name, done = stack.pop()
+            if done:
+                order.append(name)
+                continue
+            if name in seen:
+                continue
+            seen.add(name)
+            stack.append((name, True))
+            targets = [t for t in dict.fromkeys(_refs(schemas[name])) if t in schemas]
+            stack.extend((t, False) for t in reversed(targets) if t not in seen)
+    if order == list(schemas):
+        return None
+    return {**document, "components": {"schemas": {name: schemas[name] for name in order}}}
 
 
 def _refs(node: Any) -> Iterator[str]:

@@ -7,6 +7,8 @@ served contract is valid and says what the server does):
   response without content (any status, no body), as if the author had written one;
 - a parameter declared twice in one ``parameters`` list (the same ``name`` and ``in``;
   header names compare case-insensitively): the first declaration is kept;
+- a member of a schema's ``xml`` that the XML Object does not have (``example``, as
+  opensuse.org/obs writes it there): dropped;
 - in a 3.1 document, a draft-04 boolean ``exclusiveMinimum`` / ``exclusiveMaximum`` (3.0's
   form, and what a schema declaring ``$schema`` draft-04 means) becomes 2020-12's number:
   ``{minimum: 10, exclusiveMinimum: true}`` is ``{exclusiveMinimum: 10}``; ``false`` is dropped.
@@ -14,6 +16,9 @@ served contract is valid and says what the server does):
 After validation, :func:`repair_examples` drops a schema's ``examples`` that is a map of Example
 Objects (a media type's form, as codat.io's schemas write it) rather than a list, when that is
 what validation refused: examples are annotations, nothing is lost for the server.
+
+A path key carrying a query string (``/search?q={q}``) is repaired by
+:mod:`codegen.querypaths` first.
 
 A path template naming one parameter at several places (``/anything/{id}/{action}/{id}``)
 is generated with a warning and left as it is: the first place binds the parameter's value, the
@@ -27,18 +32,21 @@ from __future__ import annotations
 
 import copy
 import re
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
 from codegen.bundle import Bundle
 from codegen.errors import Diagnostic, join_pointer
-from specfirst.document import Document, RefError, lookup
+from codegen.querypaths import repair_query_paths
+from specfirst.document import Document, RefError, lookup, split
 
 UNDOCUMENTED = {"description": "Not documented (the operation listed no response)."}
 
 
 def repair(bundle: Bundle) -> tuple[Bundle, list[Diagnostic]]:
     """``bundle`` with its clear-intent errors repaired (the same bundle when there are none)."""
+    bundle, warnings = repair_query_paths(bundle)
     document = bundle.document
     found: list[tuple[str, str]] = []
     repaired: dict[str, Any] | None = None
@@ -68,11 +76,16 @@ def repair(bundle: Bundle) -> tuple[Bundle, list[Diagnostic]]:
             found.append((join_pointer(op.pointer, "parameters", index), "parameter"))
     if str(document.get("openapi", "")).startswith("3.1"):
         found.extend((pointer, "exclusive") for pointer in _boolean_exclusives(document, ""))
-    warnings: list[Diagnostic] = []
+    found.extend((pointer, "xml") for pointer in _foreign_xml_fields(document))
     # Later indexes first, so the earlier ones still point at their parameter.
     for pointer, kind in sorted(found, key=lambda entry: _index_last(entry[0]), reverse=True):
         if kind == "exclusive":
             message = _exclusive_to_number(_at(writable(), pointer), pointer)
+        elif kind == "xml":
+            del _at(writable(), pointer)[split(pointer)[-1]]
+            message = (
+                "not a field of the XML Object (which names how XML writes the schema); ignored"
+            )
         elif kind == "repeated":
             message = (
                 "the path template names a parameter at several places; its first place binds "
@@ -114,10 +127,19 @@ def _duplicates(document: Document, parameters: Any) -> list[int]:
 
 # Keywords whose values are data, not schemas: a member named like a keyword is no keyword.
 _DATA = frozenset({"example", "examples", "default", "enum", "const", "properties"})
+# Maps from names to schemas and other objects: one named like a keyword (`xml`) is none.
+_NAMED = frozenset(
+    {"properties", "patternProperties", "$defs", "definitions", "schemas", "headers"}
+    | {"encoding", "content", "parameters", "responses", "requestBodies", "callbacks"}
+    | {"links", "securitySchemes", "pathItems", "webhooks", "paths"}
+)
+_SCHEMA_WORDS = frozenset(
+    {"type", "properties", "items", "$ref", "allOf", "oneOf", "anyOf", "enum", "format"}
+)
 
 
-def _boolean_exclusives(node: Any, pointer: str) -> list[str]:
-    """Pointers of every boolean ``exclusiveMinimum`` / ``exclusiveMaximum`` in schemas."""
+def _keywords(node: Any, pointer: str, wanted: Callable[[str, Any], bool]) -> list[str]:
+    """Pointers of every member ``wanted`` accepts (by key and value), data and names aside."""
     found = []
     stack = [(pointer, node)]
     while stack:
@@ -125,14 +147,50 @@ def _boolean_exclusives(node: Any, pointer: str) -> list[str]:
         if isinstance(value, dict):
             for key, member in value.items():
                 at = join_pointer(here, key)
-                if key in ("exclusiveMinimum", "exclusiveMaximum") and isinstance(member, bool):
+                if wanted(key, member):
                     found.append(at)
-                elif key == "properties" and isinstance(member, dict):
+                elif key in _NAMED and isinstance(member, dict):
                     stack.extend((join_pointer(at, name), s) for name, s in member.items())
                 elif key not in _DATA:
                     stack.append((at, member))
         elif isinstance(value, list):
             stack.extend((join_pointer(here, i), member) for i, member in enumerate(value))
+    return found
+
+
+def _boolean_exclusives(node: Any, pointer: str) -> list[str]:
+    """Pointers of every boolean ``exclusiveMinimum`` / ``exclusiveMaximum`` in schemas."""
+    return _keywords(
+        node,
+        pointer,
+        lambda key, member: (
+            key in ("exclusiveMinimum", "exclusiveMaximum") and isinstance(member, bool)
+        ),
+    )
+
+
+_XML_FIELDS = frozenset({"name", "namespace", "prefix", "attribute", "wrapped"})
+
+
+def _foreign_xml_fields(document: dict[str, Any]) -> list[str]:
+    """Pointers of the members of XML Objects that are not its fields (opensuse.org/obs
+    writes a schema's ``example`` inside its ``xml``); 3.2's ``nodeType`` is one."""
+    fields = _XML_FIELDS | (
+        {"nodeType"} if str(document.get("openapi")).startswith("3.2") else set()
+    )
+    found: list[str] = []
+    for pointer in _keywords(
+        document, "", lambda key, member: key == "xml" and isinstance(member, dict)
+    ):
+        owner = _at(document, pointer)
+        if not _SCHEMA_WORDS & set(owner):
+            continue  # not certainly a schema: left to validation
+        xml = owner["xml"]
+        found.extend(
+            join_pointer(pointer, key)
+            for key in xml
+            if key not in fields and not (isinstance(key, str) and key.startswith("x-"))
+        )
     return found
 
 

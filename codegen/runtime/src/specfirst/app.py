@@ -30,6 +30,8 @@ from .responses import ProblemWriter
 from .routing import (
     MissingOperationsError,
     OperationRoutes,
+    QueryRouted,
+    QuerySelector,
     _http_exception,
     _path_regex_safe,
     _warn_error_shapes,
@@ -119,7 +121,8 @@ def _assemble(
     )
     missing: list[str] = []
     mismatched: list[str] = []
-    by_path: dict[str, dict[str, Endpoint]] = {}
+    # Operations of one path and method, told apart by the query strings of their keys.
+    chosen: dict[tuple[str, str], list[tuple[QuerySelector, Endpoint]]] = {}
     for op in operations:
         target = handlers.get(op.tag)
         method = getattr(target, op.method_name, None) if target is not None else None
@@ -131,7 +134,8 @@ def _assemble(
             if problem is not None:
                 mismatched.append(problem)
             endpoint = make_endpoint(op, method, options)
-        by_path.setdefault(_path_regex_safe(op.path, op), {})[op.method] = endpoint
+        route = _path_regex_safe(op.path.partition("?")[0], op)
+        chosen.setdefault((route, op.method), []).append((QuerySelector.of(op.path), endpoint))
     if mismatched:
         raise MissingOperationsError(
             "operations whose signature does not match the contract:\n  " + "\n  ".join(mismatched)
@@ -140,6 +144,12 @@ def _assemble(
         raise MissingOperationsError(
             f"{len(missing)} operation(s) of the contract have no implementation: "
             + ", ".join(missing)
+        )
+    by_path: dict[str, dict[str, Endpoint]] = {}
+    for (route, method), choices in chosen.items():
+        plain = len(choices) == 1 and not choices[0][0].members
+        by_path.setdefault(route, {})[method] = (
+            choices[0][1] if plain else QueryRouted(choices, writer)
         )
     return _Assembled(by_path, writer)
 

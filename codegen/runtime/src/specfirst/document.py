@@ -327,6 +327,11 @@ class Document:
                     )
         return found + outgoing
 
+    def path_item_operations(self, item: Any, pointer: str, path: str = "") -> list[Operation]:
+        """The operations of one path item (``item``, at ``pointer``), as :meth:`operations`
+        lists them; none when its reference breaks."""
+        return self._item("path", path, path, item, pointer, strict=False)
+
     def _item(
         self, kind: str, name: str, path: str, item: Any, pointer: str, strict: bool
     ) -> list[Operation]:

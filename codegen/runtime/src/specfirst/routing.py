@@ -6,12 +6,14 @@ import inspect
 import logging
 import re
 from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import (
     Any,
 )
+from urllib.parse import unquote
 
 from fastapi import params
+from starlette.datastructures import QueryParams
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
@@ -150,6 +152,90 @@ class PathEndpoint:
         else:
             response = await endpoint(request)
         await response(scope, receive, send)
+
+
+@dataclass(frozen=True, slots=True)
+class QuerySelector:
+    """What the query string of an operation's path key asks of a request.
+
+    OpenAPI paths have no query string, but some documents write one to tell operations of
+    one path and method apart (``/rest?method=flickr.photos.getInfo``,
+    ``/current?lat={lat}&lon={lon}``): each ``name=value`` asks for that value, each
+    ``name={parameter}`` (or ``{parameter}=placeholder``) for the name to be sent. A path
+    without one asks nothing.
+    """
+
+    members: tuple[tuple[str, str | None], ...] = ()
+
+    @classmethod
+    def of(cls, path: str) -> QuerySelector:
+        members: list[tuple[str, str | None]] = []
+        for part in path.partition("?")[2].split("&"):
+            name, _, value = part.partition("=")
+            named = re.fullmatch(r"\{([^{}]+)\}", name)
+            if named:  # `{parameter}=placeholder`: the parameter, sent
+                members.append((named.group(1), None))
+            elif name:
+                sent = re.fullmatch(r"\{[^{}]+\}", value) is not None
+                members.append((unquote(name), None if sent else unquote(value)))
+        return cls(tuple(members))
+
+    def matches(self, query: QueryParams) -> bool:
+        return all(
+            name in query and (value is None or value in query.getlist(name))
+            for name, value in self.members
+        )
+
+    def covers(self, other: QuerySelector) -> bool:
+        """Whether every request this one matches is matched by ``other`` too."""
+        names = {name for name, _ in self.members}
+        return all(
+            (name, value) in self.members if value is not None else name in names
+            for name, value in other.members
+        )
+
+    def __str__(self) -> str:
+        return "&".join(f"{n}={{…}}" if v is None else f"{n}={v}" for n, v in self.members)
+
+
+class QueryRouted:
+    """The endpoint of several operations sharing a path and a method, chosen by the query
+    strings their path keys carry (:class:`QuerySelector`).
+
+    A request goes to the operation whose query string it satisfies; where several are
+    satisfied, to the one asking the most (``/jobs?op=list`` over ``/jobs``). No operation
+    satisfied is 404, as for a path none is served at; two satisfied that ask different
+    things (``?city=…`` and ``?lat=…&lon=…`` both sent) is 400: the request is ambiguous.
+    """
+
+    def __init__(
+        self, choices: Sequence[tuple[QuerySelector, Endpoint]], problems: ProblemWriter
+    ) -> None:
+        self.choices = tuple(choices)
+        self.problems = problems
+
+    async def __call__(self, request: Request) -> Response:
+        matching = [(s, e) for s, e in self.choices if s.matches(request.query_params)]
+        best = [(s, e) for s, e in matching if all(s.covers(other) for other, _ in matching)]
+        if best:
+            return await best[0][1](request)
+        where = f"{request.method} {request.url.path}"
+        if matching:
+            asked = ", ".join(f"?{s}" for s, _ in matching)
+            refused = _Problem(
+                400,
+                "Bad Request",
+                f"The query string matches several operations of {where} ({asked}); "
+                "send the parameters of one.",
+            )
+        else:
+            asked = ", ".join(f"?{s}" if s.members else "none" for s, _ in self.choices)
+            refused = _Problem(
+                404,
+                "Not Found",
+                f"No operation of {where} is served for this query string; they ask for: {asked}.",
+            )
+        return self.problems.error(refused, None, request.url.path)
 
 
 def path_routes(
