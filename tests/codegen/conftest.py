@@ -2,14 +2,21 @@ from __future__ import annotations
 
 import importlib
 import json
+import socket
 import sys
-from collections.abc import Iterator
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import httpx
 import pytest
+import uvicorn
 
+import specfirst
 from codegen.generate import generate, write
 
 COVERAGE = Path(__file__).parent / "coverage"
@@ -44,3 +51,43 @@ def generated_package(document: dict[str, Any], folder: Path, name: str) -> Modu
         return importlib.import_module(name)
     finally:
         sys.path.remove(str(folder))
+
+
+@asynccontextmanager
+async def no_context(info: Any) -> AsyncIterator[None]:
+    """A context factory for handlers that need none."""
+    yield None
+
+
+@contextmanager
+def served(app: Any) -> Iterator[str]:
+    """``app`` served by uvicorn on a free loopback port; yields its base URL."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert server.started, "uvicorn did not start"
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+class HttpSender:
+    """An ``rt.Sender`` over an httpx client, as an implementation supplies one: it sends
+    the outbound request as serialised, with the client's own headers (credentials)."""
+
+    def __init__(self, client: httpx.AsyncClient) -> None:
+        self.client = client
+
+    async def send(self, request: specfirst.OutboundRequest) -> specfirst.Delivery:
+        response = await self.client.request(
+            request.method, request.url, headers=dict(request.headers), content=request.content
+        )
+        return specfirst.Delivery(status=response.status_code, content=response.content)

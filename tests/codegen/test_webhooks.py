@@ -4,24 +4,20 @@ reaches a plain endpoint, and the generated receiver, over real HTTP."""
 from __future__ import annotations
 
 import importlib
-import socket
 import sys
-import threading
-import time
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import Iterator
 from types import ModuleType
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 import specfirst
+from tests.codegen.conftest import HttpSender, no_context, served
 from tests.codegen.test_golden import DATA
 
 
@@ -32,25 +28,6 @@ def hooks() -> Iterator[ModuleType]:
         yield importlib.import_module("hooks_expected")
     finally:
         sys.path.remove(str(DATA))
-
-
-@contextmanager
-def _serve(app: Any) -> Iterator[str]:
-    """``app`` served by uvicorn on a free loopback port; yields its base URL."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
 
 
 @pytest.fixture(scope="module")
@@ -71,20 +48,8 @@ def receiver() -> Iterator[tuple[str, list[dict[str, Any]]]]:
         return Response(status_code=204 if request.url.path == "/events" else 200)
 
     app = Starlette(routes=[Route("/{path:path}", record, methods=["POST"])])
-    with _serve(app) as base_url:
+    with served(app) as base_url:
         yield base_url, received
-
-
-class HttpSender:
-    def __init__(self, hooks: ModuleType, client: httpx.AsyncClient) -> None:
-        self.rt = specfirst
-        self.client = client
-
-    async def send(self, request: Any) -> Any:
-        response = await self.client.request(
-            request.method, request.url, headers=dict(request.headers), content=request.content
-        )
-        return self.rt.Delivery(status=response.status_code, content=response.content)
 
 
 async def test_webhook_is_sent_as_the_contract_says(
@@ -93,7 +58,7 @@ async def test_webhook_is_sent_as_the_contract_says(
     base_url, received = receiver
     async with httpx.AsyncClient() as client:
         delivery = await hooks.webhooks.send_post_new_pet(
-            HttpSender(hooks, client),
+            HttpSender(client),
             f"{base_url}/pets",
             shard=3,
             x_signature="sig",
@@ -113,7 +78,7 @@ async def test_callback_sender_leaves_out_absent_parameters(
     base_url, received = receiver
     async with httpx.AsyncClient() as client:
         delivery = await hooks.webhooks.send_notify_event(
-            HttpSender(hooks, client),
+            HttpSender(client),
             f"{base_url}/events",
             x_attempt=None,
             body=hooks.models.Event(kind="created"),
@@ -149,21 +114,16 @@ class Consumer:
         return self.r.NotifyEvent204()
 
 
-@asynccontextmanager
-async def _no_context(info: Any) -> AsyncIterator[None]:
-    yield None
-
-
 @pytest.fixture(scope="module")
 def consumer(hooks: ModuleType) -> Iterator[tuple[str, Consumer]]:
     """The generated receiver, mounted at paths of the consumer's choosing, on uvicorn."""
     handlers = Consumer(hooks)
     app = hooks.receiver.build_receiver(
-        hooks.receiver.Receivers(context=_no_context, default=handlers),
+        hooks.receiver.Receivers(context=no_context, default=handlers),
         {"post_new_pet": "/hooks/pets", "notify_event": "/hooks/events"},
         validate_responses=True,
     )
-    with _serve(app) as base_url:
+    with served(app) as base_url:
         yield base_url, handlers
 
 
@@ -172,7 +132,7 @@ async def test_sender_reaches_the_generated_receiver(
 ) -> None:
     base_url, handlers = consumer
     async with httpx.AsyncClient() as client:
-        sender = HttpSender(hooks, client)
+        sender = HttpSender(client)
         pet = await hooks.webhooks.send_post_new_pet(
             sender,
             f"{base_url}/hooks/pets",
@@ -238,7 +198,7 @@ async def test_receiver_serves_only_the_mounted_paths(consumer: tuple[str, Consu
 
 
 def test_receiver_start_up_names_missing_handlers_and_unknown_hooks(hooks: ModuleType) -> None:
-    receivers = hooks.receiver.Receivers(context=_no_context)
+    receivers = hooks.receiver.Receivers(context=no_context)
     with pytest.raises(specfirst.MissingOperationsError, match="notify_event"):
         hooks.receiver.build_receiver(receivers, {"notify_event": "/events"})
     with pytest.raises(ValueError, match="no webhook or callback named new_pet"):
