@@ -3,14 +3,18 @@ reaches a plain endpoint, and the generated receiver, over real HTTP."""
 
 from __future__ import annotations
 
+import datetime
+import enum
 import importlib
 import sys
+import uuid
 from collections.abc import Iterator
 from types import ModuleType
 from typing import Any
 
 import httpx
 import pytest
+from pydantic import BaseModel, TypeAdapter
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -207,3 +211,88 @@ def test_receiver_start_up_names_missing_handlers_and_unknown_hooks(hooks: Modul
         hooks.receiver.build_receiver(
             receivers, {"post_new_pet": "/hooks", "notify_event": "/hooks"}, allow_missing=True
         )
+
+
+# ------------------------------------------------------------------ serialising what is sent
+
+
+class Recording:
+    """A sender that keeps the request and answers 204."""
+
+    def __init__(self) -> None:
+        self.sent: list[specfirst.OutboundRequest] = []
+
+    async def send(self, request: specfirst.OutboundRequest) -> specfirst.Delivery:
+        self.sent.append(request)
+        return specfirst.Delivery(status=204)
+
+
+class Colour(enum.Enum):
+    RED = "red"
+
+
+class Shipped(BaseModel):
+    order: str
+    parcels: list[str]
+    signed: bool
+    note: str | None = None
+
+
+def _outbound(*params: specfirst.Param, kind: str = "json") -> specfirst.Outbound:
+    content = specfirst.Content(
+        media_type="application/x-www-form-urlencoded" if kind == "form" else "application/json",
+        kind=kind,
+        adapter=TypeAdapter(Shipped),
+    )
+    return specfirst.Outbound(
+        kind="callback",
+        name="onShipped",
+        method="POST",
+        params=params,
+        body=specfirst.Body(required=True, contents=(content,)),
+        statuses=frozenset(["204"]),
+    )
+
+
+async def test_parameters_are_sent_as_json_writes_them() -> None:
+    # str() wrote "2024-11-05 09:30:00+00:00" (a space for the T, refused by the receiver as
+    # not RFC 3339) and "Colour.RED"; a path value went into the URL unencoded.
+    outbound = _outbound(
+        specfirst.Param(name="id", location="path", python_name="id_"),
+        specfirst.Param(name="colour", location="query", python_name="colour"),
+        specfirst.Param(name="at", location="query", python_name="at"),
+        specfirst.Param(name="X-Sent-At", location="header", python_name="sent_at"),
+        specfirst.Param(name="X-Delivery", location="header", python_name="delivery"),
+        specfirst.Param(name="X-Retry", location="header", python_name="retry"),
+    )
+    sender = Recording()
+    when = datetime.datetime(2024, 11, 5, 9, 30, tzinfo=datetime.UTC)
+    values = {
+        "id_": "a b/c,d",
+        "colour": [Colour.RED, Colour.RED],
+        "at": datetime.date(2024, 11, 5),
+        "sent_at": when,
+        "delivery": uuid.UUID(int=1),
+        "retry": False,
+    }
+    body = Shipped(order="o", parcels=["p"], signed=True)
+    await specfirst.deliver(sender, outbound, "http://h/orders/{id}", values, body)
+    (request,) = sender.sent
+    assert request.url == "http://h/orders/a%20b%2Fc,d?colour=red&colour=red&at=2024-11-05"
+    assert request.headers == {
+        "X-Sent-At": "2024-11-05T09:30:00Z",
+        "X-Delivery": "00000000-0000-0000-0000-000000000001",
+        "X-Retry": "false",
+        "Content-Type": "application/json",
+    }
+
+
+async def test_form_bodies_are_written_as_forms_write_them() -> None:
+    # Python's True and None are not form values: a receiver reading JSON Schema's boolean
+    # takes "true"; a form has no null.
+    sender = Recording()
+    body = Shipped(order="o 1", parcels=["p", "q"], signed=True, note=None)
+    await specfirst.deliver(sender, _outbound(kind="form"), "http://h/shipped", {}, body)
+    (request,) = sender.sent
+    assert request.content == b"order=o+1&parcels=p&parcels=q&signed=true"
+    assert request.headers == {"Content-Type": "application/x-www-form-urlencoded"}
