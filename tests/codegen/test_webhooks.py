@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
+from openapi_spec_validator import validate
 from pydantic import BaseModel, TypeAdapter
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -21,6 +22,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 import specfirst
+from specfirst.receiving import SENDER_KEY
 from tests.codegen.conftest import HttpSender, no_context, served
 from tests.codegen.test_golden import DATA
 
@@ -296,3 +298,139 @@ async def test_form_bodies_are_written_as_forms_write_them() -> None:
     (request,) = sender.sent
     assert request.content == b"order=o+1&parcels=p&parcels=q&signed=true"
     assert request.headers == {"Content-Type": "application/x-www-form-urlencoded"}
+
+
+# ------------------------------------------------------------------ the receiver's document
+
+
+def _sender_document() -> dict[str, Any]:
+    problem = {"$ref": "#/components/responses/Problem"}
+    return {
+        "openapi": "3.2.0",
+        "info": {"title": "Sender", "version": "1"},
+        "servers": [{"url": "https://sender.example/v1"}],
+        "security": [{"key": []}],
+        "paths": {
+            "/orders": {
+                "post": {
+                    "operationId": "place_order",
+                    "responses": {
+                        "202": {
+                            "description": "accepted",
+                            "content": {
+                                "application/json": {
+                                    "schema": {
+                                        "type": "object",
+                                        "properties": {"id": {"type": "string"}},
+                                    }
+                                }
+                            },
+                        }
+                    },
+                    "callbacks": {"onShipped": {"$ref": "#/components/callbacks/Shipped"}},
+                }
+            }
+        },
+        "webhooks": {
+            "changed": {"$ref": "#/components/pathItems/Changed"},
+            "linked": {
+                "additionalOperations": {
+                    "LINK": {"operationId": "linked", "responses": {"204": {"description": "ok"}}}
+                }
+            },
+        },
+        "components": {
+            "securitySchemes": {"key": {"type": "apiKey", "in": "header", "name": "X-Key"}},
+            "responses": {"Problem": {"description": "a problem"}},
+            "parameters": {
+                "Pet": {"name": "X-Pet", "in": "header", "required": True, "schema": {}}
+            },
+            "pathItems": {
+                "Changed": {
+                    "parameters": [
+                        {"$ref": "#/components/parameters/Pet"},
+                        {"name": "v", "in": "query", "schema": {"type": "integer"}},
+                    ],
+                    "put": {
+                        "operationId": "changed",
+                        "servers": [{"url": "https://elsewhere.example"}],
+                        "parameters": [{"name": "v", "in": "query", "schema": {"type": "string"}}],
+                        "responses": {"204": {"description": "applied"}, "422": problem},
+                    },
+                }
+            },
+            "callbacks": {
+                "Shipped": {
+                    "{$request.body#/notify_url}": {
+                        "post": {
+                            "operationId": "shipped",
+                            "requestBody": {
+                                "content": {
+                                    "application/json": {
+                                        "schema": {
+                                            "$ref": "#/paths/~1orders/post/responses/202/"
+                                            "content/application~1json/schema"
+                                        }
+                                    }
+                                }
+                            },
+                            "responses": {"204": {"description": "noted"}},
+                        }
+                    }
+                }
+            },
+        },
+    }
+
+
+SOURCES = {
+    "changed": "/webhooks/changed/put",
+    "linked": "/webhooks/linked/additionalOperations/LINK",
+    "shipped": "/paths/~1orders/post/callbacks/onShipped/{$request.body#~1notify_url}/post",
+}
+
+
+def test_as_paths_puts_each_mounted_hook_at_its_path() -> None:
+    document = _sender_document()
+    derived = specfirst.as_paths(
+        document, SOURCES, {"changed": "/in/pets", "linked": "/in/pets", "shipped": "/in/orders"}
+    )
+    assert document == _sender_document()  # not changed
+    assert set(derived) == {"openapi", "info", "security", "components", "paths", SENDER_KEY}
+    changed = derived["paths"]["/in/pets"]["put"]
+    assert "servers" not in changed  # the sender's, not the receiver's
+    # The path item's parameters are the operation's, its own winning (by name and place).
+    assert changed["parameters"] == [
+        {"$ref": "#/components/parameters/Pet"},
+        {"name": "v", "in": "query", "schema": {"type": "string"}},
+    ]
+    assert derived["paths"]["/in/pets"]["additionalOperations"]["LINK"]["operationId"] == "linked"
+    shipped = derived["paths"]["/in/orders"]["post"]
+    ref = shipped["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+    # The reference into the sender's paths points where they are kept, and resolves there.
+    assert ref.startswith(f"#/{SENDER_KEY}/paths/~1orders/post/")
+    target: Any = derived
+    for token in ref[2:].split("/"):
+        target = target[token.replace("~1", "/").replace("~0", "~")]
+    assert target == {"type": "object", "properties": {"id": {"type": "string"}}}
+    validate(derived)  # a valid 3.2 document
+
+
+def test_as_paths_without_references_into_the_paths_keeps_nothing_of_them() -> None:
+    document = _sender_document()
+    del document["components"]["callbacks"], document["paths"]["/orders"]["post"]["callbacks"]
+    derived = specfirst.as_paths(document, SOURCES, {"changed": "/in/pets"})
+    assert list(derived["paths"]) == ["/in/pets"]
+    assert SENDER_KEY not in derived
+    assert "webhooks" not in derived
+
+
+def test_as_paths_refuses_unknown_names_and_two_on_one_method_and_path() -> None:
+    with pytest.raises(ValueError, match="no webhook or callback named nope"):
+        specfirst.as_paths(_sender_document(), SOURCES, {"nope": "/x"})
+    two = {"changed": "/x", "linked": "/y", "shipped": "/x"}
+    specfirst.as_paths(_sender_document(), SOURCES, two)  # PUT and POST on /x
+    with pytest.raises(ValueError, match="two receivers share POST /x"):
+        specfirst.as_paths(
+            _sender_document(), {**SOURCES, "again": SOURCES["shipped"]}, {**two, "again": "/x"}
+        )

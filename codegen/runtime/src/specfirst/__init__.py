@@ -10,8 +10,8 @@ The modules, by concern: :mod:`~specfirst.errors`, :mod:`~specfirst.operations`,
 :mod:`~specfirst.validators`, :mod:`~specfirst.params`, :mod:`~specfirst.bodies`,
 :mod:`~specfirst.security`, :mod:`~specfirst.responses`, :mod:`~specfirst.streams`,
 :mod:`~specfirst.endpoints`, :mod:`~specfirst.routing`, :mod:`~specfirst.middleware`,
-:mod:`~specfirst.docs`, :mod:`~specfirst.app`, :mod:`~specfirst.outbound` and
-:mod:`~specfirst.mock`. Importing it
+:mod:`~specfirst.docs`, :mod:`~specfirst.app`, :mod:`~specfirst.outbound`,
+:mod:`~specfirst.receiving` and :mod:`~specfirst.mock`. Importing it
 changes nothing outside it.
 """
 
@@ -49,6 +49,7 @@ from .operations import (
     SecurityScheme,
 )
 from .outbound import Delivery, Outbound, OutboundRequest, Sender, deliver
+from .receiving import as_paths
 from .responses import ProblemWriter
 from .routing import (
     MissingOperationsError,
@@ -111,6 +112,7 @@ __all__ = [
     "Sender",
     "__version__",
     "absolute_uri",
+    "as_paths",
     "build_app",
     "build_router",
     "check_signature",
