@@ -1346,6 +1346,27 @@ async def test_query_method_and_additional_operations(oas32_app: Any) -> None:
     assert not_allowed.headers["allow"] == "GET, LINK"
 
 
+async def test_query_and_additional_methods_over_a_socket(oas32_app: Any) -> None:
+    # Through uvicorn's HTTP parser too, not only in-process: QUERY with its body, and LINK.
+    with served(oas32_app) as base_url:
+        async with httpx.AsyncClient(base_url=base_url) as client:
+            found = await client.request("QUERY", "/search/notes", json={"term": "x", "limit": 1})
+            linked = await client.request("LINK", "/notes/4", params={"to": 5})
+            refused = await client.request("LINK", "/notes/4", params={"to": 0})
+            not_allowed = await client.request("PURGE", "/notes/4")
+            not_here = await client.get("/search/notes")
+    assert found.status_code == 200, found.text
+    assert found.json() == {"term": "x", "notes": [{"id": 1, "title": "x"}]}
+    assert (linked.status_code, linked.json()) == (200, {"from": 4, "to": 5})
+    assert refused.status_code == 422
+    assert refused.json()["errors"][0]["pointer"] == "/query/to"
+    assert not_allowed.status_code == 405
+    assert not_allowed.headers["allow"] == "GET, LINK"
+    assert not_allowed.headers["content-type"] == "application/problem+json"
+    assert not_here.status_code == 405
+    assert not_here.headers["allow"] == "QUERY"
+
+
 @pytest.mark.parametrize(
     ("url", "status", "expected"),
     [
