@@ -20,6 +20,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -78,16 +79,21 @@ def free_port() -> int:
 
 
 def serve(
-    factory: str, port: int, database_url: str, pin: Pinning, src: Path | None = None
+    factory: str,
+    port: int,
+    pin: Pinning,
+    *,
+    ready: str = "/healthz",
+    python_path: Sequence[Path] = (),
+    env: Mapping[str, str] | None = None,
 ) -> subprocess.Popen[bytes]:
-    # `src` serves Storefront from another source tree (an older commit), ahead of ours.
-    path = [str(src), str(ROOT)] if src else [str(ROOT)]
-    env = {
+    """The ASGI app ``factory`` makes, under one uvicorn worker pinned as ``pin`` says, on
+    loopback ``port``; returned once ``ready`` answers 2xx. ``python_path`` goes ahead of the
+    repository on the server's import path, ``env`` on top of this process's environment."""
+    environment = {
         **os.environ,
-        "DATABASE_URL": database_url,
-        "PYTHONPATH": os.pathsep.join(path),
-        # One token at thousands of requests a second: counted, as in production, never refused.
-        "RATE_LIMIT_SCALE": "1000000",
+        **(env or {}),
+        "PYTHONPATH": os.pathsep.join([*map(str, python_path), str(ROOT)]),
     }
     command = [
         *pin.server,
@@ -107,18 +113,28 @@ def serve(
         "--log-level",
         "warning",
     ]
-    process = subprocess.Popen(command, env=env, cwd=ROOT)  # noqa: S603
+    process = subprocess.Popen(command, env=environment, cwd=ROOT)  # noqa: S603
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1):
+        try:  # urlopen raises (an OSError) for a 4xx or 5xx too
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}{ready}", timeout=1):
                 return process
         except OSError:
             if process.poll() is not None:
                 raise SystemExit(f"{factory} exited with status {process.returncode}") from None
             time.sleep(0.2)
     process.terminate()
-    raise SystemExit(f"{factory} did not answer /healthz on port {port} within 30 s")
+    raise SystemExit(f"{factory} did not answer {ready} on port {port} within 30 s")
+
+
+def serve_storefront(
+    factory: str, port: int, database_url: str, pin: Pinning, src: Path | None = None
+) -> subprocess.Popen[bytes]:
+    """Storefront (or the baseline app) on ``database_url``; ``src`` serves it from another
+    source tree (an older commit), ahead of ours."""
+    # One token at thousands of requests a second: counted, as in production, never refused.
+    env = {"DATABASE_URL": database_url, "RATE_LIMIT_SCALE": "1000000"}
+    return serve(factory, port, pin, python_path=[src] if src else [], env=env)
 
 
 def export_source(ref: str) -> Path:
@@ -269,7 +285,9 @@ def main() -> None:
     apps = list(sources)
     ports = {name: free_port() for name in apps}
     servers = {
-        name: serve(APPS.get(name, APPS["storefront"]), ports[name], args.database_url, pin, src)
+        name: serve_storefront(
+            APPS.get(name, APPS["storefront"]), ports[name], args.database_url, pin, src
+        )
         for name, src in sources.items()
     }
     results: dict[tuple[str, Shape, str], dict[str, float]] = {}

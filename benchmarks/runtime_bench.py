@@ -10,21 +10,17 @@ per request (the figure that matters on a busy server) with requests/s and laten
 from __future__ import annotations
 
 import argparse
-import os
 import subprocess
-import sys
-import time
-import urllib.request
 
 from benchmarks.http_bench import (
     BENCH_DIR,
     ROOT,
-    Pinning,
     Shape,
     cpu_seconds,
     free_port,
     load,
     pinning,
+    serve,
 )
 from benchmarks.runtime.apps import PATH
 from codegen.generate import generate, write
@@ -37,36 +33,6 @@ APPS = {
     "fastapi": ("benchmarks.runtime.apps:fastapi_app", PATH),
     "starlette": ("benchmarks.runtime.apps:starlette_app", PATH),
 }
-
-
-def serve(factory: str, path: str, port: int, pin: Pinning) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(OUT), str(ROOT)])}
-    command = [
-        *pin.server,
-        sys.executable,
-        "-m",
-        "uvicorn",
-        "--factory",
-        factory,
-        "--port",
-        str(port),
-        "--no-access-log",
-        "--log-level",
-        "warning",
-    ]
-    process = subprocess.Popen(command, env=env, cwd=ROOT)  # noqa: S603
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=1) as answer:
-                if answer.status == 200:
-                    return process
-        except OSError:
-            if process.poll() is not None:
-                raise SystemExit(f"{factory} exited with status {process.returncode}") from None
-            time.sleep(0.2)
-    process.terminate()
-    raise SystemExit(f"{factory} did not answer {path} within 30 s")
 
 
 def main() -> None:
@@ -83,7 +49,10 @@ def main() -> None:
         subprocess.run(["npm", "ci", "--silent"], check=True, cwd=BENCH_DIR)  # noqa: S607
     pin = pinning()
     ports = {name: free_port() for name in names}
-    servers = {name: serve(*APPS[name], ports[name], pin) for name in names}
+    servers = {
+        name: serve(APPS[name][0], ports[name], pin, ready=APPS[name][1], python_path=[OUT])
+        for name in names
+    }
     totals = {name: {"ok": 0.0, "cpu": 0.0, "rps": 0.0, "p50": 0.0, "p99": 0.0} for name in names}
     shape = Shape(args.connections)
     try:

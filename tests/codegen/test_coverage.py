@@ -12,7 +12,9 @@ import importlib
 import json
 import logging
 import math
-from collections.abc import AsyncIterator
+import re
+import uuid
+from collections.abc import AsyncIterator, Iterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,7 +27,9 @@ import schemathesis
 from pydantic import MISSING, ValidationError
 from schemathesis.core.result import Ok
 
+import specfirst
 from codegen.generate import load_bundle
+from tests.codegen.conftest import HttpSender, served
 
 COVERAGE = Path(__file__).parent / "coverage"
 CONFIG = {
@@ -40,6 +44,7 @@ POSITIVE_ONLY = [
     {"include-operation-id": "create_note_from_form", "generation": {"mode": "positive"}},
     {"include-operation-id": "upload", "generation": {"mode": "positive"}},
     {"include-operation-id": "submit_picks", "generation": {"mode": "positive"}},
+    {"include-operation-id": "order_shipped", "generation": {"mode": "positive"}},  # hooks
     # schemathesis 4.32 does not read 3.2's additionalOperations: the LINK that /notes/{id}
     # documents there is, to it, an undocumented method in the Allow header of a 405.
     {
@@ -1341,6 +1346,27 @@ async def test_query_method_and_additional_operations(oas32_app: Any) -> None:
     assert not_allowed.headers["allow"] == "GET, LINK"
 
 
+async def test_query_and_additional_methods_over_a_socket(oas32_app: Any) -> None:
+    # Through uvicorn's HTTP parser too, not only in-process: QUERY with its body, and LINK.
+    with served(oas32_app) as base_url:
+        async with httpx.AsyncClient(base_url=base_url) as client:
+            found = await client.request("QUERY", "/search/notes", json={"term": "x", "limit": 1})
+            linked = await client.request("LINK", "/notes/4", params={"to": 5})
+            refused = await client.request("LINK", "/notes/4", params={"to": 0})
+            not_allowed = await client.request("PURGE", "/notes/4")
+            not_here = await client.get("/search/notes")
+    assert found.status_code == 200, found.text
+    assert found.json() == {"term": "x", "notes": [{"id": 1, "title": "x"}]}
+    assert (linked.status_code, linked.json()) == (200, {"from": 4, "to": 5})
+    assert refused.status_code == 422
+    assert refused.json()["errors"][0]["pointer"] == "/query/to"
+    assert not_allowed.status_code == 405
+    assert not_allowed.headers["allow"] == "GET, LINK"
+    assert not_allowed.headers["content-type"] == "application/problem+json"
+    assert not_here.status_code == 405
+    assert not_here.headers["allow"] == "QUERY"
+
+
 @pytest.mark.parametrize(
     ("url", "status", "expected"),
     [
@@ -1426,3 +1452,265 @@ async def test_x_item_schema_streams_as_item_schema_does(streams31_app: Any) -> 
     assert lines.content == b'{"n":0,"label":"tick 0"}\n{"n":1,"label":"tick 1"}\n'
     events = await _send(streams31_app, "GET", "/ticks/events?count=1")
     assert events.text == 'event: tick\ndata: {"n":0,"label":"tick 0"}\n\n'
+
+
+# ------------------------------------------------------------------ webhooks and callbacks
+
+
+class HooksImpl:
+    """The sending side's own operations: a subscription, and an order."""
+
+    def __init__(self, pkg: ModuleType) -> None:
+        self.pkg = pkg
+        self.r = pkg.responses.default
+
+    async def subscribe(self, ctx: Any, *, body: Any) -> Any:
+        subscription = self.pkg.models.Subscription(
+            id=1, callback_url=body.callback_url, kinds=body.kinds
+        )
+        return self.r.Subscribe201(body=subscription)
+
+    async def place_order(self, ctx: Any, *, body: Any) -> Any:
+        accepted = self.pkg.models.PlaceOrder202Response(id="ord_0001", lines=len(body.lines))
+        return self.r.PlaceOrder202(body=accepted)
+
+
+@pytest.fixture(scope="session")
+def hooks_app(packages: Path) -> Any:
+    pkg = _package(packages, "hooks")
+    impl = pkg.Implementation(context=_context, default=HooksImpl(pkg))
+    return pkg.build_app(impl, validate_responses=True)
+
+
+hooks_schema = _schema("hooks")
+
+
+@hooks_schema.parametrize()
+def test_hooks(case: Any, hooks_app: Any) -> None:
+    case.call_and_validate(app=hooks_app)
+
+
+class HooksReceiver:
+    """A consumer's handlers, answering with each documented status: an unknown pet or order
+    (ids over 1000, orders ending 0000) is a 404, the fifth attempt at an event a 409, a pet
+    without tags a 202. The calls are recorded, typed as the handlers received them."""
+
+    def __init__(self, pkg: ModuleType) -> None:
+        self.pkg = pkg
+        self.r = pkg.receiver.responses.default
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+
+    async def pet_added(self, ctx: Any, *, body: Any) -> Any:
+        self.calls.append(("pet_added", {"principal": ctx, "body": body}))
+        if "tags" not in body.model_fields_set:
+            return self.r.PetAdded202()
+        return self.r.PetAdded200(body=body)
+
+    async def pet_changed(self, ctx: Any, *, x_pet_id: int, body: Any) -> Any:
+        self.calls.append(("pet_changed", {"x_pet_id": x_pet_id, "body": body}))
+        return self.r.PetChanged404() if x_pet_id > 1000 else self.r.PetChanged204()
+
+    async def deliver_event(self, ctx: Any, **kwargs: Any) -> Any:
+        self.calls.append(("deliver_event", kwargs))
+        if kwargs["attempt"] == 5:
+            return self.r.DeliverEvent409()
+        ack = self.pkg.models.Ack(
+            event_id=kwargs["event_id"], attempt=kwargs["attempt"], kind=kwargs["body"].root.kind
+        )
+        return self.r.DeliverEvent200(body=ack)
+
+    async def order_shipped(self, ctx: Any, *, body: Any) -> Any:
+        self.calls.append(("order_shipped", {"body": body}))
+        if body.order_id.endswith("0000"):
+            return self.r.OrderShipped404()
+        return self.r.OrderShipped204()
+
+
+# Where the consumer receives each webhook and callback: two on one path, one with a template.
+HOOK_PATHS = {
+    "pet_added": "/hooks/pets",
+    "pet_changed": "/hooks/pets",
+    "deliver_event": "/hooks/events/{event_id}",
+    "order_shipped": "/hooks/orders",
+}
+
+
+@pytest.fixture(scope="session")
+def hooks_receiver(packages: Path) -> HooksReceiver:
+    return HooksReceiver(_package(packages, "hooks"))
+
+
+@pytest.fixture(scope="session")
+def hooks_receiver_app(packages: Path, hooks_receiver: HooksReceiver) -> Any:
+    pkg = _package(packages, "hooks")
+    receivers = pkg.receiver.Receivers(
+        context=_context, authenticator=Authenticator(), default=hooks_receiver
+    )
+    return pkg.receiver.build_receiver(receivers, HOOK_PATHS, validate_responses=True)
+
+
+# Each one's operation in the document, as the generated receiver's SOURCES gives them (the
+# schema is needed at collection, before the package exists; test_hooks_receiver_document
+# checks that the generated receiver derives this very document).
+HOOK_SOURCES = {
+    "pet_added": "/webhooks/petAdded/post",
+    "pet_changed": "/webhooks/petChanged/put",
+    "deliver_event": "/paths/~1subscriptions/post/callbacks/onEvent/"
+    "{$request.body#~1callback_url}~1events~1{event_id}/post",
+    "order_shipped": "/paths/~1orders/post/callbacks/onShipped/{$request.body#~1notify_url}/post",
+}
+HOOKS_RECEIVED = specfirst.as_paths(
+    load_bundle(COVERAGE / "hooks.yaml").document, HOOK_SOURCES, HOOK_PATHS
+)
+# The sender signs petAdded with the key the consumer registered (Authenticator's "k").
+HOOKS_RECEIVER_CONFIG = {
+    **CONFIG,
+    "operations": POSITIVE_ONLY,
+    "auth": {"openapi": {"hookKey": {"api_key": "k"}}},
+}
+hooks_receiver_schema = schemathesis.openapi.from_dict(
+    HOOKS_RECEIVED, config=schemathesis.Config.from_dict(HOOKS_RECEIVER_CONFIG)
+)
+
+
+def test_hooks_receiver_document(packages: Path) -> None:
+    receiver = _package(packages, "hooks").receiver
+    assert receiver.SOURCES == HOOK_SOURCES
+    assert receiver.as_paths(HOOK_PATHS) == HOOKS_RECEIVED
+
+
+@hooks_receiver_schema.parametrize()
+def test_hooks_receiver(case: Any, hooks_receiver_app: Any) -> None:
+    # ignored_auth sends its probes (petAdded without the key, with a wrong one) through the
+    # schema's transport to the operation's app, which a schema loaded from a dict lacks.
+    case.operation.schema.app = case.operation.app = hooks_receiver_app
+    case.call_and_validate(app=hooks_receiver_app)
+
+
+def test_hooks_operations_are_all_fuzzed(packages: Path) -> None:
+    def loaded(schema: schemathesis.BaseSchema) -> dict[str, str]:
+        results = list(schema.get_all_operations())
+        operations = [result.ok() for result in results if isinstance(result, Ok)]
+        assert len(operations) == len(results)
+        return {op.definition.raw["operationId"]: op.label for op in operations}
+
+    pkg = _package(packages, "hooks")
+    assert set(loaded(hooks_schema)) == {"subscribe", "place_order"}  # callbacks not served
+    received = loaded(hooks_receiver_schema)
+    assert received == {
+        "pet_added": "POST /hooks/pets",
+        "pet_changed": "PUT /hooks/pets",
+        "deliver_event": "POST /hooks/events/{event_id}",
+        "order_shipped": "POST /hooks/orders",
+    }
+    assert set(received) == set(pkg.receiver.SOURCES) == set(HOOK_PATHS)
+
+
+@pytest.fixture(scope="module")
+def hooks_consumer(hooks_receiver_app: Any) -> Iterator[str]:
+    """The generated receiver on uvicorn, at HOOK_PATHS; yields its base URL."""
+    with served(hooks_receiver_app) as base_url:
+        yield base_url
+
+
+async def test_each_sender_reaches_the_generated_receiver_over_http(
+    packages: Path, hooks_consumer: str, hooks_receiver: HooksReceiver
+) -> None:
+    """Each generated sender, through an HTTP client, to the generated receiver on a socket:
+    what one side serialises the other reads back into the same typed values."""
+    pkg = _package(packages, "hooks")
+    models, send = pkg.models, pkg.webhooks
+    delivery_id = uuid.UUID("6f1c9e2a-3b4d-4e5f-8a9b-0c1d2e3f4a5b")
+    sent_at = datetime(2024, 11, 5, 9, 30, 0, 500000, tzinfo=UTC)
+    pet = models.Pet(name="Rex", species="dog", tags=["good"], litters=[[310, 295], [280]])
+    moved = models.Change(models.Moved(change="Moved", route=[[51.5, -0.12], [48.85, 2.35]]))
+    event = models.Event(models.Deleted(kind="deleted", subject="pet 7", reason="expired"))
+    shipped = models.OrderShippedRequest(
+        order_id="ord_0001",
+        carrier="courier",
+        parcels=["AB123456", "CD654321"],
+        weight=2.5,
+        signed=False,
+    )
+    before = len(hooks_receiver.calls)
+    # The consumer registered "k" as the key petAdded is signed with: the sender's to add.
+    async with httpx.AsyncClient(headers={"X-Hook-Key": "k"}) as client:
+        sender = HttpSender(client)
+        added = await send.send_pet_added(sender, f"{hooks_consumer}/hooks/pets", body=pet)
+        changed = await send.send_pet_changed(
+            sender, f"{hooks_consumer}/hooks/pets", x_pet_id=7, body=moved
+        )
+        unknown = await send.send_pet_changed(
+            sender, f"{hooks_consumer}/hooks/pets", x_pet_id=1001, body=moved
+        )
+        delivered = await send.send_deliver_event(
+            sender,
+            f"{hooks_consumer}/hooks/events/{{event_id}}",
+            event_id="ev_7x2k",
+            attempt=2,
+            x_delivery=delivery_id,
+            x_sent_at=sent_at,
+            body=event,
+        )
+        seen = await send.send_deliver_event(
+            sender,
+            f"{hooks_consumer}/hooks/events/{{event_id}}",
+            event_id="ev_7x2k",
+            attempt=5,
+            x_delivery=delivery_id,
+            x_sent_at=None,
+            body=event,
+        )
+        noted = await send.send_order_shipped(
+            sender, f"{hooks_consumer}/hooks/orders", body=shipped
+        )
+    assert (added.status, changed.status, unknown.status) == (200, 204, 404), added.content
+    assert json.loads(added.content) == {
+        "name": "Rex",
+        "species": "dog",
+        "tags": ["good"],
+        "litters": [[310, 295], [280]],
+    }
+    assert delivered.status == 200, delivered.content
+    assert json.loads(delivered.content) == {"event_id": "ev_7x2k", "attempt": 2, "kind": "deleted"}
+    assert (seen.status, noted.status) == (409, 204), noted.content
+    calls = dict(hooks_receiver.calls[before:][i] for i in (0, 1, 3, 5))
+    assert calls["pet_added"] == {"principal": "keys", "body": pet}
+    assert calls["pet_changed"] == {"x_pet_id": 7, "body": moved}
+    assert calls["deliver_event"] == {
+        "event_id": "ev_7x2k",
+        "attempt": 2,
+        "x_delivery": delivery_id,
+        "x_sent_at": sent_at,
+        "body": event,
+    }
+    assert calls["order_shipped"] == {"body": shipped}
+
+
+async def test_an_unsigned_webhook_is_refused(hooks_consumer: str, packages: Path) -> None:
+    pkg = _package(packages, "hooks")
+    async with httpx.AsyncClient() as client:
+        delivery = await pkg.webhooks.send_pet_added(
+            HttpSender(client),
+            f"{hooks_consumer}/hooks/pets",
+            body=pkg.models.Pet(name="Rex", species="dog"),
+        )
+    assert delivery.status == 401
+
+
+@pytest.mark.parametrize(
+    ("path", "says"),
+    [
+        ("/hooks/events", "deliver_event is mounted at /hooks/events, which lacks {event_id}"),
+        ("/hooks/{shard}/{event_id}", "it has no path parameter shard"),
+        ("hooks/{event_id}", "a path starts with /"),
+    ],
+)
+def test_a_hook_mounted_without_its_path_parameters_is_refused(
+    packages: Path, hooks_receiver: HooksReceiver, path: str, says: str
+) -> None:
+    # Mounted without its {event_id}, every delivery would have been a 422.
+    receiver = _package(packages, "hooks").receiver
+    receivers = receiver.Receivers(context=_context, default=hooks_receiver)
+    with pytest.raises(ValueError, match=re.escape(says)):
+        receiver.build_receiver(receivers, {"deliver_event": path})

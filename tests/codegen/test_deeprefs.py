@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 
 from codegen.deeprefs import hoist_deep_refs
-from tests.codegen.conftest import generated_package
+from tests.codegen.conftest import generated_package, no_context
 
 S = "#/components/schemas/"
 
@@ -144,3 +144,111 @@ async def test_the_generated_server_validates_through_the_moved_schemas(tmp_path
         assert bad.status_code == 422
         pointers = {error["pointer"] for error in bad.json()["errors"]}
         assert pointers == {"/body/config/port", "/body/mode"}
+
+
+def _foreign_document() -> dict[str, Any]:
+    order_id = "#/paths/~1orders/post/responses/202/content/application~1json/schema/properties/id"
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "foreign", "version": "1"},
+        "paths": {
+            "/orders": {
+                "post": {
+                    "operationId": "place_order",
+                    "parameters": [{"$ref": "#/components/parameters/Limit"}],
+                    "responses": {
+                        "202": {
+                            "description": "accepted",
+                            "content": {
+                                "application/json": {
+                                    "schema": {
+                                        "type": "object",
+                                        "required": ["id"],
+                                        "properties": {
+                                            "id": {"type": "string", "pattern": "^ord_[0-9]{4}$"}
+                                        },
+                                    }
+                                }
+                            },
+                        }
+                    },
+                }
+            },
+            "/shipments": {
+                "post": {
+                    "operationId": "ship",
+                    "requestBody": {
+                        "required": True,
+                        "content": {"application/json": {"schema": {"$ref": S + "Shipment"}}},
+                    },
+                    "responses": {"204": {"description": "noted"}},
+                }
+            },
+        },
+        "components": {
+            "parameters": {
+                "Limit": {
+                    "name": "limit",
+                    "in": "query",
+                    "schema": {"type": "integer", "minimum": 1, "maximum": 9},
+                }
+            },
+            "schemas": {
+                "Shipment": {
+                    "type": "object",
+                    "required": ["order", "count"],
+                    "properties": {
+                        # The model generator, given the component schemas only, typed
+                        # both of these Any.
+                        "order": {"$ref": order_id},
+                        "count": {"$ref": "#/components/parameters/Limit/schema"},
+                        # Data, not a schema: nothing moves for it.
+                        "example": {"type": "object", "default": {"$ref": "#/paths/~1orders"}},
+                    },
+                }
+            },
+        },
+    }
+
+
+def test_schemas_referenced_outside_the_component_schemas_move_there_too() -> None:
+    document = _foreign_document()
+    hoisted, moved = hoist_deep_refs(document)
+    assert moved == {
+        "ParametersLimit": "/components/parameters/Limit/schema",
+        "OrdersPostResponses202ApplicationJsonId": "/paths/~1orders/post/responses/202/content"
+        "/application~1json/schema/properties/id",
+    }
+    shipment = hoisted["components"]["schemas"]["Shipment"]["properties"]
+    assert shipment["order"] == {"$ref": S + "OrdersPostResponses202ApplicationJsonId"}
+    assert shipment["count"] == {"$ref": S + "ParametersLimit"}
+    assert (
+        shipment["example"]
+        == _foreign_document()["components"]["schemas"]["Shipment"]["properties"]["example"]
+    )
+    assert hoisted["components"]["parameters"]["Limit"]["schema"] == {"$ref": S + "ParametersLimit"}
+    assert document == _foreign_document()
+
+
+async def test_the_generated_server_validates_through_schemas_from_elsewhere(
+    tmp_path: Path,
+) -> None:
+    package = generated_package(_foreign_document(), tmp_path, "foreign_refs_api")
+    fields = package.models.Shipment.model_fields
+    assert "Any" not in str(fields["order"].annotation)
+
+    class Orders:
+        async def place_order(self, ctx: Any, *, limit: int | None) -> Any:
+            raise NotImplementedError
+
+        async def ship(self, ctx: Any, *, body: Any) -> Any:
+            return package.responses.default.Ship204()
+
+    app = package.build_app(package.Implementation(context=no_context, default=Orders()))
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        ok = await client.post("/shipments", json={"order": "ord_0001", "count": 2})
+        bad = await client.post("/shipments", json={"order": "nope", "count": 0})
+    assert ok.status_code == 204, ok.text
+    assert bad.status_code == 422
+    assert {e["pointer"] for e in bad.json()["errors"]} == {"/body/order", "/body/count"}

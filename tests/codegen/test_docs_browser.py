@@ -15,9 +15,8 @@ from fastapi import FastAPI
 from playwright.sync_api import Browser, sync_playwright
 from starlette.types import ASGIApp
 
-from tests.codegen.conftest import generated_package
+from tests.codegen.conftest import generated_package, served
 from tests.codegen.test_fastapi import DOCUMENT, _implementation
-from tests.codegen.test_webhooks import _serve
 
 
 def _chromium() -> str:
@@ -70,7 +69,7 @@ def test_try_it_out_calls_the_app_serving_the_docs(
     prefix: str,
     tmp_path: Path,
 ) -> None:
-    with _serve(build(things)) as base:
+    with served(build(things)) as base:
         page = browser.new_page()
         requested: list[str] = []
         page.on("request", lambda request: requested.append(request.url))

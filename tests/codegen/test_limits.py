@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 import specfirst
-from tests.codegen.conftest import generated_package
+from tests.codegen.conftest import generated_package, served
 
 _ANY_BODY = {
     "required": True,
@@ -393,15 +393,13 @@ def test_x_max_body_bytes_must_be_a_positive_integer(tmp_path: Path) -> None:
 def test_over_real_http_an_oversized_upload_is_answered_and_the_connection_kept(
     pkg: ModuleType, handlers: Handlers
 ) -> None:
-    from tests.codegen.test_webhooks import _serve
-
     app = pkg.build_app(pkg.Implementation(context=_context, limits=handlers))
 
     def chunked() -> Iterator[bytes]:
         for _ in range(20):
             yield b" " * (1 << 20)
 
-    with _serve(app) as base_url, httpx.Client(base_url=base_url, timeout=30) as client:
+    with served(app) as base_url, httpx.Client(base_url=base_url, timeout=30) as client:
         declared = client.post(
             "/echo", content=b" " * (20 << 20), headers={"content-type": "application/json"}
         )

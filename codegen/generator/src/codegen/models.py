@@ -63,8 +63,9 @@ def _run_dcg(document: dict[str, Any]) -> tuple[str, list[tuple[str, str]]]:
         set_default_enum_member=True,
         use_missing_sentinel=True,
         # URIs stay the strings the client sent: AnyUrl rewrites them (a trailing slash) and
-        # rejects defaults such as "" that real documents use. A ULID too: its type would
-        # need python-ulid, which neither the runtime nor the generated package depends on.
+        # rejects defaults such as "" that real documents use (a `format: uri` string comes
+        # as a placeholder for the parser's checked str). A ULID too: its type would need
+        # python-ulid, which neither the runtime nor the generated package depends on.
         type_mappings=[f"string+{fmt}=string" for fmt in ("uri", "uri-reference", "iri", "ulid")],
         # readOnly fields are not expected in requests, writeOnly ones never sent back.
         read_only_write_only_model_type=ReadOnlyWriteOnlyModelType.RequestResponse,

@@ -16,7 +16,7 @@ from codegen.naming import NameTable, pascal, safe_identifier, snake
 from codegen.patterns import adapt_patterns
 from codegen.required import declare_required
 from codegen.siblings import drop_ignored_siblings
-from codegen.types import Mapped, TypeMapper, has_second_pattern, is_class_like
+from codegen.types import Mapped, TypeMapper, has_second_pattern, is_class_like, is_uri_string
 from specfirst.document import Document, RefError
 
 # (document) -> (the classes of models.py, component schema name -> its class)
@@ -24,9 +24,11 @@ ModelEmitter = Callable[[dict[str, Any]], tuple[set[str], dict[str, str]]]
 
 # Schemas the model generator cannot type: prefixItems (it writes a list of a union),
 # uniqueItems (it has a list that allows duplicates, or a set that drops them and the items'
-# constraints) and a $ref whose sibling adds a second pattern (it keeps one). Each reaches it
-# as a custom type of this (non-existent) module, replaced afterwards by the type the
-# TypeMapper writes: a positional tuple, a checked list, a string matching both patterns.
+# constraints), a $ref whose sibling adds a second pattern (it keeps one) and a `format: uri`
+# string (its AnyUrl rewrites the URI and drops maxLength; a plain str checks nothing). Each
+# reaches it as a custom type of this (non-existent) module, replaced afterwards by the type
+# the TypeMapper writes: a positional tuple, a checked list, a string matching both
+# patterns, a string checked as an absolute URI.
 POSITIONS_MODULE = "codegen_positions"
 # What a placeholder keeps of its schema: what the model generator writes about the field.
 _PLACEHOLDER_KEEPS = ("description", "title", "default", "examples", "readOnly", "writeOnly")
@@ -253,6 +255,7 @@ class _Parser:
                 isinstance(node.get("prefixItems"), list)
                 or (node.get("uniqueItems") is True and hoisting.is_array(node))
                 or ("$ref" in node and has_second_pattern(hoisting.resolve(node), node))
+                or is_uri_string(node)
             )
 
         found: dict[int, tuple[str, Any]] = {}

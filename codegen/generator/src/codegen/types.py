@@ -44,6 +44,14 @@ _CONSTRAINTS = (
 ALSO_PATTERNS = "x-codegen-also-patterns"
 
 
+def is_uri_string(schema: Any) -> bool:
+    """Whether ``schema`` is a string of ``format: uri`` (checked by ``rt.absolute_uri``)."""
+    if not isinstance(schema, dict) or schema.get("format") != "uri" or "$ref" in schema:
+        return False
+    types = schema.get("type")
+    return types == "string" or (isinstance(types, list) and "string" in types)
+
+
 def has_second_pattern(target: Any, schema: Any) -> bool:
     """Whether ``schema``, a ``$ref`` to ``target``, adds a pattern to the target's own."""
     return (
@@ -325,6 +333,13 @@ class TypeMapper:
         if base == "str" and schema.get(ALSO_PATTERNS):
             checks = ", ".join(f"rt.Matches({_literal(p)})" for p in schema[ALSO_PATTERNS])
             validator = f"Annotated[{validator}, {checks}]"
+        if base == "str" and schema.get("format") == "uri":
+            annotated = validator.startswith("Annotated[")
+            validator = (
+                f"{validator[:-1]}, rt.absolute_uri]"
+                if annotated
+                else f"Annotated[{validator}, rt.absolute_uri]"
+            )
         if self.text_inputs and base == "int":
             validator = f"Annotated[{validator}, rt.integer_text]"
         if base in _TEMPORAL_TEXT:

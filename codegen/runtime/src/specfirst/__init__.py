@@ -11,10 +11,11 @@ The modules, by concern: :mod:`~specfirst.errors`, :mod:`~specfirst.operations`,
 :mod:`~specfirst.security`, :mod:`~specfirst.responses`, :mod:`~specfirst.streams`,
 :mod:`~specfirst.endpoints`, :mod:`~specfirst.routing`, :mod:`~specfirst.middleware`,
 :mod:`~specfirst.docs`, :mod:`~specfirst.app`, :mod:`~specfirst.outbound`,
-:mod:`~specfirst.mock`, and :mod:`~specfirst.document` (how every tool of the project reads
-an OpenAPI document). Importing it changes nothing outside it and loads none of them: each
-name (and module) is imported at its first use, so the generator and the spectools, which
-read documents through :mod:`~specfirst.document`, do not load FastAPI.
+:mod:`~specfirst.receiving`, :mod:`~specfirst.mock`, and :mod:`~specfirst.document` (how
+every tool of the project reads an OpenAPI document). Importing it changes nothing outside
+it and loads none of them: each name (and module) is imported at its first use, so the
+generator and the spectools, which read documents through :mod:`~specfirst.document`, do not
+load FastAPI.
 """
 
 from __future__ import annotations
@@ -56,6 +57,7 @@ if TYPE_CHECKING:
         SecurityScheme,
     )
     from .outbound import Delivery, Outbound, OutboundRequest, Sender, deliver
+    from .receiving import as_paths
     from .responses import ProblemWriter
     from .routing import (
         MissingOperationsError,
@@ -70,10 +72,12 @@ if TYPE_CHECKING:
         Email,
         Matches,
         Positions,
+        absolute_uri,
         date_text,
         date_time_text,
         from_text,
         integer_text,
+        is_uri,
         json_key,
         object_size,
         unique_items,
@@ -115,6 +119,7 @@ _EXPORTS = {
     "OutboundRequest": "outbound",
     "Sender": "outbound",
     "deliver": "outbound",
+    "as_paths": "receiving",
     "ProblemWriter": "responses",
     "MissingOperationsError": "routing",
     "OperationRoutes": "routing",
@@ -126,6 +131,8 @@ _EXPORTS = {
     "Email": "validators",
     "Matches": "validators",
     "Positions": "validators",
+    "absolute_uri": "validators",
+    "is_uri": "validators",
     "date_text": "validators",
     "date_time_text": "validators",
     "from_text": "validators",
@@ -138,8 +145,8 @@ _EXPORTS = {
 _MODULES = frozenset(
     {
         "app", "bodies", "dependencies", "docs", "document", "endpoints", "errors",
-        "middleware", "mock", "operations", "outbound", "params", "responses", "routing",
-        "security", "streams", "validators",
+        "middleware", "mock", "operations", "outbound", "params", "receiving", "responses",
+        "routing", "security", "streams", "validators",
     }
 )  # fmt: skip
 
@@ -197,6 +204,8 @@ __all__ = [
     "SecurityScheme",
     "Sender",
     "__version__",
+    "absolute_uri",
+    "as_paths",
     "build_app",
     "build_router",
     "check_signature",
@@ -206,6 +215,7 @@ __all__ = [
     "error_response",
     "from_text",
     "integer_text",
+    "is_uri",
     "json_key",
     "make_endpoint",
     "mounted",

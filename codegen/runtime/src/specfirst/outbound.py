@@ -9,7 +9,9 @@ from typing import (
     Any,
     Protocol,
 )
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
+
+from pydantic_core import to_jsonable_python
 
 from .operations import Body, Param
 from .responses import _header_value
@@ -53,6 +55,17 @@ class Outbound:
     statuses: frozenset[str]
 
 
+def _form(fields: Mapping[str, Any]) -> str:
+    """Form fields as a form writes them: booleans as ``true``/``false`` (not Python's
+    ``True``), an array as the field repeated, a null left out (a form has none)."""
+    pairs: list[tuple[str, str]] = []
+    for name, value in fields.items():
+        for item in value if isinstance(value, list) else [value]:
+            if item is not None:
+                pairs.append((name, _header_value(item)))
+    return urlencode(pairs)
+
+
 async def deliver(
     sender: Sender, outbound: Outbound, url: str, values: Mapping[str, Any], body: Any
 ) -> Delivery:
@@ -63,13 +76,18 @@ async def deliver(
         value = values.get(param.python_name)
         if value is None:
             continue
+        # As JSON writes them: a date-time in RFC 3339 (str() puts a space for the T), a UUID
+        # or an enum member as its text.
+        value = to_jsonable_python(value)
         if param.location == "query":
             items = value if isinstance(value, list) else [value]
             query.extend((param.name, _header_value(item)) for item in items)
         elif param.location == "header":
             headers[param.name] = _header_value(value)
         elif param.location == "path":
-            url = url.replace("{" + param.name + "}", _header_value(value))
+            # Percent-encoded, but for the commas that separate an array's items.
+            text = quote(_header_value(value), safe=",")
+            url = url.replace("{" + param.name + "}", text)
     if query:
         url += ("&" if "?" in url else "?") + urlencode(query)
     content = b""
@@ -80,7 +98,7 @@ async def deliver(
             content = media.adapter.dump_json(body, by_alias=True, exclude_unset=True)
         elif media.kind == "form":
             fields = media.adapter.dump_python(body, mode="json", by_alias=True, exclude_unset=True)
-            content = urlencode(fields, doseq=True).encode()
+            content = _form(fields).encode()
         elif media.kind == "text":
             content = str(body).encode()
         else:

@@ -318,10 +318,28 @@ def check_signature(
     return f"{op.operation_id}: {'; '.join(parts)}"
 
 
+def _mount_problem(op: Operation) -> str | None:
+    """Why ``op`` cannot be received at its chosen path: each of its path parameters needs
+    its ``{name}`` there (or it could never be given), and the path names no others."""
+    if not op.path.startswith("/"):
+        return f"{op.method_name} is mounted at {op.path!r}: a path starts with /"
+    templates = set(re.findall(r"\{([^}]+)\}", op.path))
+    names = {p.name for p in op.params if p.location == "path"}
+    missing, unknown = sorted(names - templates), sorted(templates - names)
+    where = f"{op.method_name} is mounted at {op.path}"
+    if missing:
+        return f"{where}, which lacks " + ", ".join("{" + n + "}" for n in missing)
+    if unknown:
+        return f"{where}; it has no path parameter " + ", ".join(unknown)
+    return None
+
+
 def mounted(operations: Sequence[Operation], paths: Mapping[str, str]) -> tuple[Operation, ...]:
     """The operations named in ``paths`` (by method name), each served at its path there.
 
-    Webhooks and callbacks have no path in the document; their receiver chooses one.
+    Webhooks and callbacks have no path in the document; their receiver chooses one, with a
+    ``{name}`` for each path parameter (refused otherwise, as are unknown names and two on one
+    method and path).
     """
     unknown = sorted(set(paths) - {op.method_name for op in operations})
     if unknown:
@@ -329,6 +347,9 @@ def mounted(operations: Sequence[Operation], paths: Mapping[str, str]) -> tuple[
     chosen = [
         replace(op, path=paths[op.method_name]) for op in operations if op.method_name in paths
     ]
+    wrong = [problem for op in chosen if (problem := _mount_problem(op)) is not None]
+    if wrong:
+        raise ValueError("; ".join(wrong))
     taken = [(op.method, op.path) for op in chosen]
     clashes = sorted({f"{m} {p}" for m, p in taken if taken.count((m, p)) > 1})
     if clashes:

@@ -1,8 +1,10 @@
-"""What the generated models validate with: RFC 3339 text, integer text, emails, uniqueItems."""
+"""What the generated models validate with: RFC 3339 text, integer text, emails, URIs,
+uniqueItems."""
 
 from __future__ import annotations
 
 import datetime
+import ipaddress
 import json
 import logging
 import re
@@ -142,6 +144,76 @@ Email = Annotated[
 ]
 """A ``format: email`` string, checked (and normalised) as Pydantic's ``EmailStr`` checks it,
 without changing email-validator's settings for the rest of the process."""
+
+
+# RFC 3986's grammar of an absolute URI (``format: uri``), part by part: the split of its
+# appendix B, then each part's characters. ASCII only (an IRI is another format).
+_URI_PARTS = re.compile(r"([^:/?#]+):(//([^/?#]*))?([^?#]*)(\?([^#]*))?(#(.*))?", re.DOTALL)
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*")
+_CHARS = r"A-Za-z0-9\-._~!$&'()*+,;="  # unreserved and sub-delims
+_PERCENT = r"%[0-9A-Fa-f]{2}"
+_USERINFO = re.compile(rf"(?:[{_CHARS}:]|{_PERCENT})*")
+_REG_NAME = re.compile(rf"(?:[{_CHARS}]|{_PERCENT})*")
+_IP_FUTURE = re.compile(rf"[vV][0-9A-Fa-f]+\.[{_CHARS}:]+")
+_PATH = re.compile(rf"(?:[{_CHARS}:@/]|{_PERCENT})*")
+_QUERY = re.compile(rf"(?:[{_CHARS}:@/?]|{_PERCENT})*")
+
+
+def _host(host: str) -> bool:
+    if not (host.startswith("[") and host.endswith("]")):
+        return _REG_NAME.fullmatch(host) is not None
+    literal = host[1:-1]
+    if _IP_FUTURE.fullmatch(literal):
+        return True
+    if "%" in literal:  # a zone (RFC 6874) is not RFC 3986's
+        return False
+    try:
+        ipaddress.IPv6Address(literal)
+    except ValueError:
+        return False
+    return True
+
+
+def _authority(authority: str) -> bool:
+    userinfo, at, hostport = authority.rpartition("@")
+    if at and _USERINFO.fullmatch(userinfo) is None:
+        return False
+    if hostport.startswith("[") and "]" in hostport:
+        end = hostport.index("]") + 1
+        host, port = hostport[:end], hostport[end:]
+        if port and not port.startswith(":"):
+            return False
+        port = port[1:]
+    else:
+        host, _, port = hostport.partition(":")
+    return _host(host) and port.isascii() and (port == "" or port.isdigit())
+
+
+def is_uri(value: str) -> bool:
+    """Whether ``value`` is an absolute URI as RFC 3986 writes one (JSON Schema's ``uri``)."""
+    parts = _URI_PARTS.fullmatch(value)
+    if parts is None or _SCHEME.fullmatch(parts[1]) is None:
+        return False
+    authority, path, query, fragment = parts[3], parts[4], parts[6], parts[8]
+    if authority is not None and not _authority(authority):
+        return False
+    return (
+        _PATH.fullmatch(path) is not None
+        and (query is None or _QUERY.fullmatch(query) is not None)
+        and (fragment is None or _QUERY.fullmatch(fragment) is not None)
+    )
+
+
+def _uri(value: str) -> str:
+    if not is_uri(value):
+        raise PydanticCustomError(
+            "uri_syntax", "Input should be an absolute URI (RFC 3986), such as https://a.example/"
+        )
+    return value
+
+
+absolute_uri = AfterValidator(_uri)
+"""``format: uri``: the string, kept as the client wrote it, must be an absolute URI."""
 
 
 @dataclass(frozen=True, slots=True)

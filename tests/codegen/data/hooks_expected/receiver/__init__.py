@@ -2,13 +2,23 @@
 """The receiving side of the webhooks and callbacks this API sends, for its consumers.
 
 Mirrors the package: ``interfaces`` (one Protocol per tag), ``responses`` (one class per
-documented status) and ``routes``; :func:`build_receiver` serves them at the paths you choose.
+documented status) and ``routes``; :func:`build_receiver` serves them at the paths you choose,
+and :func:`as_paths` gives the document of what it serves (each as an ordinary path operation).
 """
 
 # The receiver's modules import models from here, as the package's own do.
 import specfirst as runtime
 
 from .. import models as models
-from .app import OPERATIONS, Paths, Receivers, build_receiver
+from .app import OPERATIONS, SOURCES, Paths, Receivers, as_paths, build_receiver
 
-__all__ = ["OPERATIONS", "Paths", "Receivers", "build_receiver", "models", "runtime"]
+__all__ = [
+    "OPERATIONS",
+    "SOURCES",
+    "Paths",
+    "Receivers",
+    "as_paths",
+    "build_receiver",
+    "models",
+    "runtime",
+]

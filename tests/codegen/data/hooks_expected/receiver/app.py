@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Generic
@@ -14,6 +15,7 @@ from starlette.middleware import Middleware
 
 import specfirst as rt
 
+from .. import spec
 from ..app import SECURITY_SCHEMES
 from .interfaces.default import DefaultReceiver
 from .routes import default as _default
@@ -26,6 +28,13 @@ OPERATIONS: tuple[rt.Operation, ...] = (*_default.OPERATIONS,)
 EXPECTED_ARGUMENTS: dict[str, tuple[str, ...]] = {
     "post_new_pet": ("shard", "x_signature", "body"),
     "notify_event": ("x_attempt", "body"),
+}
+
+
+# Each one's operation in the sender's document, as a JSON pointer (see `as_paths`).
+SOURCES: dict[str, str] = {
+    "post_new_pet": "/webhooks/newPet/post",
+    "notify_event": "/paths/~1subscriptions/post/callbacks/onEvent/{$request.body#~1callback_url}/post",
 }
 
 
@@ -84,3 +93,10 @@ def build_receiver(
         lifespan=lifespan,
         limits=limits,
     )
+
+
+def as_paths(paths: Paths) -> dict[str, Any]:
+    """The sender's document with the webhooks and callbacks named in ``paths`` as ordinary
+    operations at those paths (see ``runtime.as_paths``): what the receiver serves, for
+    schemathesis or any tool that reads only ``paths``."""
+    return rt.as_paths(json.loads(spec.OPENAPI_JSON), SOURCES, paths)
