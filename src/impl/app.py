@@ -30,6 +30,7 @@ from impl.catalog.handlers import ProductsHandlers
 from impl.catalog.repository import READ_IN_TEAM
 from impl.catalog.service import ProductService
 from impl.context import ContextFactory, ReadAhead, RequestContext
+from impl.events.relay import EventBus, build_relay
 from impl.health.handlers import HealthHandlers
 from impl.http_hygiene import install as install_http_hygiene
 from impl.inventory.handlers import InventoryHandlers
@@ -134,6 +135,9 @@ def create_app(
         )
     accounts = AccountService(settings, throttle=throttle)
     provider = _identity_provider(settings, sessionmaker)
+    # The event log's in-process consumers subscribe here (`EventBus.subscribe`).
+    events = EventBus()
+    relay = build_relay(settings, sessionmaker, events) if settings.outbox_relay_enabled else None
     implementation: Implementation[RequestContext, TokenSubject] = Implementation(
         context=ContextFactory(
             sessionmaker,
@@ -164,13 +168,18 @@ def create_app(
         # Without Redis this process runs the jobs too; with it, it only schedules them.
         jobs = build_runtime(settings, sessionmaker, role="app")
         app.state.jobs = jobs
+        app.state.events, app.state.relay = events, relay
         if tracing is not None:
             tracing.instrument(engine)
         await jobs.start()
+        if relay is not None:
+            relay.start()
         try:
             with frozen_heap() if settings.freeze_heap else nullcontext():
                 yield
         finally:
+            if relay is not None:
+                await relay.stop()
             await jobs.stop()
             if provider is not None:
                 await provider[1].aclose()
