@@ -21,10 +21,12 @@ from typing import NoReturn
 
 import nats
 import pytest
+from nats.js.errors import NotFoundError
 from redis.asyncio import Redis
 from sqlalchemy import make_url, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from impl.events.relay import JetStreamPublisher
 from impl.kit.db import Unit, create_engine, create_sessionmaker
 from impl.kit.migrate import create_migration_engine, downgrade, ensure_database, migrate
 from impl.models import Base
@@ -206,6 +208,33 @@ async def nats_url() -> str:
     down, failed under CI."""
     url = os.environ.get("TEST_NATS_URL", "nats://127.0.0.1:4222")
     return await _reachable(url, "NATS JetStream", _ask_jetstream)
+
+
+@dataclass(frozen=True, slots=True)
+class Stream:
+    url: str
+    name: str
+    prefix: str
+
+    def publisher(self) -> JetStreamPublisher:
+        return JetStreamPublisher(self.url, stream=self.name, subject_prefix=self.prefix)
+
+
+@pytest.fixture
+async def stream(nats_url: str) -> AsyncIterator[Stream]:
+    """A stream and subject prefix of this test's own (the server is shared), deleted after."""
+    token = secrets.token_hex(6)
+    made = Stream(nats_url, f"TEST_EVENTS_{token}", f"test-{token}.events")
+    try:
+        yield made
+    finally:
+        client = await nats.connect(nats_url)
+        try:
+            await client.jetstream().delete_stream(made.name)
+        except NotFoundError:
+            pass
+        finally:
+            await client.close()
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ import uuid
 from typing import Any
 
 import httpx
+import nats
 import orjson
 from cloudevents.core.formats.json import JSONFormat
 from cloudevents.core.v1.event import CloudEvent
@@ -26,6 +27,7 @@ from impl.models import OutboxEvent, StockLevel
 from impl.settings import Settings
 from spectools import events as catalogue
 from tests.api.conftest import sign_up
+from tests.conftest import Stream
 from tests.polling import until
 
 DOCUMENT = catalogue.load()
@@ -263,3 +265,37 @@ async def test_with_the_relay_off_the_log_waits_for_a_cdc_connector(
     rows = await _outbox(sessionmaker)
     assert [row.type for row in rows] == ["team.created", "membership.added"]
     assert all(row.published_at is None for row in rows)
+
+
+async def test_with_nats_the_app_publishes_its_log_and_is_fed_from_the_stream(
+    settings: Settings, sessionmaker: async_sessionmaker[AsyncSession], stream: Stream
+) -> None:
+    app = create_app(
+        settings.model_copy(
+            update={
+                "nats_url": stream.url,
+                "nats_stream": stream.name,
+                "nats_subject_prefix": stream.prefix,
+            }
+        )
+    )
+    fed = []
+
+    async def collect(event: CloudEvent) -> None:
+        fed.append(event.get_id())
+
+    async with app.router.lifespan_context(app):
+        app.state.events.subscribe(collect)
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            auth = await sign_up(client)
+            await _ok(await client.post("/v1/teams", json={"name": "Jet"}, headers=auth), 201)
+            ids = [str(row.id) for row in await _outbox(sessionmaker)]
+            await until(lambda: fed == ids)
+
+    nc = await nats.connect(stream.url)
+    try:
+        info = await nc.jetstream().stream_info(stream.name)
+    finally:
+        await nc.close()
+    assert info.state.messages == 2

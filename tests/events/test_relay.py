@@ -8,24 +8,29 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import secrets
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import nats
 import orjson
 import pytest
 from cloudevents.core.v1.event import CloudEvent
-from nats.js.errors import NotFoundError
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from impl.audit import recorder
-from impl.events.relay import EventBus, JetStreamPublisher, Relay, build_relay
+from impl.events.relay import (
+    EventBus,
+    JetStreamFeed,
+    JetStreamPublisher,
+    Relay,
+    build_feed,
+    build_relay,
+)
 from impl.kit.db import Units
 from impl.models import OutboxEvent, OutboxRelay
 from impl.settings import Settings
+from tests.conftest import Stream
 from tests.factories import create_team
 from tests.polling import until
 
@@ -146,42 +151,20 @@ async def test_an_expired_lease_is_taken_over(
 ) -> None:
     await _teams(sessionmaker, 2)
     bus = EventBus()
-    dead = Relay(sessionmaker, bus, batch_size=1, holder="dead", lease_seconds=0.05)
+    dead = Relay(sessionmaker, bus, batch_size=1, holder="dead", lease_seconds=60)
     assert await dead.run_once() == 1  # then it "dies" holding the lease
     heir = Relay(sessionmaker, bus, holder="heir")
     assert await heir.run_once() == 0
-    await asyncio.sleep(0.1)
+    async with sessionmaker() as session:  # a minute later
+        lease = await session.get(OutboxRelay, "outbox")
+        assert lease is not None
+        assert lease.expires_at is not None
+        lease.expires_at -= timedelta(seconds=61)
+        await session.commit()
     assert await heir.run_once() == 1
 
 
 # --- NATS JetStream ----------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Stream:
-    url: str
-    name: str
-    prefix: str
-
-    def publisher(self) -> JetStreamPublisher:
-        return JetStreamPublisher(self.url, stream=self.name, subject_prefix=self.prefix)
-
-
-@pytest.fixture
-async def stream(nats_url: str) -> AsyncIterator[Stream]:
-    """A stream and subject prefix of this test's own (the server is shared), deleted after."""
-    token = secrets.token_hex(6)
-    made = Stream(nats_url, f"TEST_EVENTS_{token}", f"test-{token}.events")
-    try:
-        yield made
-    finally:
-        client = await nats.connect(nats_url)
-        try:
-            await client.jetstream().delete_stream(made.name)
-        except NotFoundError:
-            pass
-        finally:
-            await client.close()
 
 
 async def _stored(stream: Stream) -> list[tuple[str | None, str, Any]]:
@@ -311,6 +294,31 @@ async def test_the_relay_makes_its_stream_with_a_duplicate_window(
     assert info.config.duplicate_window == 600.0
 
 
+async def test_with_nats_every_instance_is_fed_every_event_from_the_stream(
+    sessionmaker: async_sessionmaker[AsyncSession], stream: Stream
+) -> None:
+    # Two instances' buses: one relays, both are fed.
+    buses, seen = [EventBus(), EventBus()], [_Collector(), _Collector()]
+    feeds = []
+    for bus, collector in zip(buses, seen, strict=True):
+        bus.subscribe(collector)
+        feed = JetStreamFeed(stream.url, bus, stream=stream.name, subject_prefix=stream.prefix)
+        feed.start()
+        feeds.append(feed)
+    relay = Relay(sessionmaker, stream.publisher())
+    try:
+        for feed in feeds:
+            await asyncio.wait_for(feed.subscribed.wait(), 10)
+        ids = await _teams(sessionmaker, 3)
+        assert await relay.drain() == 3
+        await until(lambda: all(len(c.ids) == 3 for c in seen), within=10)
+    finally:
+        await relay.stop()
+        for feed in feeds:
+            await feed.stop()
+    assert [c.ids for c in seen] == [ids, ids]
+
+
 async def test_settings_choose_the_publisher(
     settings: Settings, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
@@ -322,3 +330,5 @@ async def test_settings_choose_the_publisher(
         "STOREFRONT_EVENTS",
         "storefront.events",
     )
+    assert build_feed(settings, EventBus()) is None
+    assert isinstance(build_feed(with_nats, EventBus()), JetStreamFeed)

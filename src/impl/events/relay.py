@@ -34,15 +34,11 @@ import secrets
 import socket
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-import nats
 import orjson
 from cloudevents.core.formats.json import JSONFormat
 from cloudevents.core.v1.event import CloudEvent
-from nats.aio.client import Client as NatsClient
-from nats.js.api import StreamConfig
-from nats.js.errors import NotFoundError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from impl.events import outbox
@@ -50,6 +46,9 @@ from impl.events.repository import OutboxRepository, Pending
 from impl.kit.clock import utcnow
 from impl.kit.db import read_only_sessionmaker, unit_of_work
 from impl.settings import Settings
+
+if TYPE_CHECKING:
+    from nats.aio.client import Client as NatsClient
 
 logger = logging.getLogger("storefront.events")
 
@@ -113,6 +112,38 @@ class EventBus:
         return None
 
 
+async def _connect(url: str, **options: Any) -> NatsClient:
+    import nats  # only with NATS_URL: nothing of it is loaded otherwise
+
+    # A few quick attempts, then the caller fails and backs off (nats-py would otherwise
+    # retry a server 60 times, 2 s apart, before giving up).
+    return await nats.connect(
+        url,
+        connect_timeout=CONNECT_TIMEOUT_SECONDS,
+        max_reconnect_attempts=RECONNECT_ATTEMPTS,
+        reconnect_time_wait=1,
+        **options,
+    )
+
+
+async def ensure_stream(js: Any, stream: str, subject_prefix: str) -> None:
+    """Make the stream (capturing `<subject_prefix>.>`) unless it exists; an existing one is
+    the operator's, used as it is."""
+    from nats.js.api import StreamConfig
+    from nats.js.errors import NotFoundError
+
+    try:
+        await js.stream_info(stream)
+    except NotFoundError:
+        await js.add_stream(
+            StreamConfig(
+                name=stream,
+                subjects=[f"{subject_prefix}.>"],
+                duplicate_window=DUPLICATE_WINDOW_SECONDS,
+            )
+        )
+
+
 class JetStreamPublisher:
     """Publishes to a JetStream stream, made (subjects `<prefix>.>`) if it does not exist."""
 
@@ -127,25 +158,9 @@ class JetStreamPublisher:
         if self._client is not None and self._client.is_closed:
             self._client, self._js = None, None  # it gave up reconnecting: connect anew
         if self._js is None:
-            # A few quick attempts, then the round fails and the relay backs off and comes
-            # back (nats-py would otherwise retry a server 60 times, 2 s apart, first).
-            client = await nats.connect(
-                self._url,
-                connect_timeout=CONNECT_TIMEOUT_SECONDS,
-                max_reconnect_attempts=RECONNECT_ATTEMPTS,
-                reconnect_time_wait=1,
-            )
+            client = await _connect(self._url)
             js = client.jetstream()
-            try:
-                await js.stream_info(self.stream)
-            except NotFoundError:
-                await js.add_stream(
-                    StreamConfig(
-                        name=self.stream,
-                        subjects=[f"{self.subject_prefix}.>"],
-                        duplicate_window=DUPLICATE_WINDOW_SECONDS,
-                    )
-                )
+            await ensure_stream(js, self.stream, self.subject_prefix)
             self._client, self._js = client, js
         return self._js
 
@@ -163,6 +178,75 @@ class JetStreamPublisher:
         client, self._client, self._js = self._client, None, None
         if client is not None:
             await client.drain()
+
+
+class JetStreamFeed:
+    """With NATS, what feeds this instance's `EventBus`: every event of the stream, whichever
+    instance relayed it, from when the app started (an ordered, ephemeral consumer: a
+    consumer that must not miss events while its instance is down uses a durable consumer
+    of its own instead). Reconnects by itself, backing off, while NATS is away."""
+
+    def __init__(self, url: str, bus: EventBus, *, stream: str, subject_prefix: str) -> None:
+        self._url = url
+        self._bus = bus
+        self.stream = stream
+        self.subject_prefix = subject_prefix
+        self._task: asyncio.Task[None] | None = None
+        self.subscribed = asyncio.Event()
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="event-feed")
+
+    async def stop(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def _deliver(self, message: Any) -> None:
+        event = _FORMAT.read(None, message.data)
+        assert isinstance(event, CloudEvent)
+        await self._bus.publish(message.subject.removeprefix(f"{self.subject_prefix}."), event)
+
+    async def _run(self) -> None:
+        failures = 0
+        while True:
+            client = None
+            closed = asyncio.Event()
+            try:
+                from nats.js.api import DeliverPolicy
+
+                client = await _connect(self._url, closed_cb=_setter(closed))
+                js = client.jetstream()
+                await ensure_stream(js, self.stream, self.subject_prefix)
+                await js.subscribe(
+                    f"{self.subject_prefix}.>",
+                    stream=self.stream,
+                    cb=self._deliver,
+                    ordered_consumer=True,
+                    deliver_policy=DeliverPolicy.NEW,
+                )
+                failures = 0
+                self.subscribed.set()
+                await closed.wait()  # it gave up reconnecting: subscribe anew
+            except Exception:
+                failures += 1
+                logger.exception("event feed from NATS failed (%d in a row)", failures)
+            finally:
+                self.subscribed.clear()
+                if client is not None and not client.is_closed:
+                    with contextlib.suppress(Exception):
+                        await client.close()
+            await asyncio.sleep(min(2.0**failures, MAX_BACKOFF_SECONDS))
+
+
+def _setter(event: asyncio.Event) -> Callable[[], Awaitable[None]]:
+    async def set_it() -> None:
+        event.set()
+
+    return set_it
 
 
 class Relay:
@@ -290,6 +374,18 @@ async def _wait(event: asyncio.Event, seconds: float) -> None:
 def _cancelling() -> bool:
     task = asyncio.current_task()
     return task is not None and task.cancelling() > 0
+
+
+def build_feed(settings: Settings, bus: EventBus) -> JetStreamFeed | None:
+    """With `NATS_URL`, the feed of `bus` from the stream; else None (the relay feeds it)."""
+    if not settings.nats_url:
+        return None
+    return JetStreamFeed(
+        settings.nats_url,
+        bus,
+        stream=settings.nats_stream,
+        subject_prefix=settings.nats_subject_prefix,
+    )
 
 
 def build_relay(
