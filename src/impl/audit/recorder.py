@@ -164,6 +164,8 @@ def _collect(session: Session, flush_context: UOWTransaction) -> None:
                     created_at=now,
                 )
             )
+            if not outbox.emits(entity_type):
+                continue
             emitted = outbox.event_for(entity_type, kind, _state(entity), changes)
             if emitted is not None:
                 row = outbox.outbox_row(emitted, actor_id=actor.user_id, now=now)

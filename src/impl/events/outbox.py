@@ -275,6 +275,11 @@ _DERIVE: dict[str, Callable[[str, Mapping[str, Any], Changes], Emitted | None]] 
 }
 
 
+def emits(entity: str) -> bool:
+    """Whether changes of the recorder's `entity` may emit domain events."""
+    return entity in _DERIVE
+
+
 def event_for(entity: str, kind: str, state: Mapping[str, Any], changes: Changes) -> Emitted | None:
     """The event a change emits, if any.
 
