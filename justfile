@@ -70,6 +70,29 @@ lint-spec:
 breaking base="":
     uv run python -m spectools.breaking {{ if base == "" { "" } else { "--base " + quote(base) } }} --spec {{spec}} --markdown-out build/breaking.md
 
+# The event catalogue (asyncapi/events.yaml, AsyncAPI 3.0): validated against the official
+# JSON Schema of @asyncapi/specs (vendored: `just events-schema` refreshes it), rendered to
+# docs/events.md for readers; tests/events checks both and what the code emits.
+
+# Validate asyncapi/events.yaml: the AsyncAPI 3.0.0 schema, JSON Schema data, one message per channel.
+events-check:
+    uv run python -m spectools.events check
+
+# Render asyncapi/events.yaml to docs/events.md (the page the README links to).
+events-doc:
+    uv run python -m spectools.events render --out docs/events.md
+
+# Vendor the official AsyncAPI 3.0.0 JSON Schema from npm (@asyncapi/specs) into asyncapi/vendor/.
+events-schema version="6.11.1":
+    #!/usr/bin/env bash
+    set -euo pipefail
+    mkdir -p build/asyncapi-specs
+    cd build/asyncapi-specs
+    npm pack --silent "@asyncapi/specs@{{version}}" >/dev/null
+    tar xzf "asyncapi-specs-{{version}}.tgz"
+    cp package/schemas/3.0.0.json ../../asyncapi/vendor/asyncapi-3.0.0.json
+    echo "asyncapi/vendor/asyncapi-3.0.0.json: from @asyncapi/specs {{version}} (Apache-2.0)"
+
 # Each tool with its default settings: openapi-typescript (+ openapi-fetch), openapi-python-client,
 # and openapi-generator's typescript-fetch and python (Java 17+), from the served spec
 # (src/generated/spec.py, once check-gen proves it current); then tests/clients proves that output

@@ -14,17 +14,19 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NoReturn
 
+import nats
 import pytest
+from nats.js.errors import NotFoundError
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
 from sqlalchemy import make_url, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from impl.events.relay import JetStreamPublisher
 from impl.kit.db import Unit, create_engine, create_sessionmaker
 from impl.kit.migrate import create_migration_engine, downgrade, ensure_database, migrate
 from impl.models import Base
@@ -159,21 +161,80 @@ def settings(database: Database) -> Settings:
     return Settings(database_url=database.url, freeze_heap=False)
 
 
+async def _reachable(url: str, what: str, probe: Callable[[str], Awaitable[None]]) -> str:
+    """`url`, once `probe(url)` succeeded: else skipped (failed under CI), and remembered."""
+    if url in _unreachable:
+        _give_up(_unreachable[url])
+    try:
+        await probe(url)
+    except Exception as error:
+        _unreachable[url] = f"{what} at {url} is unreachable: {error!r}"
+        _give_up(_unreachable[url])
+    return url
+
+
+async def _ping_redis(url: str) -> None:
+    probe = Redis.from_url(url, socket_connect_timeout=_CONNECT_TIMEOUT_SECONDS)
+    try:
+        await probe.ping()
+    finally:
+        await probe.aclose()
+
+
+async def _ask_jetstream(url: str) -> None:
+    # One attempt: nats-py tries a server `max_reconnect_attempts` times before giving up.
+    client = await nats.connect(
+        url,
+        connect_timeout=_CONNECT_TIMEOUT_SECONDS,
+        allow_reconnect=False,
+        max_reconnect_attempts=1,
+    )
+    try:
+        await client.jetstream().account_info()
+    finally:
+        await client.close()
+
+
 @pytest.fixture
 async def redis_url() -> str:
     """TEST_REDIS_URL (default the local server), checked: skipped if down, failed under CI."""
     url = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-    if url in _unreachable:
-        _give_up(_unreachable[url])
-    probe = Redis.from_url(url, socket_connect_timeout=_CONNECT_TIMEOUT_SECONDS)
+    return await _reachable(url, "Redis", _ping_redis)
+
+
+@pytest.fixture
+async def nats_url() -> str:
+    """TEST_NATS_URL (default the local NATS server, with JetStream), checked: skipped if
+    down, failed under CI."""
+    url = os.environ.get("TEST_NATS_URL", "nats://127.0.0.1:4222")
+    return await _reachable(url, "NATS JetStream", _ask_jetstream)
+
+
+@dataclass(frozen=True, slots=True)
+class Stream:
+    url: str
+    name: str
+    prefix: str
+
+    def publisher(self) -> JetStreamPublisher:
+        return JetStreamPublisher(self.url, stream=self.name, subject_prefix=self.prefix)
+
+
+@pytest.fixture
+async def stream(nats_url: str) -> AsyncIterator[Stream]:
+    """A stream and subject prefix of this test's own (the server is shared), deleted after."""
+    token = secrets.token_hex(6)
+    made = Stream(nats_url, f"TEST_EVENTS_{token}", f"test-{token}.events")
     try:
-        await probe.ping()
-    except RedisError as error:
-        _unreachable[url] = f"Redis at {url} is unreachable: {error!r}"
-        _give_up(_unreachable[url])
+        yield made
     finally:
-        await probe.aclose()
-    return url
+        client = await nats.connect(nats_url)
+        try:
+            await client.jetstream().delete_stream(made.name)
+        except NotFoundError:
+            pass
+        finally:
+            await client.close()
 
 
 @pytest.fixture

@@ -30,6 +30,7 @@ from impl.catalog.handlers import ProductsHandlers
 from impl.catalog.repository import READ_IN_TEAM
 from impl.catalog.service import ProductService
 from impl.context import ContextFactory, ReadAhead, RequestContext
+from impl.events.relay import EventBus, build_feed, build_relay
 from impl.health.handlers import HealthHandlers
 from impl.http_hygiene import install as install_http_hygiene
 from impl.inventory.handlers import InventoryHandlers
@@ -134,6 +135,11 @@ def create_app(
         )
     accounts = AccountService(settings, throttle=throttle)
     provider = _identity_provider(settings, sessionmaker)
+    # The event log's consumers in this process subscribe here (`EventBus.subscribe`): fed by
+    # the relay, or with NATS_URL by the stream (whichever instance relayed the event).
+    events = EventBus()
+    relay = build_relay(settings, sessionmaker, events) if settings.outbox_relay_enabled else None
+    feed = build_feed(settings, events)
     implementation: Implementation[RequestContext, TokenSubject] = Implementation(
         context=ContextFactory(
             sessionmaker,
@@ -164,13 +170,22 @@ def create_app(
         # Without Redis this process runs the jobs too; with it, it only schedules them.
         jobs = build_runtime(settings, sessionmaker, role="app")
         app.state.jobs = jobs
+        app.state.events, app.state.relay = events, relay
         if tracing is not None:
             tracing.instrument(engine)
         await jobs.start()
+        if feed is not None:
+            feed.start()
+        if relay is not None:
+            relay.start()
         try:
             with frozen_heap() if settings.freeze_heap else nullcontext():
                 yield
         finally:
+            if relay is not None:
+                await relay.stop()
+            if feed is not None:
+                await feed.stop()
             await jobs.stop()
             if provider is not None:
                 await provider[1].aclose()

@@ -61,6 +61,16 @@ class Settings(BaseSettings):
     job_retry_delay_seconds: float = Field(default=2.0, gt=0)
     job_claim_idle_seconds: float = Field(default=300.0, gt=0)
     jobs_redis_prefix: str = Field(default="storefront:jobs", min_length=1)
+    # The event log's relay (impl.events.relay): in-process, or to NATS JetStream.
+    nats_url: str | None = None
+    nats_stream: str = Field(default="STOREFRONT_EVENTS", pattern=r"^[A-Za-z0-9_-]+$")
+    nats_subject_prefix: str = Field(
+        default="storefront.events", pattern=r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$"
+    )
+    outbox_relay_enabled: bool = True  # false: a change-data-capture connector publishes it
+    outbox_batch_size: int = Field(default=100, ge=1, le=10_000)
+    outbox_poll_interval_seconds: float = Field(default=1.0, gt=0)
+    outbox_relay_lease_seconds: float = Field(default=15.0, gt=0)
     # Request limits and HTTP headers (impl.http_hygiene; README "Limits and HTTP headers").
     max_body_bytes: int = Field(default=1 << 20, ge=1)
     request_timeout_seconds: float = Field(default=30.0, gt=0)
@@ -139,7 +149,7 @@ class Settings(BaseSettings):
     def _telemetry_unset_when_empty(cls, value: object) -> object:
         return None if value == "" else value
 
-    @field_validator("redis_url", mode="before")
+    @field_validator("redis_url", "nats_url", mode="before")
     @classmethod
     def _empty_redis_is_unset(cls, value: object) -> object:
         # `REDIS_URL=` in a shell or compose file means "no Redis", not an invalid URL.

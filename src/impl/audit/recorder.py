@@ -1,4 +1,6 @@
-"""Every change to an audited row becomes an AuditEvent, in the same transaction.
+"""Every change to an audited row becomes an AuditEvent, in the same transaction, and each
+change of a team's domain (team, membership, product, stock movement, order) its domain
+event too: a row of the outbox (`impl.events.outbox`), written with the audit event.
 
 Recorded from the ORM's flush, not by each service: a new service or field cannot forget to
 audit. What a request changes is attributed to the request's caller and operation (set by
@@ -20,13 +22,16 @@ from sqlalchemy import event, inspect
 from sqlalchemy.orm import Session, UOWTransaction
 
 from impl.audit.repository import AuditWriter
+from impl.events import outbox
+from impl.events.repository import OutboxWriter
 from impl.kit.clock import utcnow
-from impl.kit.db import Unit
+from impl.kit.db import UNIT, Unit
 from impl.kit.ids import new_id
 from impl.models import (
     AuditEvent,
     Membership,
     Order,
+    OutboxEvent,
     Product,
     StockMovement,
     Team,
@@ -60,6 +65,8 @@ REDACTED = frozenset({"password_hash"})
 # Bookkeeping that changes with every write and says nothing on its own.
 IGNORED = frozenset({"version", "updated_at", "created_at"})
 _PENDING = "audit_pending"
+_OUTBOX = "audit_outbox_pending"
+_WAKES = "audit_wakes_relays"
 
 
 def set_actor(actor: Actor) -> contextvars.Token[Actor | None]:
@@ -124,9 +131,14 @@ def _changes(entity: Any, kind: str) -> dict[str, Any]:
     return found
 
 
+def _state(entity: Any) -> dict[str, Any]:
+    return {a.key: getattr(entity, a.key) for a in inspect(entity).mapper.column_attrs}
+
+
 def _collect(session: Session, flush_context: UOWTransaction) -> None:
     actor = _actor.get() or SYSTEM
     events = session.info.setdefault(_PENDING, [])
+    now = utcnow()
     for kind, entities in (
         ("created", session.new),
         ("updated", session.dirty),
@@ -149,16 +161,32 @@ def _collect(session: Session, flush_context: UOWTransaction) -> None:
                     change=kind,
                     changes=changes,
                     request_id=actor.request_id,
-                    created_at=utcnow(),
+                    created_at=now,
                 )
             )
+            if not outbox.emits(entity_type):
+                continue
+            emitted = outbox.event_for(entity_type, kind, _state(entity), changes)
+            if emitted is not None:
+                row = outbox.outbox_row(emitted, actor_id=actor.user_id, now=now)
+                events.append(OutboxEvent(**row))
 
 
 def _queue(session: Session, flush_context: UOWTransaction) -> None:
     # Events are collected while the flush's history is still there, and queued after it:
     # the commit (or the next flush) writes them.
-    events: list[AuditEvent] = session.info.pop(_PENDING, [])
+    events: list[AuditEvent | OutboxEvent] = session.info.pop(_PENDING, [])
     session.add_all(events)
+    unit = session.info.get(UNIT)
+    if isinstance(unit, Unit) and any(isinstance(e, OutboxEvent) for e in events):
+        wake_relays(unit)
+
+
+def wake_relays(unit: Unit) -> None:
+    """Once `unit` commits, wake this process's outbox relays (once per unit)."""
+    if not unit.info.get(_WAKES):
+        unit.info[_WAKES] = True
+        unit.after_commit(outbox.written)
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,14 +234,41 @@ def created_event(entity_type: type[Any], row: Mapping[str, Any]) -> dict[str, A
     }
 
 
-def queue(unit: Unit, events: Sequence[Mapping[str, Any]]) -> None:
-    """Write events made by `created_event` when the unit commits, all in one round trip
-    (as the ORM writes the events of its flushes with the commit)."""
+def created_outbox(
+    entity_type: type[Any], row: Mapping[str, Any], *, event_id: uuid.UUID | None = None
+) -> dict[str, Any] | None:
+    """The outbox row of the domain event of a row of `entity_type` inserted without the
+    ORM (every column's value in `row`; a created order's `lines` too), if it has one, as
+    the flush listener would have made it, attributed to the current actor."""
+    emitted = outbox.event_for(_shape(entity_type).entity_type, "created", row, {})
+    if emitted is None:
+        return None
+    actor = _actor.get() or SYSTEM
+    return outbox.outbox_row(emitted, actor_id=actor.user_id, now=utcnow(), event_id=event_id)
+
+
+def queue(
+    unit: Unit,
+    events: Sequence[Mapping[str, Any]],
+    outbox_rows: Sequence[Mapping[str, Any] | None] = (),
+) -> None:
+    """Write events made by `created_event`, and outbox rows made by `created_outbox`, when
+    the unit commits, all in one round trip each (as the ORM writes the events of its
+    flushes with the commit)."""
     pending: list[Mapping[str, Any]] | None = unit.info.get(_PENDING)
     if pending is None:
         pending = unit.info[_PENDING] = []
         unit.before_commit(lambda: AuditWriter(unit).insert(pending))
     pending.extend(events)
+    rows = [row for row in outbox_rows if row is not None]
+    if not rows:
+        return
+    queued: list[Mapping[str, Any]] | None = unit.info.get(_OUTBOX)
+    if queued is None:
+        queued = unit.info[_OUTBOX] = []
+        unit.before_commit(lambda: OutboxWriter(unit).insert(queued))
+    queued.extend(rows)
+    wake_relays(unit)
 
 
 def install() -> None:

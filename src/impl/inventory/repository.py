@@ -93,10 +93,15 @@ class Ledger:
         return None
 
     async def record(self, movements: Sequence[MovementRecord]) -> None:
-        """Insert the ledger rows, and their audit events as the ORM would record them."""
+        """Insert the ledger rows, and their audit and domain events as the ORM would record
+        them."""
         rows = [movement_row(movement) for movement in movements]
         await _RECORD.execute_many(self.unit, rows)
-        recorder.queue(self.unit, [recorder.created_event(StockMovement, row) for row in rows])
+        recorder.queue(
+            self.unit,
+            [recorder.created_event(StockMovement, row) for row in rows],
+            [recorder.created_outbox(StockMovement, row) for row in rows],
+        )
 
 
 class StockRepository:

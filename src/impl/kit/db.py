@@ -35,6 +35,8 @@ logger = logging.getLogger(__name__)
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 # Execution option and session info key marking a read-only unit of work.
 READ_ONLY = "storefront_read_only"
+# Session info key of the unit of work a unit's session belongs to (for ORM event listeners).
+UNIT = "storefront_unit"
 
 
 def create_engine(settings: Settings) -> AsyncEngine:
@@ -195,6 +197,7 @@ class Unit:
     # Per-unit state of the code that uses it (the audit recorder keeps its queue here).
     info: dict[str, Any] = field(default_factory=dict)
     _before_commit: list[Callable[[], Awaitable[None]]] | None = field(default_factory=list)
+    _after_commit: list[Callable[[], None]] = field(default_factory=list)
     # A statement ran alone as the unit's only write (`impl.kit.query.Query`): no other may.
     _sealed: bool = False
 
@@ -244,7 +247,8 @@ class Unit:
         if self._session is None:
             if self._sealed:
                 self.check_writable()
-            info = {READ_ONLY: True} if self.read_only else {}
+            info: dict[str, Any] = {READ_ONLY: True} if self.read_only else {}
+            info[UNIT] = self
             if self._connection is None and self._raw is not None and not self.read_only:
                 self._attach()
             if self._connection is not None:
@@ -298,6 +302,11 @@ class Unit:
         self.check_writable()
         self._before_commit.append(action)
 
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """Call `callback` once the unit has committed (not if it rolls back, nor for a unit
+        joined to a session, which does not commit)."""
+        self._after_commit.append(callback)
+
     async def autoflush(self) -> None:
         """Flush the session's pending changes, as the ORM does before its own queries, so
         a statement run on the connection sees them."""
@@ -334,6 +343,8 @@ class Unit:
         elif self._connection is not None:  # attached (`_attach`)
             await self._connection.commit()
         await self._end_driver_transaction(commit=True)
+        for callback in self._after_commit:
+            callback()
 
     async def _rollback(self) -> None:
         if self._session is not None:

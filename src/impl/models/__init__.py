@@ -4,6 +4,7 @@ from impl.models.audit import AuditEvent
 from impl.models.base import Base, UTCDateTime
 from impl.models.inventory import StockLevel, StockMovement, StockReason
 from impl.models.order import IdempotencyKey, Order, OrderLine, OrderStatus
+from impl.models.outbox import OutboxEvent, OutboxRelay
 from impl.models.product import Product, ProductStatus, ProductTag
 from impl.models.team import Membership, Role, Team
 from impl.models.user import ExternalIdentity, RefreshToken, SignIn, Theme, User, UserPreferences
@@ -17,6 +18,8 @@ __all__ = [
     "Order",
     "OrderLine",
     "OrderStatus",
+    "OutboxEvent",
+    "OutboxRelay",
     "Product",
     "ProductStatus",
     "ProductTag",

@@ -43,6 +43,7 @@ from impl.models import (
     IdempotencyKey,
     Order,
     OrderLine,
+    OutboxEvent,
     Product,
     StockLevel,
     StockMovement,
@@ -105,7 +106,9 @@ _INSERT_LINES = Query(insert(OrderLine))
 _orders, _lines = cast(Table, Order.__table__), cast(Table, OrderLine.__table__)
 _movements, _events = cast(Table, StockMovement.__table__), cast(Table, AuditEvent.__table__)
 _levels = cast(Table, StockLevel.__table__)
+_outbox = cast(Table, OutboxEvent.__table__)
 _AFTER = frozenset({"on_hand_after"})
+_NUMBERED = frozenset({"sequence"})  # the outbox's column the database fills
 # For the SQL types of the JSON records (its constructor is untyped in SQLAlchemy).
 _PG = PGDialect()  # type: ignore[no-untyped-call]
 # An audit event's extra field: the product of the ledger row it records (NULL otherwise).
@@ -115,6 +118,12 @@ _CHANGES = (
     "CASE WHEN a.product IS NULL THEN a.changes ELSE "
     "jsonb_set(a.changes::jsonb, '{on_hand_after,after}', "
     # NULL for a product without a level: the ledger row's NOT NULL is what stops it.
+    "coalesce(to_jsonb(l.on_hand), 'null'::jsonb))::json END"
+)
+# And so does its domain event's data.
+_PAYLOAD = (
+    "CASE WHEN e.product IS NULL THEN e.payload ELSE "
+    "jsonb_set(e.payload::jsonb, '{data,on_hand_after}', "
     "coalesce(to_jsonb(l.on_hand), 'null'::jsonb))::json END"
 )
 
@@ -175,8 +184,16 @@ def _json_rows(
     return orjson.dumps(picked, default=_json_value).decode()
 
 
-def _select_list(table: Table, alias: str, replaced: Mapping[str, str]) -> str:
-    return ", ".join(replaced.get(c.name, f"{alias}.{c.name}") for c in table.c)
+def _columns(table: Table, without: frozenset[str] = frozenset()) -> str:
+    return ", ".join(c.name for c in table.c if c.name not in without)
+
+
+def _select_list(
+    table: Table, alias: str, replaced: Mapping[str, str], without: frozenset[str] = frozenset()
+) -> str:
+    return ", ".join(
+        replaced.get(c.name, f"{alias}.{c.name}") for c in table.c if c.name not in without
+    )
 
 
 # PostgreSQL only: a whole order in one statement, atomic by itself, so it runs without a
@@ -185,11 +202,12 @@ def _select_list(table: Table, alias: str, replaced: Mapping[str, str]) -> str:
 # it; then nothing else happens and the statement answers false); lock the lines' stock
 # levels in product id order (two orders sharing products cannot deadlock) and apply the
 # movements; insert the order, its lines, the ledger rows with the levels they left and
-# the audit events of the order and the ledger rows, the latter's `on_hand_after` filled in
-# from the levels. A level that would go below zero breaks its CHECK constraint, a product
-# without a level leaves `on_hand_after` NULL: either aborts the statement, and nothing is
-# written, key included. Foreign keys are checked at its end. SQLite has no data-modifying
-# CTEs: `OrderService` claims, reserves and places in one statement per table there.
+# the audit and domain events (outbox rows) of the order and the ledger rows, the latter's
+# `on_hand_after` filled in from the levels. A level that would go below zero breaks its
+# CHECK constraint, a product without a level leaves `on_hand_after` NULL: either aborts
+# the statement, and nothing is written, key included. Foreign keys are checked at its
+# end. SQLite has no data-modifying CTEs: `OrderService` claims, reserves and places in one
+# statement per table there.
 # The rows travel as JSON (`_records`); the levels to move as two arrays.
 # Every run of the statement has the same plan (PostgreSQL's generic plan, see `equals_any`):
 # no estimate depends on a parameter's value. The ids to lock are read behind
@@ -224,10 +242,15 @@ _PLACE = Query(
         f"SELECT {_select_list(_events, 'a', {'changes': _CHANGES})} "
         f"FROM {_records(_events, 'a', extra=(_PRODUCT,))} "
         "LEFT JOIN levels AS l ON l.product_id = a.product "
+        "WHERE EXISTS (SELECT FROM claimed)), "
+        f"outboxed AS (INSERT INTO outbox_events ({_columns(_outbox, _NUMBERED)}) "
+        f"SELECT {_select_list(_outbox, 'e', {'payload': _PAYLOAD}, _NUMBERED)} "
+        f"FROM {_records(_outbox, 'e', without=_NUMBERED, extra=(_PRODUCT,))} "
+        "LEFT JOIN levels AS l ON l.product_id = e.product "
         "WHERE EXISTS (SELECT FROM claimed)) "
         "SELECT EXISTS (SELECT FROM claimed)"
     ).bindparams(
-        *(bindparam(alias, type_=Text()) for alias in ("o", "l", "m", "a")),
+        *(bindparam(alias, type_=Text()) for alias in ("o", "l", "m", "a", "e")),
         bindparam("product_ids", type_=ARRAY(_levels.c.product_id.type)),
         bindparam("deltas", type_=ARRAY(_movements.c.delta.type)),
         *(bindparam(f"k_{c.name}", type_=c.type) for c in _keys.c),
@@ -274,7 +297,11 @@ class OrderWriter:
         (claimed by this request) with `response`, in the unit's transaction."""
         await _INSERT_ORDER.rows(self.unit, order)
         await _INSERT_LINES.execute_many(self.unit, lines)
-        recorder.queue(self.unit, [recorder.created_event(Order, order)])
+        recorder.queue(
+            self.unit,
+            [recorder.created_event(Order, order)],
+            [recorder.created_outbox(Order, {**order, "lines": lines})],
+        )
         await Ledger(self.unit).record(movements)
         await IdempotencyRepository(self.unit).complete(
             key, resource_id=order["id"], response=response
@@ -306,6 +333,13 @@ class OrderWriter:
                 for m in movements
             ),
         ]
+        domain = [
+            _domain_event(Order, {**order, "lines": lines}, product=None),
+            *(
+                _domain_event(StockMovement, {**m, "on_hand_after": None}, product=m["product_id"])
+                for m in movements
+            ),
+        ]
         try:
             row = await _PLACE.one_or_none(
                 self.unit,
@@ -314,6 +348,7 @@ class OrderWriter:
                     "l": _json_rows(_lines, lines),
                     "m": _json_rows(_movements, movements, without=_AFTER),
                     "a": _json_rows(_events, events, extra=(_PRODUCT,)),
+                    "e": _json_rows(_outbox, domain, without=_NUMBERED, extra=(_PRODUCT,)),
                     "product_ids": [m["product_id"] for m in movements],
                     "deltas": [m["delta"] for m in movements],
                     **{f"k_{name}": value for name, value in key.items()},
@@ -331,7 +366,19 @@ class OrderWriter:
                 raise OutOfStockError from error
             raise
         assert row is not None
+        if row[0]:
+            recorder.wake_relays(self.unit)
         return bool(row[0])
+
+
+def _domain_event(
+    entity_type: type[Any], row: Mapping[str, Any], *, product: uuid.UUID | None
+) -> dict[str, Any]:
+    """The outbox row of a created order or ledger row, with the product whose level fills
+    in its `on_hand_after` (`_PAYLOAD`)."""
+    event = recorder.created_outbox(entity_type, row)
+    assert event is not None  # orders and ledger rows always have one
+    return {**event, "product": product}
 
 
 class OutOfStockError(Exception):
