@@ -34,7 +34,7 @@ from impl.health.handlers import HealthHandlers
 from impl.http_hygiene import install as install_http_hygiene
 from impl.inventory.handlers import InventoryHandlers
 from impl.inventory.service import InventoryService
-from impl.jobs.runtime import build_runtime
+from impl.jobs.runtime import JobRuntime
 from impl.kit.db import create_engine, create_sessionmaker
 from impl.kit.heap import frozen_heap
 from impl.observability.metrics import Exposition, Metrics, process_exited
@@ -134,6 +134,8 @@ def create_app(
         )
     accounts = AccountService(settings, throttle=throttle)
     provider = _identity_provider(settings, sessionmaker)
+    # Without Redis this process runs the jobs too; with it, it only schedules them.
+    jobs = JobRuntime(settings, sessionmaker, role="app")
     implementation: Implementation[RequestContext, TokenSubject] = Implementation(
         context=ContextFactory(
             sessionmaker,
@@ -161,8 +163,6 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        # Without Redis this process runs the jobs too; with it, it only schedules them.
-        jobs = build_runtime(settings, sessionmaker, role="app")
         app.state.jobs = jobs
         if tracing is not None:
             tracing.instrument(engine)

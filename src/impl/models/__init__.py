@@ -3,6 +3,7 @@
 from impl.models.audit import AuditEvent
 from impl.models.base import Base, UTCDateTime
 from impl.models.inventory import StockLevel, StockMovement, StockReason
+from impl.models.job import DeadLetter
 from impl.models.order import IdempotencyKey, Order, OrderLine, OrderStatus
 from impl.models.product import Product, ProductStatus, ProductTag
 from impl.models.team import Membership, Role, Team
@@ -11,6 +12,7 @@ from impl.models.user import ExternalIdentity, RefreshToken, SignIn, Theme, User
 __all__ = [
     "AuditEvent",
     "Base",
+    "DeadLetter",
     "ExternalIdentity",
     "IdempotencyKey",
     "Membership",
