@@ -16,7 +16,7 @@ from generated.spec import OPENAPI_JSON
 from impl.accounts.handlers import AuthHandlers, UsersHandlers
 from impl.accounts.service import AccountService
 from impl.admin.handlers import AdminHandlers
-from impl.admin.service import AdminService
+from impl.admin.service import AdminService, DeadLetterService
 from impl.audit import recorder
 from impl.audit.handlers import AuditHandlers
 from impl.audit.service import AuditService
@@ -152,7 +152,7 @@ def create_app(
         ),
         users=UsersHandlers(accounts),
         auth=AuthHandlers(accounts),
-        admin=AdminHandlers(AdminService(settings)),
+        admin=AdminHandlers(AdminService(settings), DeadLetterService(settings, jobs)),
         teams=TeamsHandlers(TeamService(settings)),
         members=MembersHandlers(MembershipService(settings)),
         products=ProductsHandlers(ProductService(settings)),
