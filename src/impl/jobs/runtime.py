@@ -13,6 +13,7 @@ import contextlib
 import json
 import logging
 from collections.abc import Coroutine, Mapping, Sequence
+from contextvars import Context
 from datetime import timedelta
 from typing import Any, Literal
 
@@ -134,7 +135,9 @@ class JobRuntime:
         kicker: AsyncKicker[Any, Any] = AsyncKicker(task, self.broker, {})
         if job_id is not None:
             kicker = kicker.with_task_id(job_id)
-        sent = await kicker.kiq(*args, **kwargs)
+        # In a context of its own: an in-process job runs in a task that would copy the
+        # caller's (a request's id, audit actor and log fields), which a worker never sees.
+        sent = await asyncio.create_task(kicker.kiq(*args, **kwargs), context=Context())
         return sent.task_id
 
     def enqueue(
@@ -205,13 +208,15 @@ class JobRuntime:
         )
 
     async def _work(self) -> None:
-        receiver = Receiver(
-            self.broker,
-            run_startup=False,
-            max_async_tasks=self.settings.job_concurrency,
-            ack_type=AcknowledgeType.WHEN_SAVED,
-        )
         while not self._finish.is_set():
+            receiver = Receiver(
+                self.broker,
+                run_startup=False,
+                max_async_tasks=self.settings.job_concurrency,
+                # Acknowledged once the job's retry or dead letter is filed, not before.
+                ack_type=AcknowledgeType.WHEN_SAVED,
+                wait_tasks_timeout=self.settings.shutdown_grace_seconds,
+            )
             try:
                 await self._startup()
                 # Returns once `_finish` is set and the jobs in hand have finished.

@@ -6,6 +6,7 @@ import asyncio
 import logging
 
 import pytest
+import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from impl.jobs.runtime import UnknownJobError
@@ -99,3 +100,26 @@ async def test_stop_lets_the_jobs_in_hand_finish(
     await started.wait()
     await runtime.stop(grace=5)
     assert finished == ["slow"]
+
+
+async def test_a_job_does_not_inherit_the_context_of_whoever_enqueued_it(
+    job_settings: Settings, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    from impl.jobs.runtime import JobRuntime
+
+    seen: list[dict[str, object]] = []
+
+    async def look() -> None:
+        seen.append(structlog.contextvars.get_contextvars())
+
+    runtime = JobRuntime(job_settings, sessionmaker, role="app")
+    runtime.broker.register_task(look, task_name="look")
+    await runtime.start()
+    try:
+        # As a request's log fields would be: a worker process would never see them.
+        with structlog.contextvars.bound_contextvars(request_id="req-1"):
+            job_id = await runtime.kick("look")
+        await until(lambda: seen)
+    finally:
+        await runtime.stop()
+    assert seen == [{"job": "look", "job_id": job_id}]
