@@ -261,6 +261,7 @@ class JobRuntime:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks = []
+        await self.scheduler.abandon()
         if not self.consume:
             await self._wait_in_process(grace)
         await self.broker.shutdown()

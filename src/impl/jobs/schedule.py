@@ -23,7 +23,7 @@ import logging
 import time
 from collections.abc import Callable
 from datetime import timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 from redis.asyncio import Redis
 from taskiq import ScheduledTask, ScheduleSource, TaskiqScheduler
@@ -112,8 +112,26 @@ class SingleScheduler(TaskiqScheduler):
         self.lock = lock
         self.retry_after = retry_after
         self.clock = clock
+        # The sends in flight: taskiq's loop starts each as a task of its own and forgets it.
+        self._sending: set[asyncio.Task[Any]] = set()
 
     async def on_ready(self, source: ScheduleSource, task: ScheduledTask) -> None:
+        current = asyncio.current_task()
+        assert current is not None
+        self._sending.add(current)
+        try:
+            await self._send_within_tick(source, task)
+        finally:
+            self._sending.discard(current)
+
+    async def abandon(self) -> None:
+        """Cancel the sends in flight (the loop has stopped; those retrying would go on)."""
+        sending, self._sending = set(self._sending), set()
+        for send in sending:
+            send.cancel()
+        await asyncio.gather(*sending, return_exceptions=True)
+
+    async def _send_within_tick(self, source: ScheduleSource, task: ScheduledTask) -> None:
         key, ttl = tick_key(task, self.clock())
         while True:
             try:

@@ -40,7 +40,7 @@ def run_workers(settings: Settings, processes: int) -> int:
             "enqueue",
             _safe_url(settings.database_url),
         )
-        status = asyncio.run(work(settings))
+        status = _run(settings)
         logger.info("worker: stopped")
         return status
     logger.info(
@@ -68,7 +68,28 @@ def _child(args: WorkerArgs) -> None:
 
     settings = Settings()
     configure_logging(settings.log_level, settings.log_format)
-    raise SystemExit(asyncio.run(work(settings)))
+    raise SystemExit(_run(settings))
+
+
+# SIGTERM or SIGINT before the event loop handles them (a process still starting), kept for it.
+_stop_requested = False
+
+
+def _request_stop(_signum: int, _frame: object) -> None:
+    global _stop_requested
+    _stop_requested = True
+
+
+def _run(settings: Settings) -> int:
+    """`work` in a new event loop; a stop signal is never a KeyboardInterrupt traceback, also
+    while the process starts or winds down (the manager's SIGINT, a terminal's Ctrl-C)."""
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, _request_stop)
+    try:
+        return asyncio.run(work(settings))
+    finally:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, signal.SIG_IGN)  # stopping already
 
 
 async def work(settings: Settings) -> int:
@@ -85,6 +106,8 @@ async def work(settings: Settings) -> int:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
+    if _stop_requested:
+        stop.set()
     await jobs.start()
     try:
         if await jobs.run_until(stop):

@@ -178,3 +178,20 @@ async def test_an_unreachable_lock_is_tried_again_within_the_tick(
 
 def _warnings(caplog: pytest.LogCaptureFixture) -> int:
     return sum("enqueueing tick failed" in r.getMessage() for r in caplog.records)
+
+
+async def test_stopping_cancels_the_sends_still_trying(
+    runtimes: MakeRuntime, job_settings: Settings
+) -> None:
+    app = await runtimes(job_settings, tick_every=1)
+    unreachable = RedisScheduleLock(f"redis://127.0.0.1:{_closed_port()}/0", prefix="x")
+    app.scheduler.lock, app.scheduler.retry_after = unreachable, 0.05
+
+    def sending() -> set[str]:
+        # taskiq's scheduler loop names each send task after its schedule.
+        return {t.get_name() for t in asyncio.all_tasks() if t.get_name() == "schedule_tick"}
+
+    await until(sending)
+    await app.stop(grace=5)
+    assert sending() == set()
+    await unreachable.close()
