@@ -37,12 +37,13 @@ seed teams="3" products="25" orders="30":
 create-admin email username:
     uv run python -m impl create-admin --email {{quote(email)}} --username {{quote(username)}}
 
-# With REDIS_URL, one of any number of workers sharing the Redis Streams queue; without it, a
-# standalone in-process queue and scheduler on DATABASE_URL.
+# taskiq: with REDIS_URL, PROCESSES worker processes sharing the Redis Streams queue (taskiq's
+# process manager starts again any that dies); without it, one standalone in-process broker
+# and scheduler on DATABASE_URL.
 
-# Run background jobs (housekeeping) until stopped: on the Redis Streams queue with REDIS_URL, else in-process.
-worker:
-    uv run python -m impl worker
+# Run background jobs (housekeeping) until stopped: PROCESSES workers on Redis Streams with REDIS_URL, else one in-process.
+worker processes="1":
+    uv run python -m impl worker --processes {{processes}}
 
 # Regenerate src/generated from the OpenAPI document (rewrites only files that change).
 gen:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import functools
 import itertools
+import uuid
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -14,6 +16,7 @@ from impl.auth.principal import Principal, TokenSubject
 from impl.kit.clock import utcnow
 from impl.kit.ids import new_id
 from impl.models import (
+    DeadLetter,
     IdempotencyKey,
     Membership,
     Product,
@@ -177,3 +180,29 @@ async def create_refresh_token(
     session.add(token)
     await session.flush()
     return token
+
+
+async def create_dead_letter(
+    session: AsyncSession,
+    *,
+    task: str = "housekeeping",
+    kwargs: dict[str, Any] | None = None,
+    failed_at: datetime | None = None,
+    retried: bool = False,
+) -> DeadLetter:
+    """A job that failed every attempt, as a worker files it (`impl.jobs.dead_letters`)."""
+    failed_at = failed_at or utcnow()
+    row = DeadLetter(
+        job_id=uuid.uuid4().hex,
+        task=task,
+        args=[],
+        kwargs=kwargs or {},
+        attempts=5,
+        error="RuntimeError: always fails",
+        failed_at=failed_at,
+        retried_at=failed_at if retried else None,
+        retry_job_id=uuid.uuid4().hex if retried else None,
+    )
+    session.add(row)
+    await session.flush()
+    return row

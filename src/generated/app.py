@@ -81,6 +81,8 @@ EXPECTED_ARGUMENTS: dict[str, tuple[str, ...]] = {
     "logout": ("body",),
     "list_users": ("is_active", "limit", "cursor"),
     "deactivate_user": ("user_id",),
+    "list_dead_letters": ("retried", "limit", "cursor"),
+    "retry_dead_letter": ("dead_letter_id",),
     "list_teams": ("limit", "cursor"),
     "create_team": ("body",),
     "get_team": ("team_id",),

@@ -232,6 +232,73 @@ class UserAccountPage(BaseModel):
     """
 
 
+class DeadLetter(BaseModel):
+    """
+    A background job that failed on every attempt it was allowed (retried
+    with exponential backoff in between), kept for platform admins to inspect
+    and retry.
+
+    """
+
+    id: Annotated[UUID, Field(examples=["0192f4b2-6a7b-7c8d-9e0f-1a2b3c4d5e6f"])]
+    """
+    The dead letter's identifier (UUIDv7).
+    """
+    job_id: Annotated[str, Field(examples=["5f0c1e8a9b2d4c6e8f0a1b2c3d4e5f60"], max_length=64)]
+    """
+    The job's id on the queue, the same on each of its attempts.
+    """
+    task: Annotated[str, Field(examples=["housekeeping"], max_length=128)]
+    """
+    The job's task (what it runs), such as `housekeeping`.
+    """
+    args: Annotated[list[Any], Field(examples=[[]])]
+    """
+    The job's positional arguments.
+    """
+    keyword_args: Annotated[dict[str, Any], Field(examples=[{}])]
+    """
+    The job's keyword arguments.
+    """
+    attempts: Annotated[int, Field(examples=[5], ge=1)]
+    """
+    How many times the job ran (and failed).
+    """
+    error: Annotated[str, Field(examples=["OperationalError: database is locked"])]
+    """
+    The last attempt's error, one line (its traceback is in the worker's log).
+    """
+    failed_at: Annotated[AwareDatetime, Field(examples=["2024-11-20T16:00:00Z"])]
+    """
+    When the last attempt failed (RFC 3339, UTC).
+    """
+    retried_at: Annotated[AwareDatetime | None, Field(examples=[None])]
+    """
+    When an admin retried it; `null` until then.
+    """
+    retry_job_id: Annotated[str | None, Field(examples=[None], max_length=64)]
+    """
+    The id of the job the retry enqueued; `null` until retried.
+    """
+
+
+class DeadLetterPage(BaseModel):
+    """
+    One page of dead letters, newest first.
+    """
+
+    items: list[DeadLetter]
+    """
+    The dead letters on this page, at most `limit` of them.
+    """
+    next_cursor: Annotated[str | None, Field(examples=["eyJrIjoiMDE5MmY0YjIifQ.Qm3x"])]
+    """
+    Pass as `cursor` to fetch the next page; `null` on the last page.
+    Opaque: do not parse or construct it.
+
+    """
+
+
 class Theme(StrEnum):
     """
     - `system`: follow the device's setting.

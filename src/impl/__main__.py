@@ -6,7 +6,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import signal
 from typing import TYPE_CHECKING
 
 from impl.settings import Settings
@@ -89,50 +88,6 @@ def _demo_login(demo: DemoAccount | None, base_url: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-async def _work(settings: Settings) -> int:
-    from impl.audit import recorder
-    from impl.jobs.runtime import build_runtime
-    from impl.kit.db import create_engine, create_sessionmaker
-    from impl.observability.metrics import process_exited
-
-    recorder.install()
-    engine = create_engine(settings)
-    jobs = build_runtime(settings, create_sessionmaker(engine), role="worker")
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
-    if settings.redis_url:
-        logger.info(
-            "worker: running jobs from Redis stream %s:stream (REDIS_URL %s) against %s",
-            settings.jobs_redis_prefix,
-            _safe_url(settings.redis_url),
-            _safe_url(settings.database_url),
-        )
-    else:
-        logger.info(
-            "worker: REDIS_URL is unset, so this is a standalone in-process queue and "
-            "scheduler against %s; it runs its own periodic jobs, not jobs other processes "
-            "enqueue",
-            _safe_url(settings.database_url),
-        )
-    await jobs.start()
-    try:
-        if await jobs.run_until(stop):
-            logger.info("worker: stopping (the job in hand is finished first)")
-            status = 0
-        else:
-            # A bug, logged with its traceback: exit so the process manager restarts us.
-            logger.error("worker: a job task ended unexpectedly; exiting")
-            status = 1
-    finally:
-        await jobs.stop()
-        await engine.dispose()
-        process_exited(settings.prometheus_multiproc_dir)
-    logger.info("worker: stopped")
-    return status
-
-
 async def _create_admin(settings: Settings, email: str, username: str) -> int:
     import getpass
     import os
@@ -196,6 +151,13 @@ def main(argv: list[str] | None = None) -> None:
     )
     admin.add_argument("--email", help="the admin's email (an existing account is promoted)")
     admin.add_argument("--username", help="the new account's username")
+    worker = parser.add_argument_group("worker: background jobs")
+    worker.add_argument(
+        "--processes",
+        type=int,
+        default=1,
+        help="worker processes (default 1; more than one needs REDIS_URL)",
+    )
     fake = parser.add_argument_group("seed: fake data (Faker, deterministic) besides the demo")
     fake.add_argument("--teams", type=int, default=0, help="teams to add (default 0)")
     fake.add_argument("--products", type=int, default=20, help="products per team")
@@ -229,7 +191,9 @@ def main(argv: list[str] | None = None) -> None:
             parser.error("create-admin needs --email and --username")
         raise SystemExit(asyncio.run(_create_admin(settings, args.email, args.username)))
     elif args.command == "worker":
-        raise SystemExit(asyncio.run(_work(settings)))
+        from impl.jobs.worker import run_workers
+
+        raise SystemExit(run_workers(settings, args.processes))
     elif args.command == "serve-prod":
         asyncio.run(_migrate(settings))
         _serve_workers(settings)

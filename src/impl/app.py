@@ -16,7 +16,7 @@ from generated.spec import OPENAPI_JSON
 from impl.accounts.handlers import AuthHandlers, UsersHandlers
 from impl.accounts.service import AccountService
 from impl.admin.handlers import AdminHandlers
-from impl.admin.service import AdminService
+from impl.admin.service import AdminService, DeadLetterService
 from impl.audit import recorder
 from impl.audit.handlers import AuditHandlers
 from impl.audit.service import AuditService
@@ -35,7 +35,7 @@ from impl.health.handlers import HealthHandlers
 from impl.http_hygiene import install as install_http_hygiene
 from impl.inventory.handlers import InventoryHandlers
 from impl.inventory.service import InventoryService
-from impl.jobs.runtime import build_runtime
+from impl.jobs.runtime import JobRuntime
 from impl.kit.db import create_engine, create_sessionmaker
 from impl.kit.heap import frozen_heap
 from impl.observability.metrics import Exposition, Metrics, process_exited
@@ -140,6 +140,8 @@ def create_app(
     events = EventBus()
     relay = build_relay(settings, sessionmaker, events) if settings.outbox_relay_enabled else None
     feed = build_feed(settings, events)
+    # Without Redis this process runs the jobs too; with it, it only schedules them.
+    jobs = JobRuntime(settings, sessionmaker, role="app")
     implementation: Implementation[RequestContext, TokenSubject] = Implementation(
         context=ContextFactory(
             sessionmaker,
@@ -156,7 +158,7 @@ def create_app(
         ),
         users=UsersHandlers(accounts),
         auth=AuthHandlers(accounts),
-        admin=AdminHandlers(AdminService(settings)),
+        admin=AdminHandlers(AdminService(settings), DeadLetterService(settings, jobs)),
         teams=TeamsHandlers(TeamService(settings)),
         members=MembersHandlers(MembershipService(settings)),
         products=ProductsHandlers(ProductService(settings)),
@@ -167,8 +169,6 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        # Without Redis this process runs the jobs too; with it, it only schedules them.
-        jobs = build_runtime(settings, sessionmaker, role="app")
         app.state.jobs = jobs
         app.state.events, app.state.relay = events, relay
         if tracing is not None:

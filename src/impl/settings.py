@@ -59,6 +59,10 @@ class Settings(BaseSettings):
     housekeeping_batch_size: int = Field(default=1000, ge=1)
     job_max_attempts: int = Field(default=5, ge=1)
     job_retry_delay_seconds: float = Field(default=2.0, gt=0)
+    job_retry_max_delay_seconds: float = Field(default=300.0, gt=0)
+    job_concurrency: int = Field(default=10, ge=1)  # jobs one process runs at once
+    # How often schedulers re-read their schedules (the retries waiting for their backoff).
+    job_schedule_refresh_seconds: float = Field(default=2.0, ge=1)
     job_claim_idle_seconds: float = Field(default=300.0, gt=0)
     jobs_redis_prefix: str = Field(default="storefront:jobs", min_length=1)
     # The event log's relay (impl.events.relay): in-process, or to NATS JetStream.
@@ -71,6 +75,7 @@ class Settings(BaseSettings):
     outbox_batch_size: int = Field(default=100, ge=1, le=10_000)
     outbox_poll_interval_seconds: float = Field(default=1.0, gt=0)
     outbox_relay_lease_seconds: float = Field(default=15.0, gt=0)
+    jobs_stream_maxlen: int = Field(default=100_000, ge=1000)
     # Request limits and HTTP headers (impl.http_hygiene; README "Limits and HTTP headers").
     max_body_bytes: int = Field(default=1 << 20, ge=1)
     request_timeout_seconds: float = Field(default=30.0, gt=0)

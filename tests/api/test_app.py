@@ -17,13 +17,14 @@ import yaml
 from redis.asyncio import Redis
 from starlette.applications import Starlette
 from starlette.routing import BaseRoute, Match, Mount, Route
+from taskiq import InMemoryBroker
+from taskiq_redis import RedisStreamBroker
 
 from codegen.generate import load_bundle
 from impl.app import create_app
 from impl.catalog.service import ProductService
-from impl.jobs.memory import InProcessQueue
+from impl.jobs.broker import GROUP, stream_name
 from impl.jobs.runtime import TASK_PREFIX
-from impl.jobs.streams import RedisStreamQueue
 from impl.settings import Settings
 from specfirst import OperationRoutes
 from specfirst.document import Document
@@ -202,17 +203,19 @@ def _job_tasks() -> set[str]:
 
 
 class TestBackgroundJobs:
-    async def test_in_process_worker_starts_and_stops_with_the_app(
+    async def test_in_process_jobs_start_and_stop_with_the_app(
         self, settings: Settings, caplog: pytest.LogCaptureFixture
     ) -> None:
         app = create_app(settings, validate_responses=True)
         with warnings.catch_warnings(record=True) as caught, caplog.at_level(logging.INFO):
             warnings.simplefilter("always")
             async with app.router.lifespan_context(app):
-                assert isinstance(app.state.jobs.queue, InProcessQueue)
-                assert _job_tasks() == {f"{TASK_PREFIX}-scheduler", f"{TASK_PREFIX}-worker"}
-                # The scheduler enqueues housekeeping as the app starts; the worker runs it.
-                await until(lambda: _logged(caplog, "job housekeeping", "done"))
+                assert isinstance(app.state.jobs.broker, InMemoryBroker)
+                assert _job_tasks() == {f"{TASK_PREFIX}-scheduler"}
+                # A job runs in this process. (The scheduler enqueues housekeeping as the app
+                # starts, unless an app of this process did this period: tests/impl/jobs.)
+                job_id = await app.state.jobs.kick("housekeeping")
+                await until(lambda: _logged(caplog, f"job housekeeping {job_id} done"))
             assert _job_tasks() == set()
             gc.collect()  # a task or connection left behind would warn as it is collected
         assert [str(warning.message) for warning in caught] == []
@@ -222,16 +225,17 @@ class TestBackgroundJobs:
         self, settings: Settings, redis_url: str, redis_prefix: str, redis: Redis
     ) -> None:
         update = {"redis_url": redis_url, "jobs_redis_prefix": redis_prefix}
-        app = create_app(settings.model_copy(update=update), validate_responses=True)
+        settings = settings.model_copy(update=update)
+        app, stream = create_app(settings, validate_responses=True), stream_name(settings)
         async with app.router.lifespan_context(app):
-            queue = app.state.jobs.queue
-            assert isinstance(queue, RedisStreamQueue)
+            assert isinstance(app.state.jobs.broker, RedisStreamBroker)
             assert _job_tasks() == {f"{TASK_PREFIX}-scheduler"}
-            await until(lambda: redis.xlen(queue.stream))
+            await until(lambda: redis.xlen(stream))
         assert _job_tasks() == set()
-        # Enqueued once for this period, and left for the workers: no consumer group read it.
-        assert await redis.xlen(queue.stream) == 1
-        assert await redis.xinfo_groups(queue.stream) == []
+        # Enqueued once for this period, and left for the workers: nobody read it.
+        assert await redis.xlen(stream) == 1
+        [group] = await redis.xinfo_groups(stream)
+        assert (group["name"], group["consumers"], group["pending"]) == (GROUP, 0, 0)
 
 
 def _logged(caplog: pytest.LogCaptureFixture, *parts: str) -> bool:

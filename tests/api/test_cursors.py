@@ -15,9 +15,11 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from generated.spec import OPENAPI_JSON
+from impl.kit.db import unit_of_work
 from impl.models import User
 from specfirst.document import Document
 from tests.api.conftest import sign_up
+from tests.factories import create_dead_letter
 
 ANOTHER_LIST = "This cursor belongs to another list"
 
@@ -48,6 +50,9 @@ async def shop(client: httpx.AsyncClient, sessionmaker: async_sessionmaker[Async
     async with sessionmaker() as session:
         await session.execute(update(User).values(is_admin=True))
         await session.commit()
+    async with unit_of_work(sessionmaker) as session:
+        for _ in range(2):
+            await create_dead_letter(session)
     teams = [await _post(client, "/v1/teams", owner, {"name": n}) for n in ("A", "B")]
     for team in teams:
         for email in ("member@example.com", "third@example.com"):
@@ -133,6 +138,7 @@ async def test_every_list_refuses_every_other_lists_cursor(
         "list_stock_movements",
         "list_audit_events",
         "list_orders",
+        "list_dead_letters",
     }
     cursors = {
         op: await _cursor(client, _url(path, shop), shop.owner) for op, path in lists.items()
@@ -176,6 +182,7 @@ async def test_a_cursor_of_another_team_or_product(
         ("/v1/teams/{team_id}/products", {"tag": "t"}, {}),
         ("/v1/teams/{team_id}/audit-events", {}, {"entity_type": "product"}),
         ("/v1/admin/users", {}, {"is_active": "true"}),
+        ("/v1/admin/dead-letters", {}, {"retried": "false"}),
     ],
 )
 async def test_a_cursor_of_other_filters(

@@ -26,6 +26,16 @@ class _DeactivateUserParams(TypedDict):
     user_id: UUID
 
 
+class _ListDeadLettersParams(TypedDict):
+    retried: bool | None
+    limit: Annotated[Annotated[int, Field(ge=1, le=100)], rt.integer_text]
+    cursor: Annotated[str, Field(min_length=1, max_length=512)] | None
+
+
+class _RetryDeadLetterParams(TypedDict):
+    dead_letter_id: UUID
+
+
 LIST_USERS = rt.Operation(
     operation_id="list_users",
     tag="admin",
@@ -324,7 +334,307 @@ DEACTIVATE_USER = rt.Operation(
     deprecated=False,
 )
 
+LIST_DEAD_LETTERS = rt.Operation(
+    operation_id="list_dead_letters",
+    tag="admin",
+    method="GET",
+    path="/v1/admin/dead-letters",
+    method_name="list_dead_letters",
+    params=(
+        rt.Param(
+            name="retried",
+            location="query",
+            python_name="retried",
+            required=False,
+            default=None,
+            has_default=False,
+            shape="scalar",
+            style="form",
+            explode=True,
+            content_json=False,
+        ),
+        rt.Param(
+            name="limit",
+            location="query",
+            python_name="limit",
+            required=False,
+            default=20,
+            has_default=True,
+            shape="scalar",
+            style="form",
+            explode=True,
+            content_json=False,
+        ),
+        rt.Param(
+            name="cursor",
+            location="query",
+            python_name="cursor",
+            required=False,
+            default=None,
+            has_default=False,
+            shape="scalar",
+            style="form",
+            explode=True,
+            content_json=False,
+        ),
+    ),
+    params_adapter=TypeAdapter(_ListDeadLettersParams),
+    body=None,
+    responses=(
+        rt.ResponseSpec(
+            cls=r.ListDeadLetters200,
+            status="200",
+            media_type="application/json",
+            kind="json",
+            adapter=TypeAdapter(models.DeadLetterPage),
+            alternatives=(),
+            headers=(
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
+            ),
+        ),
+        rt.ResponseSpec(
+            cls=r.ListDeadLetters400,
+            status="400",
+            media_type="application/problem+json",
+            kind="json",
+            adapter=TypeAdapter(models.Problem),
+            alternatives=(),
+            headers=(
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
+            ),
+        ),
+        rt.ResponseSpec(
+            cls=r.ListDeadLetters401,
+            status="401",
+            media_type="application/problem+json",
+            kind="json",
+            adapter=TypeAdapter(models.Problem),
+            alternatives=(),
+            headers=(
+                rt.HeaderSpec(attribute="www_authenticate", name="WWW-Authenticate", required=True),
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
+            ),
+        ),
+        rt.ResponseSpec(
+            cls=r.ListDeadLetters403,
+            status="403",
+            media_type="application/problem+json",
+            kind="json",
+            adapter=TypeAdapter(models.Problem),
+            alternatives=(),
+            headers=(
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
+            ),
+        ),
+        rt.ResponseSpec(
+            cls=r.ListDeadLetters422,
+            status="422",
+            media_type="application/problem+json",
+            kind="json",
+            adapter=TypeAdapter(models.Problem),
+            alternatives=(),
+            headers=(
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
+            ),
+        ),
+        rt.ResponseSpec(
+            cls=r.ListDeadLetters429,
+            status="429",
+            media_type="application/problem+json",
+            kind="json",
+            adapter=TypeAdapter(models.Problem),
+            alternatives=(),
+            headers=(
+                rt.HeaderSpec(attribute="retry_after", name="Retry-After", required=True),
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
+            ),
+        ),
+        rt.ResponseSpec(
+            cls=r.ListDeadLetters503,
+            status="503",
+            media_type="application/problem+json",
+            kind="json",
+            adapter=TypeAdapter(models.Problem),
+            alternatives=(),
+            headers=(
+                rt.HeaderSpec(attribute="retry_after", name="Retry-After", required=True),
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
+            ),
+        ),
+    ),
+    statuses=frozenset(["200", "400", "401", "403", "422", "429", "503"]),
+    security=((("OAuth2Password", ()),),),
+    deprecated=False,
+)
+
+RETRY_DEAD_LETTER = rt.Operation(
+    operation_id="retry_dead_letter",
+    tag="admin",
+    method="POST",
+    path="/v1/admin/dead-letters/{dead_letter_id}/retry",
+    method_name="retry_dead_letter",
+    params=(
+        rt.Param(
+            name="dead_letter_id",
+            location="path",
+            python_name="dead_letter_id",
+            required=True,
+            default=None,
+            has_default=False,
+            shape="scalar",
+            style="simple",
+            explode=False,
+            content_json=False,
+        ),
+    ),
+    params_adapter=TypeAdapter(_RetryDeadLetterParams),
+    body=None,
+    responses=(
+        rt.ResponseSpec(
+            cls=r.RetryDeadLetter202,
+            status="202",
+            media_type="application/json",
+            kind="json",
+            adapter=TypeAdapter(models.DeadLetter),
+            alternatives=(),
+            headers=(
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
+            ),
+        ),
+        rt.ResponseSpec(
+            cls=r.RetryDeadLetter401,
+            status="401",
+            media_type="application/problem+json",
+            kind="json",
+            adapter=TypeAdapter(models.Problem),
+            alternatives=(),
+            headers=(
+                rt.HeaderSpec(attribute="www_authenticate", name="WWW-Authenticate", required=True),
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
+            ),
+        ),
+        rt.ResponseSpec(
+            cls=r.RetryDeadLetter403,
+            status="403",
+            media_type="application/problem+json",
+            kind="json",
+            adapter=TypeAdapter(models.Problem),
+            alternatives=(),
+            headers=(
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
+            ),
+        ),
+        rt.ResponseSpec(
+            cls=r.RetryDeadLetter404,
+            status="404",
+            media_type="application/problem+json",
+            kind="json",
+            adapter=TypeAdapter(models.Problem),
+            alternatives=(),
+            headers=(
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
+            ),
+        ),
+        rt.ResponseSpec(
+            cls=r.RetryDeadLetter409,
+            status="409",
+            media_type="application/problem+json",
+            kind="json",
+            adapter=TypeAdapter(models.Problem),
+            alternatives=(),
+            headers=(
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
+            ),
+        ),
+        rt.ResponseSpec(
+            cls=r.RetryDeadLetter422,
+            status="422",
+            media_type="application/problem+json",
+            kind="json",
+            adapter=TypeAdapter(models.Problem),
+            alternatives=(),
+            headers=(
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
+            ),
+        ),
+        rt.ResponseSpec(
+            cls=r.RetryDeadLetter429,
+            status="429",
+            media_type="application/problem+json",
+            kind="json",
+            adapter=TypeAdapter(models.Problem),
+            alternatives=(),
+            headers=(
+                rt.HeaderSpec(attribute="retry_after", name="Retry-After", required=True),
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
+            ),
+        ),
+        rt.ResponseSpec(
+            cls=r.RetryDeadLetter503,
+            status="503",
+            media_type="application/problem+json",
+            kind="json",
+            adapter=TypeAdapter(models.Problem),
+            alternatives=(),
+            headers=(
+                rt.HeaderSpec(attribute="retry_after", name="Retry-After", required=True),
+                rt.HeaderSpec(
+                    attribute="ratelimit_policy", name="RateLimit-Policy", required=False
+                ),
+                rt.HeaderSpec(attribute="ratelimit", name="RateLimit", required=False),
+            ),
+        ),
+    ),
+    statuses=frozenset(["202", "401", "403", "404", "409", "422", "429", "503"]),
+    security=((("OAuth2Password", ()),),),
+    deprecated=False,
+)
+
 OPERATIONS: tuple[rt.Operation, ...] = (
     LIST_USERS,
     DEACTIVATE_USER,
+    LIST_DEAD_LETTERS,
+    RETRY_DEAD_LETTER,
 )

@@ -184,9 +184,13 @@ def _queue(session: Session, flush_context: UOWTransaction) -> None:
 
 def wake_relays(unit: Unit) -> None:
     """Once `unit` commits, wake this process's outbox relays (once per unit)."""
-    if not unit.info.get(_WAKES):
+    if unit.commits and not unit.info.get(_WAKES):
         unit.info[_WAKES] = True
-        unit.after_commit(outbox.written)
+        unit.after_commit(_wake)
+
+
+async def _wake() -> None:
+    outbox.written()
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,7 +1,9 @@
-"""Background jobs: one queue abstraction, run in process or on Redis Streams.
+"""Background jobs on taskiq: an in-process broker by default, Redis Streams with REDIS_URL.
 
-`core` defines jobs, the `JobQueue` protocol and how one delivery is executed (retries with
-backoff, then a dead letter); `memory` and `streams` implement the protocol; `scheduler`
-enqueues periodic jobs once per period; `runtime` wires them to the settings; `tasks` holds
-the jobs the service runs.
+`broker` builds the broker the settings call for; `middleware` adds what every run goes
+through (retries with backoff, dead letters, metrics and log context); `schedule` runs
+taskiq's scheduler so that each tick is enqueued by one process only; `dead_letters` and
+`repository` keep the jobs that failed every attempt; `runtime` wires them together for one
+process (and is where code enqueues jobs); `worker` runs worker processes (`just worker`);
+`tasks` holds the jobs the service runs.
 """

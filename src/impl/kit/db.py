@@ -197,7 +197,7 @@ class Unit:
     # Per-unit state of the code that uses it (the audit recorder keeps its queue here).
     info: dict[str, Any] = field(default_factory=dict)
     _before_commit: list[Callable[[], Awaitable[None]]] | None = field(default_factory=list)
-    _after_commit: list[Callable[[], None]] = field(default_factory=list)
+    _after_commit: list[Callable[[], Awaitable[None]]] | None = field(default_factory=list)
     # A statement ran alone as the unit's only write (`impl.kit.query.Query`): no other may.
     _sealed: bool = False
 
@@ -210,7 +210,8 @@ class Unit:
         assert transaction is not None
         unit = cls(False, connection.dialect, async_sessionmaker(), connection, transaction)
         unit._session = session
-        unit._before_commit = None  # the session's owner commits: nothing would run them
+        # The session's owner commits: nothing would run them.
+        unit._before_commit = unit._after_commit = None
         return unit
 
     @property
@@ -302,10 +303,24 @@ class Unit:
         self.check_writable()
         self._before_commit.append(action)
 
-    def after_commit(self, callback: Callable[[], None]) -> None:
-        """Call `callback` once the unit has committed (not if it rolls back, nor for a unit
-        joined to a session, which does not commit)."""
-        self._after_commit.append(callback)
+    @property
+    def commits(self) -> bool:
+        """Whether the unit commits itself (a unit joined to a session does not)."""
+        return self._after_commit is not None
+
+    def after_commit(self, action: Callable[[], Awaitable[None]]) -> None:
+        """Run `action` once the unit has committed and let its connection go; not if it
+        rolls back. What `action` raises is logged, not raised: the commit stands."""
+        if self._after_commit is None:
+            raise RuntimeError("a unit joined to a session does not commit; act at once")
+        self._after_commit.append(action)
+
+    async def _run_after_commit(self) -> None:
+        for action in self._after_commit or ():
+            try:
+                await action()
+            except Exception:
+                logger.exception("an action after the commit failed: %r", action)
 
     async def autoflush(self) -> None:
         """Flush the session's pending changes, as the ORM does before its own queries, so
@@ -343,8 +358,6 @@ class Unit:
         elif self._connection is not None:  # attached (`_attach`)
             await self._connection.commit()
         await self._end_driver_transaction(commit=True)
-        for callback in self._after_commit:
-            callback()
 
     async def _rollback(self) -> None:
         if self._session is not None:
@@ -453,18 +466,26 @@ class Units:
 
     @asynccontextmanager
     async def _finishing(self, unit: Unit) -> AsyncIterator[None]:
+        committed = False
         try:
             yield
         except AppError as error:
-            await (unit._commit() if error.keeps_changes else unit._rollback())
+            if error.keeps_changes:
+                await unit._commit()
+                committed = True
+            else:
+                await unit._rollback()
             raise
         except BaseException:
             await unit._rollback()
             raise
         else:
             await unit._commit()
+            committed = True
         finally:
             await unit._close()
+            if committed:
+                await unit._run_after_commit()
 
 
 # What the database (or the way to it) answers when it is down, restarting or overloaded,

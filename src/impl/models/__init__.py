@@ -3,6 +3,7 @@
 from impl.models.audit import AuditEvent
 from impl.models.base import Base, UTCDateTime
 from impl.models.inventory import StockLevel, StockMovement, StockReason
+from impl.models.job import DeadLetter
 from impl.models.order import IdempotencyKey, Order, OrderLine, OrderStatus
 from impl.models.outbox import OutboxEvent, OutboxRelay
 from impl.models.product import Product, ProductStatus, ProductTag
@@ -12,6 +13,7 @@ from impl.models.user import ExternalIdentity, RefreshToken, SignIn, Theme, User
 __all__ = [
     "AuditEvent",
     "Base",
+    "DeadLetter",
     "ExternalIdentity",
     "IdempotencyKey",
     "Membership",

@@ -24,13 +24,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 logger = logging.getLogger("storefront.metrics")
 
 # The background jobs' metrics belong to the process (the jobs run in app and worker
-# processes alike); every app's registry exposes them too.
-JOBS_QUEUED = Gauge(
-    "jobs_queued",
-    "Jobs waiting in this process's in-process queue (queued or waiting for a retry).",
-    registry=None,
-    multiprocess_mode="livesum",
-)
+# processes alike; `impl.jobs.middleware.JobTelemetry` counts them); every app's registry
+# exposes them too.
 JOBS_RUNNING = Gauge(
     "jobs_running", "Jobs being run now.", registry=None, multiprocess_mode="livesum"
 )
@@ -99,7 +94,7 @@ class Metrics:
             registry=self.registry,
             multiprocess_mode="livesum",
         )
-        for collector in (JOBS_QUEUED, JOBS_RUNNING, JOBS_FINISHED, *LLM_COLLECTORS):
+        for collector in (JOBS_RUNNING, JOBS_FINISHED, *LLM_COLLECTORS):
             self.registry.register(collector)
         # Each label set's series, kept: `labels()` takes a lock and builds its key each time.
         self._counts: dict[tuple[str, str, int], Any] = {}

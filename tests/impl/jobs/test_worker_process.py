@@ -1,4 +1,4 @@
-"""`python -m impl worker` (`just worker`) as a real process, with and without Redis."""
+"""`python -m impl worker` (`just worker`) as real processes, with and without Redis."""
 
 from __future__ import annotations
 
@@ -8,19 +8,23 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from redis.asyncio import Redis
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from impl.jobs.streams import RedisStreamQueue
+from impl.jobs.broker import GROUP, stream_name
+from impl.jobs.runtime import JobRuntime
 from impl.jobs.tasks import HOUSEKEEPING
 from impl.kit.clock import utcnow
 from impl.kit.db import unit_of_work
 from impl.models import IdempotencyKey, RefreshToken
+from impl.settings import Settings
 from tests.conftest import Database
 from tests.factories import create_idempotency_key, create_refresh_token, create_team, create_user
 from tests.polling import until
@@ -52,9 +56,9 @@ async def _purged(sessionmaker: async_sessionmaker[AsyncSession]) -> bool:
 
 
 class WorkerProcess:
-    def __init__(self, env: Mapping[str, str]) -> None:
+    def __init__(self, env: Mapping[str, str], args: Sequence[str] = ()) -> None:
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "impl", "worker"],
+            [sys.executable, "-m", "impl", "worker", *args],
             cwd=ROOT,
             env={**os.environ, "LOG_LEVEL": "INFO", **env},
             stdout=subprocess.PIPE,
@@ -62,56 +66,121 @@ class WorkerProcess:
             text=True,
         )
 
-    async def stop(self) -> str:
+    async def stop(self) -> list[dict[str, Any]]:
         """SIGTERM, as a process manager stops it; the exit status must be 0. Returns the log:
-        JSON lines on stdout (it is no terminal), the job's lines tagged with the job."""
+        JSON lines on stdout (it is no terminal), the jobs' lines tagged with their job."""
         self.process.send_signal(signal.SIGTERM)
-        out, err = await asyncio.to_thread(self.process.communicate, timeout=30)
+        out, err = await asyncio.to_thread(self.process.communicate, timeout=60)
         assert self.process.returncode == 0, err
         assert err == ""
         records = [json.loads(line) for line in out.splitlines()]
-        assert "Traceback" not in out
         assert records[-1]["event"] == "worker: stopped"
         done = [r for r in records if str(r["event"]).startswith("job ")]
         assert all(r["job_id"] in r["event"] for r in done)
-        return out
+        return records
 
 
-async def test_with_redis_runs_a_job_enqueued_by_another_process(
+def _events(records: list[dict[str, Any]]) -> str:
+    return "\n".join(str(r["event"]) for r in records)
+
+
+async def _kick(settings: Settings, sessionmaker: async_sessionmaker[AsyncSession]) -> str:
+    """Enqueue housekeeping from this process, as an app process would."""
+    producer = JobRuntime(settings, sessionmaker, role="app")
+    await producer.start()
+    try:
+        return await producer.kick(HOUSEKEEPING)
+    finally:
+        await producer.stop()
+
+
+def _redis_env(database: Database, settings: Settings) -> dict[str, str]:
+    assert settings.redis_url
+    return {
+        "DATABASE_URL": database.url,
+        "REDIS_URL": settings.redis_url,
+        "JOBS_REDIS_PREFIX": settings.jobs_redis_prefix,
+        "JOB_CLAIM_IDLE_SECONDS": "1",
+        # Only the jobs enqueued here run: the workers schedule none of their own.
+        "HOUSEKEEPING_INTERVAL_MINUTES": "0",
+    }
+
+
+async def test_with_redis_worker_processes_run_a_job_enqueued_by_another_process(
     database: Database,
     sessionmaker: async_sessionmaker[AsyncSession],
-    redis_url: str,
-    redis_prefix: str,
+    redis_settings: Settings,
     redis: Redis,
 ) -> None:
     await _expired_and_live_rows(sessionmaker)
-    producer = RedisStreamQueue.from_url(redis_url, prefix=redis_prefix)
-    try:
-        job_id = await producer.enqueue(HOUSEKEEPING)
-    finally:
-        await producer.close()
-
-    worker = WorkerProcess(
-        {
-            "DATABASE_URL": database.url,
-            "REDIS_URL": redis_url,
-            "JOBS_REDIS_PREFIX": redis_prefix,
-            # Only the job enqueued here runs: the worker schedules none of its own.
-            "HOUSEKEEPING_INTERVAL_MINUTES": "0",
-        }
-    )
+    job_id = await _kick(redis_settings, sessionmaker)
+    worker = WorkerProcess(_redis_env(database, redis_settings), ["--processes", "2"])
     try:
         await until(lambda: _purged(sessionmaker), within=60)
-        await until(lambda: _stream_empty(redis, producer.stream))
+        await until(lambda: _nothing_pending(redis, stream_name(redis_settings)))
     finally:
-        log = await worker.stop()
-    assert f"running jobs from Redis stream {redis_prefix}:stream" in log
+        log = _events(await worker.stop())
+    assert f"2 process(es) running jobs from Redis stream {stream_name(redis_settings)}" in log
+    assert log.count("Started process worker-") == 2
     assert f"job {HOUSEKEEPING} {job_id} done" in log
     assert PURGED in log
 
 
-async def _stream_empty(redis: Redis, stream: str) -> bool:
-    return await redis.xlen(stream) == 0
+async def _nothing_pending(redis: Redis, stream: str) -> bool:
+    return int((await redis.xpending(stream, GROUP))["pending"]) == 0
+
+
+@asynccontextmanager
+async def _tables_locked(database: Database) -> AsyncIterator[None]:
+    """Hold a lock that makes housekeeping's first DELETE wait (the write lock on SQLite)."""
+    async with database.engine.connect() as connection:
+        transaction = await connection.begin()  # SQLite: BEGIN IMMEDIATE (impl.kit.db)
+        if database.backend == "postgresql":
+            await connection.execute(text("LOCK TABLE idempotency_keys IN ACCESS EXCLUSIVE MODE"))
+        try:
+            yield
+        finally:
+            await transaction.rollback()
+
+
+async def test_a_worker_process_killed_mid_job_has_its_job_run_by_another(
+    database: Database,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    redis_settings: Settings,
+    redis: Redis,
+) -> None:
+    await _expired_and_live_rows(sessionmaker)
+    stream = stream_name(redis_settings)
+    worker = WorkerProcess(_redis_env(database, redis_settings))
+    try:
+        async with _tables_locked(database):
+            job_id = await _kick(redis_settings, sessionmaker)
+            # The worker process took the job (pending, unacknowledged) and waits on the lock.
+            await until(lambda: _holder(redis, stream), within=30)
+            holder = await _holder(redis, stream)
+            assert holder is not None
+            os.kill(holder, signal.SIGKILL)
+        # Unlocked: the process manager starts a new worker process, which finds the entry
+        # idle past JOB_CLAIM_IDLE_SECONDS, puts it back on the stream and runs it.
+        await until(lambda: _purged(sessionmaker), within=60)
+        await until(lambda: _nothing_pending(redis, stream))
+    finally:
+        records = await worker.stop()
+    log = _events(records)
+    assert "worker-0 is dead. Scheduling reload." in log
+    assert "requeued stream entry" in log
+    [done] = [r for r in records if str(r["event"]).startswith(f"job {HOUSEKEEPING} {job_id} done")]
+    assert done["job_id"] == job_id
+    assert PURGED in log
+
+
+async def _holder(redis: Redis, stream: str) -> int | None:
+    """The pid of the worker process holding the stream's one pending entry, if any."""
+    pending = await redis.xpending_range(stream, GROUP, min="-", max="+", count=1)
+    if not pending:
+        return None
+    # Consumers are named host-pid-random (impl.jobs.broker.consumer_name).
+    return int(str(pending[0]["consumer"]).rsplit("-", 2)[1])
 
 
 async def test_without_redis_runs_housekeeping_standalone(
@@ -120,9 +189,23 @@ async def test_without_redis_runs_housekeeping_standalone(
     await _expired_and_live_rows(sessionmaker)
     worker = WorkerProcess({"DATABASE_URL": database.url, "REDIS_URL": ""})
     try:
-        # The scheduler enqueues the current period's housekeeping as it starts.
+        # The scheduler enqueues housekeeping at once as it starts.
         await until(lambda: _purged(sessionmaker), within=60)
     finally:
-        log = await worker.stop()
-    assert "REDIS_URL is unset, so this is a standalone in-process queue and scheduler" in log
+        log = _events(await worker.stop())
+    assert "REDIS_URL is unset, so this is a standalone in-process broker and scheduler" in log
     assert PURGED in log
+
+
+def test_without_redis_several_processes_are_refused(database: Database) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "impl", "worker", "--processes", "2"],
+        cwd=ROOT,
+        env={**os.environ, "DATABASE_URL": database.url, "REDIS_URL": ""},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert "without REDIS_URL there is no shared queue" in result.stderr

@@ -10,9 +10,10 @@ import httpx
 import pytest
 import structlog
 from sqlalchemy.exc import SAWarning
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from impl.accounts.service import AccountService
-from impl.jobs.core import Job, RetryPolicy, execute
+from impl.jobs.runtime import JobRuntime
 from impl.observability.logs import resolve_format
 from impl.settings import Settings
 from tests.impl.observability.conftest import Configure, lines
@@ -158,17 +159,36 @@ class TestOnePipeline:
         assert records[0]["event"] == "Started server process [42]"
         assert "SAWarning: a SQLAlchemy warning" in records[2]["event"]
 
-    async def test_job_lines_carry_the_job(self, log_to: Configure) -> None:
-        async def handler(_payload: dict[str, Any]) -> None:
-            logging.getLogger("storefront.jobs").info("working")
+    async def test_job_lines_carry_the_job(
+        self,
+        log_to: Configure,
+        settings: Settings,
+        sessionmaker: async_sessionmaker[AsyncSession],
+    ) -> None:
+        done = asyncio.Event()
 
+        async def demo() -> None:
+            logging.getLogger("storefront.jobs").info("working")
+            done.set()
+
+        quiet = settings.model_copy(update={"housekeeping_interval_minutes": 0})
+        runtime = JobRuntime(quiet, sessionmaker, role="app")
+        runtime.broker.register_task(demo, task_name="demo")
         out = log_to("INFO")
-        job = Job(name="demo")
-        await execute(job, {"demo": handler}, RetryPolicy())
-        records = [r for r in lines(out) if r["logger"] == "storefront.jobs"]
-        assert [r["event"] for r in records][:1] == ["working"]
-        assert len(records) == 2  # and the "done" line
-        assert all((r["job"], r["job_id"]) == ("demo", job.id) for r in records)
+        await runtime.start()
+        try:
+            job_id = await runtime.kick("demo")
+            await done.wait()
+        finally:
+            await runtime.stop()
+        records = [r for r in lines(out) if r.get("job_id") == job_id]
+        assert [r["event"] for r in records if r["logger"] == "storefront.jobs"][:1] == ["working"]
+        # taskiq's own lines while the job runs, and the "done" line, carry it too.
+        assert any(r["logger"].startswith("taskiq") for r in records)
+        assert any(str(r["event"]).startswith(f"job demo {job_id} done") for r in records)
+        assert all(r["job"] == "demo" for r in records)
+        # And nothing else does: the bindings end with the job.
+        assert all(r.get("job") in (None, "demo") for r in lines(out))
 
     def test_level(self, log_to: Configure) -> None:
         out = log_to("WARNING")

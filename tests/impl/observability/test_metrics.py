@@ -12,9 +12,9 @@ from pathlib import Path
 
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from impl.jobs.core import RetryPolicy
-from impl.jobs.memory import InProcessQueue
+from impl.jobs.runtime import JobRuntime
 from impl.kit.db import create_engine
 from impl.observability.metrics import Metrics
 from impl.observability.multiprocess_dir import prepare_multiprocess_dir
@@ -89,33 +89,51 @@ class TestPoolGauges:
         assert 0 <= checked_out <= 1
 
 
-class TestJobGauges:
-    async def test_queued_running_finished(self) -> None:
+class TestJobMetrics:
+    async def test_running_and_finished_by_outcome(
+        self, settings: Settings, sessionmaker: async_sessionmaker[AsyncSession]
+    ) -> None:
         registry = Metrics().registry  # the process's job metrics, exposed by every app
 
         def value(name: str, **labels: str) -> float:
             return registry.get_sample_value(name, labels) or 0.0
 
-        queued, done = value("jobs_queued"), value("jobs_finished_total", job="t", outcome="done")
-        queue = InProcessQueue(RetryPolicy())
+        def finished(job: str, outcome: str) -> float:
+            return value("jobs_finished_total", job=job, outcome=outcome)
+
+        before = {
+            (job, outcome): finished(job, outcome)
+            for job, outcome in (("t", "done"), ("bad", "retry"), ("bad", "dead"))
+        }
+        fast = {
+            "housekeeping_interval_minutes": 0,
+            "job_max_attempts": 2,
+            "job_retry_delay_seconds": 0.01,
+            "job_schedule_refresh_seconds": 1,
+        }
+        runtime = JobRuntime(settings.model_copy(update=fast), sessionmaker, role="app")
         running: list[float] = []
 
-        async def handler(_payload: object) -> None:
+        async def t() -> None:
             running.append(value("jobs_running"))
 
-        await queue.enqueue("t")
-        await queue.enqueue("t")
-        assert value("jobs_queued") == queued + 2
-        stop = asyncio.Event()
-        worker = asyncio.create_task(queue.work({"t": handler}, stop))
-        await until(lambda: len(running) == 2)
-        stop.set()
-        await worker
-        await queue.close()
-        assert running
+        async def bad() -> None:
+            raise RuntimeError("no")
+
+        runtime.broker.register_task(t, task_name="t")
+        runtime.broker.register_task(bad, task_name="bad")
+        await runtime.start()
+        try:
+            await runtime.kick("t")
+            await runtime.kick("t")
+            await runtime.kick("bad")
+            await until(lambda: finished("bad", "dead") == before["bad", "dead"] + 1)
+            await until(lambda: finished("t", "done") == before["t", "done"] + 2)
+        finally:
+            await runtime.stop()
+        assert len(running) == 2
         assert all(r >= 1 for r in running)
-        assert value("jobs_queued") == queued
-        assert value("jobs_finished_total", job="t", outcome="done") == done + 2
+        assert finished("bad", "retry") == before["bad", "retry"] + 1
 
 
 def _free_port() -> int:
