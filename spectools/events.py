@@ -24,6 +24,8 @@ from typing import Any
 import jsonschema
 import yaml
 
+from specfirst.document import lookup_ref
+
 ROOT = Path(__file__).resolve().parents[1]
 CATALOGUE = ROOT / "asyncapi" / "events.yaml"
 ASYNCAPI_SCHEMA = ROOT / "asyncapi" / "vendor" / "asyncapi-3.0.0.json"
@@ -41,13 +43,15 @@ def load(path: Path = CATALOGUE) -> dict[str, Any]:
 
 def resolve(document: Mapping[str, Any], node: Any) -> Any:
     """`node`, or what its local `$ref` (`#/...`) points to in `document`."""
+    seen: set[str] = set()
     while isinstance(node, Mapping) and "$ref" in node:
-        pointer = node["$ref"]
-        if not isinstance(pointer, str) or not pointer.startswith("#/"):
-            raise ValueError(f"only local references are used here, not {pointer!r}")
-        node = document
-        for part in pointer[2:].split("/"):
-            node = node[part.replace("~1", "/").replace("~0", "~")]
+        ref = node["$ref"]
+        if not isinstance(ref, str) or not ref.startswith("#/"):
+            raise ValueError(f"only local references are used here, not {ref!r}")
+        if ref in seen:
+            raise ValueError(f"the reference {ref!r} leads back to itself")
+        seen.add(ref)
+        node = lookup_ref(document, ref)
     return node
 
 

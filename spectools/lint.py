@@ -162,6 +162,12 @@ RULES: dict[str, Rule] = {
             "to `enum`, e.g. `GMT_PLUS_0` for `GMT+0`), or rename the values.",
         ),
         Rule(
+            "boolean-schema",
+            ERROR,
+            "write `{}` for any value (and `not: {}` for none): openapi-python-client refuses "
+            "the whole document over a boolean schema such as `items: true`.",
+        ),
+        Rule(
             "link-request-body",
             ERROR,
             "make the link's `requestBody` a string (a runtime expression such as "
@@ -1056,6 +1062,40 @@ def _check_enum_names(lint: _Linter) -> None:
             )
 
 
+# Keywords whose value is one schema, and those whose value holds schemas by name or by
+# position. `additionalProperties` and `unevaluatedProperties` are left out: every client
+# generator reads `true`/`false` there.
+_ONE_SCHEMA = (
+    "items", "contains", "not", "if", "then", "else", "propertyNames", "unevaluatedItems",
+    "additionalItems", "contentSchema",
+)  # fmt: skip
+_NAMED_SCHEMAS = ("properties", "patternProperties", "$defs", "dependentSchemas")
+_LISTED_SCHEMAS = ("allOf", "anyOf", "oneOf", "prefixItems")
+
+
+def _check_boolean_schemas(lint: _Linter) -> None:
+    for pointer, schema in lint.schemas():
+        places: list[tuple[str, Any]] = [
+            (join_pointer(pointer, key), schema.get(key)) for key in _ONE_SCHEMA
+        ]
+        for key in _NAMED_SCHEMAS:
+            members = schema.get(key)
+            for name, value in members.items() if isinstance(members, dict) else ():
+                places.append((join_pointer(pointer, key, name), value))
+        for key in _LISTED_SCHEMAS:
+            members = schema.get(key)
+            for index, value in enumerate(members) if isinstance(members, list) else ():
+                places.append((join_pointer(pointer, key, index), value))
+        for here, value in places:
+            if isinstance(value, bool):
+                lint.report(
+                    "boolean-schema",
+                    here,
+                    f"the boolean schema `{str(value).lower()}` stops openapi-python-client "
+                    '("Input should be a valid dictionary or instance of Schema").',
+                )
+
+
 def _check_link_bodies(lint: _Linter) -> None:
     for op in lint.operations:
         for status, raw in lint.responses(op).items():
@@ -1098,6 +1138,7 @@ _CHECKS = (
     _check_examples,
     _check_missing_examples,
     _check_enum_names,
+    _check_boolean_schemas,
     _check_link_bodies,
     _check_unused_components,
     _check_ignored_siblings,

@@ -766,6 +766,20 @@ CASES = [
     ),
     # `-price` next to `price` is fine (generators name it positionally or number it).
     Case(
+        "boolean-schema",
+        (
+            Edit(
+                COMPONENTS,
+                "    properties:\n      name:\n",
+                "    properties:\n      tags:\n        type: array\n        items: true\n"
+                "        description: Anything.\n      name:\n",
+            ),
+        ),
+        COMPONENTS,
+        "        items: true",
+        "the boolean schema `true` stops openapi-python-client",
+    ),
+    Case(
         "enum-name-collision",
         (Edit(COMPONENTS, "    properties:\n      name:\n", _ZONE),),
         COMPONENTS,

@@ -32,6 +32,7 @@ import logging
 import os
 import secrets
 import socket
+import sys
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Protocol
@@ -352,7 +353,10 @@ class Relay:
             # Cleared before the round: a commit during it makes the next one start at once.
             self._wake.clear()
             try:
-                handed = await self.run_once()
+                # A poll a second is no one's request: its statements make no traces (a
+                # trace per idle round would bury the requests' own).
+                with _untraced():
+                    handed = await self.run_once()
                 failures = 0
             except Exception:
                 failures += 1
@@ -363,6 +367,16 @@ class Relay:
                 continue
             if handed < self._batch_size:  # else more may be waiting: no pause
                 await _wait(self._wake, self._poll_interval)
+
+
+def _untraced() -> contextlib.AbstractContextManager[object]:
+    """Statements that make no spans; with tracing off (OpenTelemetry's instrumentation not
+    loaded) there is nothing to keep out, and nothing is imported for it."""
+    if "opentelemetry.instrumentation.utils" not in sys.modules:
+        return contextlib.nullcontext()
+    from opentelemetry.instrumentation.utils import suppress_instrumentation
+
+    return suppress_instrumentation()
 
 
 async def _wait(event: asyncio.Event, seconds: float) -> None:
