@@ -272,7 +272,7 @@ def _walk(node: Any, pointer: str) -> Iterator[tuple[str, dict[str, Any]]]:
             stack.extend((join_pointer(here, i), v) for i, v in enumerate(value))
 
 
-def _subschemas(schema: dict[str, Any], pointer: str) -> Iterator[tuple[str, dict[str, Any]]]:
+def _subschemas(schema: dict[str, Any], pointer: str) -> Iterator[tuple[str, Any]]:
     for key in _SCHEMA_MAPS:
         children = schema.get(key)
         if isinstance(children, dict):
@@ -1062,36 +1062,19 @@ def _check_enum_names(lint: _Linter) -> None:
             )
 
 
-# Keywords whose value is one schema, and those whose value holds schemas by name or by
-# position. `additionalProperties` and `unevaluatedProperties` are left out: every client
-# generator reads `true`/`false` there.
-_ONE_SCHEMA = (
-    "items", "contains", "not", "if", "then", "else", "propertyNames", "unevaluatedItems",
-    "additionalItems", "contentSchema",
-)  # fmt: skip
-_NAMED_SCHEMAS = ("properties", "patternProperties", "$defs", "dependentSchemas")
-_LISTED_SCHEMAS = ("allOf", "anyOf", "oneOf", "prefixItems")
+# Where every client generator reads `true`/`false`: a boolean is fine there.
+_BOOLEAN_READ = ("additionalProperties", "unevaluatedProperties")
 
 
 def _check_boolean_schemas(lint: _Linter) -> None:
     for pointer, schema in lint.schemas():
-        places: list[tuple[str, Any]] = [
-            (join_pointer(pointer, key), schema.get(key)) for key in _ONE_SCHEMA
-        ]
-        for key in _NAMED_SCHEMAS:
-            members = schema.get(key)
-            for name, value in members.items() if isinstance(members, dict) else ():
-                places.append((join_pointer(pointer, key, name), value))
-        for key in _LISTED_SCHEMAS:
-            members = schema.get(key)
-            for index, value in enumerate(members) if isinstance(members, list) else ():
-                places.append((join_pointer(pointer, key, index), value))
-        for here, value in places:
-            if isinstance(value, bool):
+        for here, child in _subschemas(schema, pointer):
+            keyword = here[len(pointer) + 1 :].split("/", 1)[0]
+            if isinstance(child, bool) and keyword not in _BOOLEAN_READ:
                 lint.report(
                     "boolean-schema",
                     here,
-                    f"the boolean schema `{str(value).lower()}` stops openapi-python-client "
+                    f"the boolean schema `{str(child).lower()}` stops openapi-python-client "
                     '("Input should be a valid dictionary or instance of Schema").',
                 )
 

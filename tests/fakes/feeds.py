@@ -267,7 +267,6 @@ def serve_feeds(
 ) -> Iterator[FakeFeeds]:
     """The fake feed server on a free loopback port (HTTPS with `certfile` and `keyfile`)."""
     feeds = FakeFeeds()
-    scheme = "https" if certfile else "http"
     with serve(_app(feeds), certfile=certfile, keyfile=keyfile) as served:
-        feeds.base_url = f"{scheme}://127.0.0.1:{served.port}"
+        feeds.base_url = served.base_url
         yield feeds
